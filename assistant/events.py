@@ -1,0 +1,140 @@
+"""Pipeline state and events.
+
+Events are past-tense facts as frozen dataclasses. The controller publishes
+them on an `EventBus`; LEDs, the console, logs and metrics only subscribe.
+Inputs (button presses) are events too, sent *to* the controller.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    ERROR = "error"
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+@dataclass(frozen=True)
+class Event:
+    at_s: float = field(default_factory=_now, kw_only=True)
+    """`time.monotonic()` when the event happened, in seconds."""
+
+
+# Inputs: sent to the controller by GPIO, the keyboard or tests.
+@dataclass(frozen=True)
+class ButtonPressed(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class ButtonReleased(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class CancelPressed(Event):
+    pass
+
+
+# Facts the controller publishes.
+@dataclass(frozen=True)
+class StateChanged(Event):
+    old: State
+    new: State
+
+
+@dataclass(frozen=True)
+class PartialTranscript(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptReady(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyToken(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class SentenceSpoken(Event):
+    text: str
+    """The sentence whose audio finished playing."""
+
+
+@dataclass(frozen=True)
+class TurnIgnored(Event):
+    reason: str
+    """Why no reply was made: ``short-press`` or ``no-speech``."""
+
+
+@dataclass(frozen=True)
+class TurnFinished(Event):
+    transcript: str
+    reply: str
+    """The reply as spoken; shorter than generated after a barge-in."""
+    timings_ms: dict[str, float]
+    """Stage timings in milliseconds, keyed like ``--json`` output."""
+    interrupted: bool = False
+    tokens_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class TurnFailed(Event):
+    stage: str
+    """``audio``, ``asr``, ``llm`` or ``tts``."""
+    message: str
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of events to subscribers.
+
+    `publish` calls every subscriber synchronously on the publishing thread,
+    in subscription order. Subscribers must return quickly and never block;
+    one that raises is logged and does not stop the others.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; return a function that removes it."""
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %s", subscriber, type(event).__name__)

@@ -1,0 +1,22 @@
+"""Shared fixtures. Real-model tests find models in the configured models
+directory (the checkout's ``models/`` after ``./setup.sh``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import resolve_models_dir
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return resolve_models_dir("")
+
+
+def require(path: Path) -> Path:
+    """Fail, never skip, when a model the suite needs is missing."""
+    if not path.exists():
+        pytest.fail(f"{path} is missing; run ./test.sh, which fetches the test models")
+    return path
