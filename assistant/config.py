@@ -172,6 +172,9 @@ def resolve_models_dir(configured: str) -> Path:
     return Path(data_home) / "assistant" / "models"
 
 
+SYSTEM_CONFIG = Path("/etc/assistant/config.toml")
+
+
 def config_search_path(explicit: str | None = None) -> list[Path]:
     """Candidate config files, first match wins."""
     paths = []
@@ -181,7 +184,7 @@ def config_search_path(explicit: str | None = None) -> list[Path]:
         return [Path(os.environ["ASSISTANT_CONFIG"]).expanduser()]
     config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     paths.append(Path(config_home) / "assistant" / "config.toml")
-    paths.append(Path("/etc/assistant/config.toml"))
+    paths.append(SYSTEM_CONFIG)
     return paths
 
 
@@ -201,7 +204,9 @@ def load_config(explicit: str | None = None, overrides: dict[str, Any] | None = 
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"config {path}: not valid TOML ({exc}); fix the syntax") from None
+                raise ConfigError(
+                    f"config {path}: not valid TOML ({exc}); fix the syntax"
+                ) from None
             except OSError as exc:
                 raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
             source = str(path)

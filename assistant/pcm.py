@@ -77,7 +77,9 @@ def read_wav(path: str | Path) -> AudioChunk:
     except FileNotFoundError:
         raise AudioError(f"WAV file {path}: no such file") from None
     except (wave.Error, EOFError) as exc:
-        raise AudioError(f"WAV file {path}: not a PCM WAV file ({exc}); convert it with sox") from None
+        raise AudioError(
+            f"WAV file {path}: not a PCM WAV file ({exc}); convert it with sox"
+        ) from None
     dtypes = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}
     if width not in dtypes:
         raise AudioError(f"WAV file {path}: {8 * width}-bit samples are not supported; use 16-bit")

@@ -20,3 +20,14 @@ def require(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing; run ./test.sh, which fetches the test models")
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_machine_config(tmp_path_factory, monkeypatch):
+    """Tests never read this machine's /etc or ~/.config assistant config."""
+    from assistant import config
+
+    home = tmp_path_factory.mktemp("config-home")
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", home / "etc-config.toml")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)

@@ -1,0 +1,247 @@
+"""The `assistant` command. Arguments become typed config here, at the edge.
+
+Every expected failure is an `AssistantError`, printed as one line with a
+non-zero exit; Ctrl-C exits quietly with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Config, config_to_toml, load_config
+from .errors import AssistantError
+
+log = logging.getLogger("assistant")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="assistant", description="Offline push-to-talk voice assistant."
+    )
+    p.add_argument("--version", action="version", version=f"assistant {__version__}")
+    p.add_argument("--config", metavar="FILE", help="config file (default: search path)")
+    p.add_argument("--models-dir", metavar="DIR", help="directory holding the model files")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--profile", action="store_true", help="log every stage's timings per turn")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("run", help="the appliance: push-to-talk voice turns").add_argument(
+        "--keyboard", action="store_true", help="Enter starts and stops a turn (no GPIO)"
+    )
+
+    c = sub.add_parser("console", help="text console on the language model")
+    c.add_argument("--speak", dest="speak", action="store_true", default=None)
+    c.add_argument("--no-speak", dest="speak", action="store_false")
+    c.add_argument("--wav-dir", type=Path, help="write spoken replies as numbered WAV files here")
+
+    a = sub.add_parser("ask", help="answer one question and exit")
+    a.add_argument("question")
+    a.add_argument("--wav", type=Path, help="write the spoken reply to this WAV file")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+
+    li = sub.add_parser("listen", help="one voice turn from a WAV file")
+    li.add_argument("--wav", type=Path, required=True, help="the question, any rate and channels")
+    li.add_argument("--out", type=Path, help="write the spoken reply to this WAV file")
+    li.add_argument("--json", action="store_true", help="print one JSON object")
+    li.add_argument("--engine", choices=["vosk", "whisper"], help="speech recognizer")
+
+    sub.add_parser("devices", help="list audio input and output devices")
+    sub.add_parser("doctor", help="check this machine, the models and the config")
+
+    cfg = sub.add_parser("config", help="configuration")
+    cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True).add_parser(
+        "show", help="print the effective configuration"
+    )
+
+    m = sub.add_parser("models", help="list, fetch and verify models")
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="installed and available models")
+    f = msub.add_parser("fetch", help="download models and check their SHA-256")
+    f.add_argument("ids", nargs="*", help="model ids (default: the embedded defaults)")
+    f.add_argument("--set", dest="model_set", help="a named set, e.g. default or test")
+    v = msub.add_parser("verify", help="check installed models against their SHA-256")
+    v.add_argument("ids", nargs="*")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        overrides = {}
+        if args.models_dir:
+            overrides["paths.models_dir"] = str(Path(args.models_dir).resolve())
+        if getattr(args, "engine", None):
+            overrides["asr.engine"] = args.engine
+        config = load_config(args.config, overrides)
+        level = "DEBUG" if args.verbose else config.log.level.upper()
+        logging.getLogger().setLevel(level)
+        return _dispatch(args, config)
+    except AssistantError as exc:
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout was closed early (e.g. piped into head): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    command = args.command or _default_command()
+    if args.profile:
+        logging.getLogger("assistant.profile").setLevel(logging.INFO)
+    if command == "config":
+        sys.stdout.write(config_to_toml(config))
+        return 0
+    if command == "devices":
+        from .audio import list_devices
+
+        print(list_devices())
+        return 0
+    if command == "models":
+        return _models(args, config)
+    if command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor(config)
+    if command == "console":
+        return _console(args, config)
+    if command == "ask":
+        return _ask(args, config)
+    if command == "listen":
+        from .service import listen_once
+
+        result = listen_once(config, args.wav, args.out, profile=args.profile)
+        _emit(result, args.json, text_key="reply")
+        return 0
+    if command == "run":
+        from .service import run_appliance
+
+        return run_appliance(config, keyboard=args.keyboard, profile=args.profile)
+    raise AssertionError(command)  # pragma: no cover
+
+
+def _default_command() -> str:
+    """With no command: the appliance when there is a microphone, else the console."""
+    from .audio import have_input_device
+
+    return "run" if have_input_device() else "console"
+
+
+def _console(args: argparse.Namespace, config: Config) -> int:
+    from .app import build_conversation, build_llm, build_sink, build_tts
+    from .console import Console
+
+    speak = config.tts.speak if args.speak is None else args.speak
+    llm = build_llm(config)
+    tts = build_tts(config) if speak else None
+    sink = build_sink(config, wav_dir=args.wav_dir) if speak else None
+    if sink is not None:
+        sink.open(tts.sample_rate_hz)
+    try:
+        return Console(llm, build_conversation(config), tts=tts, sink=sink, speak=speak).run()
+    finally:
+        if sink is not None:
+            sink.close()
+        llm.close()
+
+
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    from .app import build_conversation, build_llm, build_sink, build_tts
+    from .audio import have_output_device
+    from .console import ask
+
+    speak = args.wav is not None or (config.tts.speak and have_output_device())
+    llm = build_llm(config)
+    tts = build_tts(config) if speak else None
+    sink = build_sink(config, wav=args.wav) if speak else None
+    if sink is not None:
+        sink.open(tts.sample_rate_hz)
+    stream = None if args.json else _stream_to_stdout
+    try:
+        result = ask(
+            llm, build_conversation(config), args.question, tts=tts, sink=sink, on_token=stream
+        )
+    finally:
+        if sink is not None:
+            sink.close()
+        llm.close()
+    timings = result.timings_ms
+    payload = {
+        "question": args.question,
+        "reply": result.generated,
+        "timings_ms": {
+            "llm_first_token": timings.get("llm_first_token"),
+            "llm_total": timings.get("llm_total"),
+            "tts_first_audio": timings.get("tts_first_audio"),
+            "total": timings.get("total"),
+        },
+        "tokens_per_s": round(result.tokens_per_s, 2),
+    }
+    if args.wav is not None:
+        payload["wav"] = str(args.wav)
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print()
+    if args.profile:
+        logging.getLogger("assistant.profile").info("ask %s", json.dumps(payload["timings_ms"]))
+    return 0
+
+
+def _stream_to_stdout(token: str) -> None:
+    sys.stdout.write(token)
+    sys.stdout.flush()
+
+
+def _emit(result: dict, as_json: bool, text_key: str) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(result[text_key])
+
+
+def _models(args: argparse.Namespace, config: Config) -> int:
+    from . import models
+
+    directory = config.models_dir
+    if args.models_command == "list":
+        print(f"models directory: {directory}")
+        print(f"{'id':<28} {'kind':<4} {'lang':<12} {'size':>8} {'memory':>7}  status")
+        for row in models.list_models(directory):
+            size_mb = f"{row['size_bytes'] / 1e6:.0f} MB"
+            print(
+                f"{row['id']:<28} {row['kind']:<4} {row['language']:<12} {size_mb:>8} "
+                f"{row['memory_mb']:>4} MB  {row['status']}"
+            )
+        return 0
+    if args.models_command == "fetch":
+        ids = list(args.ids)
+        if args.model_set or not ids:
+            ids = [args.model_set or "default", *ids]
+        models.fetch_models(ids, directory, echo=lambda line: print(line, file=sys.stderr))
+        return 0
+    results = models.verify_models(directory, args.ids or None)
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        print(f"{mark} {result.entry}: {result.file} {result.message}".rstrip())
+    if not results:
+        print(f"no models found in {directory}; run `assistant models fetch`")
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

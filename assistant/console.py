@@ -1,0 +1,180 @@
+"""The text console: a line-editing REPL on the real LLM, optionally spoken.
+
+The reply is printed as tokens arrive. With speech on, the same overlapped
+`ReplyStreamer` that the voice turn uses speaks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from .audio import AudioSink
+from .errors import AssistantError
+from .llm import LanguageModel
+from .memory import Conversation
+from .reply import ReplyResult, ReplyStreamer
+from .tts import TextToSpeech
+
+HELP = """commands:
+  /help          this text
+  /reset         forget the conversation
+  /speak on|off  speak replies (to the speaker, or to WAV files without one)
+  /stats         median timings of this session
+  /quit          leave (Ctrl-D works too)"""
+
+
+def ask(
+    llm: LanguageModel,
+    conversation: Conversation,
+    question: str,
+    *,
+    tts: TextToSpeech | None = None,
+    sink: AudioSink | None = None,
+    on_token: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ReplyResult:
+    """One text turn: trim memory, stream the reply, remember what was said.
+
+    The sink must already be open. Timings include ``total`` in ms.
+    """
+    cancel = cancel or threading.Event()
+    conversation.trim(llm.fits, question)
+    streamer = ReplyStreamer(llm, tts, sink if tts else None, on_token=on_token)
+    started = streamer.clock()
+    result = streamer.run(conversation.messages(question), cancel)
+    result.timings_ms["total"] = round((streamer.clock() - started) * 1000, 1)
+    conversation.add(question, result.spoken)
+    return result
+
+
+def format_stats(result: ReplyResult) -> str:
+    t = result.timings_ms
+    parts = [f"first token {t.get('llm_first_token', 0):.0f} ms"]
+    parts.append(f"{result.tokens_per_s:.1f} tokens/s")
+    if "tts_first_audio" in t:
+        parts.append(f"first audio {t['tts_first_audio']:.0f} ms")
+    return "[" + " · ".join(parts) + "]"
+
+
+class Console:
+    """The REPL. Input and output are injected so tests can drive it."""
+
+    def __init__(
+        self,
+        llm: LanguageModel,
+        conversation: Conversation,
+        *,
+        tts: TextToSpeech | None,
+        sink: AudioSink | None,
+        speak: bool,
+        read_line: Callable[[str], str] = input,
+        out: TextIO = sys.stdout,
+    ) -> None:
+        self.llm = llm
+        self.conversation = conversation
+        self.tts = tts
+        self.sink = sink
+        self.speak = speak and tts is not None and sink is not None
+        self.read_line = read_line
+        self.out = out
+        self.history: list[ReplyResult] = []
+
+    def run(self) -> int:
+        _enable_line_editing()
+        self._say(f"assistant console on {self.llm.name}; /help for commands, /quit to leave")
+        while True:
+            try:
+                line = self.read_line("you> ").strip()
+            except EOFError:
+                self._say("")
+                return 0
+            if not line:
+                continue
+            if line.startswith("/"):
+                if self._command(line) == "quit":
+                    return 0
+                continue
+            self._turn(line)
+
+    def _turn(self, question: str) -> None:
+        self.out.write("assistant> ")
+        self.out.flush()
+
+        def show(token: str) -> None:
+            self.out.write(token)
+            self.out.flush()
+
+        cancel = threading.Event()
+        try:
+            result = ask(
+                self.llm,
+                self.conversation,
+                question,
+                tts=self.tts if self.speak else None,
+                sink=self.sink,
+                on_token=show,
+                cancel=cancel,
+            )
+        except KeyboardInterrupt:
+            cancel.set()
+            self._say("\n[interrupted]")
+            return
+        except AssistantError as exc:
+            self._say(f"\n[error] {exc}")
+            return
+        self.history.append(result)
+        self._say("\n" + format_stats(result))
+
+    def _command(self, line: str) -> str | None:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip().lower()
+        if name in ("/quit", "/exit"):
+            return "quit"
+        if name == "/help":
+            self._say(HELP)
+        elif name == "/reset":
+            self.conversation.reset()
+            self._say("[conversation forgotten]")
+        elif name == "/speak":
+            if arg not in ("on", "off"):
+                self._say("usage: /speak on|off")
+            elif arg == "on" and (self.tts is None or self.sink is None):
+                self._say("[speech is not available: no voice loaded]")
+            else:
+                self.speak = arg == "on"
+                self._say(f"[speech {arg}]")
+        elif name == "/stats":
+            self._say(self._stats())
+        else:
+            self._say(f"unknown command {name}; /help lists the commands")
+        return None
+
+    def _stats(self) -> str:
+        if not self.history:
+            return "[no turns yet]"
+
+        def median(key: str) -> str:
+            values = [r.timings_ms[key] for r in self.history if key in r.timings_ms]
+            return f"{statistics.median(values):.0f} ms" if values else "n/a"
+
+        rate = statistics.median(r.tokens_per_s for r in self.history)
+        return (
+            f"[{len(self.history)} turns · median first token {median('llm_first_token')} · "
+            f"{rate:.1f} tokens/s · first audio {median('tts_first_audio')} · "
+            f"total {median('total')}]"
+        )
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def _enable_line_editing() -> None:
+    # Importing readline turns on line editing and history for input().
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401

@@ -1,0 +1,208 @@
+"""Split streamed LLM text into pieces that can be spoken one at a time.
+
+Pure Python, no I/O. A `SentenceSplitter` belongs to one reply on one thread
+(the LLM worker feeds it tokens); it is not thread-safe.
+
+Rules, in order of precedence:
+
+* A piece ends at a newline, or after ``.``, ``!``, ``?`` or ``…`` (with any
+  closing quotes or brackets) followed by whitespace.
+* A full stop does not end a piece after an abbreviation (``Mr.``, ``Dr.``,
+  ``St.``, ``etc.``, ...), a dotted token (``e.g.``, ``i.e.``, ``U.S.``), a
+  single capital (an initial, ``J. R. R.``) or a leading list number (``1.``).
+  A decimal point (``3.14``) is never followed by whitespace, so it never ends
+  one.
+* An ellipsis ends a piece only when the next word is capitalised, so
+  "wait... what?" stays whole.
+* Fenced code blocks (```` ``` ```` or ``~~~``) are dropped; text before a
+  fence is its own piece; an unterminated fence drops the rest of the reply.
+* Only the FIRST piece of a reply may end early, at a clause boundary (``,``
+  ``;`` ``:`` followed by whitespace, or a dash) once it is at least
+  ``min_clause_chars`` long, so speech starts before the first sentence is
+  complete. Later pieces wait for whole sentences, which sound more natural;
+  by then audio is already playing, so waiting costs no latency.
+* A piece that would exceed ``max_chars`` is cut at its last clause boundary
+  in the second half of the window, else at its last space, else hard.
+* Pieces are stripped and never empty; pieces with no letter or digit (a
+  lone "---" or emoji) are dropped.
+
+Every decision depends only on the text, never on how it was chunked:
+feeding a reply token by token yields the same pieces as feeding it at once.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+_TERMINATORS = ".!?…"
+_CLOSERS = "\"'”’)]"
+_OPENERS = "\"'“‘(["
+_CLAUSE_MARKS = ",;:"
+_DASHES = "—–"
+_FENCES = ("```", "~~~")
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # e.g, i.e, U.S, a.m (the final stop is outside)
+ABBREVIATIONS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as one string
+        "mr mrs ms dr prof sr jr st mt vs etc cf approx dept est fig gen gov lt col sgt "
+        "capt rev hon"
+    ).split()
+)
+"""Lower-case words whose full stop never ends a sentence."""
+
+_WAIT = None  # the decision needs text that has not arrived yet
+
+
+class SentenceSplitter:
+    """Incremental: LLM tokens in, speakable pieces out.
+
+    ``feed`` returns the pieces completed by the new text; ``flush`` returns
+    what is left when the reply ends and resets the splitter for the next
+    reply. ``min_clause_chars`` above ``max_chars`` disables the early first
+    clause.
+    """
+
+    def __init__(self, min_clause_chars: int = 40, max_chars: int = 200) -> None:
+        if max_chars < 10:
+            raise ValueError(f"max_chars={max_chars} is too small; use 10 or more")
+        self.min_clause_chars = min_clause_chars
+        self.max_chars = max_chars
+        self._buf = ""
+        self._emitted = 0
+
+    def feed(self, text: str) -> list[str]:
+        """Add streamed text; return the pieces it completed (may be empty)."""
+        self._buf += text
+        return self._drain(final=False)
+
+    def flush(self) -> str | None:
+        """End the reply: return the remaining piece, or None if nothing speakable is left."""
+        pieces = self._drain(final=True)
+        self._buf = ""
+        self._emitted = 0
+        return " ".join(pieces) or None
+
+    def _drain(self, final: bool) -> list[str]:
+        pieces = []
+        while self._buf:
+            step = self._next_piece(final)
+            if step is _WAIT:
+                break
+            piece, consumed = step
+            self._buf = self._buf[consumed:]
+            if piece and any(c.isalnum() for c in piece):
+                pieces.append(piece.strip())
+                self._emitted += 1
+        return pieces
+
+    def _next_piece(self, final: bool) -> tuple[str | None, int] | None:
+        """The first piece of the buffer and how many characters it used, or _WAIT."""
+        buf, n = self._buf, len(self._buf)
+        start = len(buf) - len(buf.lstrip())
+        if start == n:
+            return None, n
+        i = start
+        while i < n:
+            if i - start >= self.max_chars:
+                return self._cut(start)
+            c = buf[i]
+            if c == "\n":
+                return buf[start:i], i + 1
+            if c in "`~":
+                fence = buf[i : i + 3]
+                if fence in _FENCES:
+                    if i > start:
+                        return buf[start:i], i
+                    close = buf.find(fence, i + 3)
+                    if close < 0:
+                        return (None, n) if final else _WAIT
+                    return None, close + 3
+                if not final and n - i < 3 and any(f.startswith(buf[i:]) for f in _FENCES):
+                    return _WAIT
+            if c in _TERMINATORS:
+                run_end = i
+                while run_end < n and buf[run_end] in _TERMINATORS:
+                    run_end += 1
+                end = run_end
+                while end < n and buf[end] in _CLOSERS:
+                    end += 1
+                if end == n:
+                    return (buf[start:n], n) if final else _WAIT
+                if buf[end].isspace():
+                    ends = self._ends_sentence(start, i, run_end, end, final)
+                    if ends is _WAIT:
+                        return _WAIT
+                    if ends and end - start <= self.max_chars:
+                        return buf[start:end], end
+                i = end
+                continue
+            if self._emitted == 0:
+                clause_end = self._clause_end(i)
+                if clause_end is not None:
+                    piece = buf[start:clause_end]
+                    if len(piece.strip()) >= self.min_clause_chars:
+                        if clause_end > n:
+                            return (buf[start:n], n) if final else _WAIT
+                        return piece, clause_end
+            i += 1
+        return (buf[start:n], n) if final else _WAIT
+
+    def _ends_sentence(
+        self, start: int, i: int, run_end: int, end: int, final: bool
+    ) -> bool | None:
+        """Whether the terminators at ``buf[i:run_end]`` (whitespace at ``end``) end a sentence."""
+        buf = self._buf
+        word_start = end
+        while word_start < len(buf) and buf[word_start].isspace():
+            word_start += 1
+        if "\n" in buf[end:word_start]:
+            return True
+        run = buf[i:run_end]
+        if "…" in run or ".." in run:
+            if word_start == len(buf):
+                return True if final else _WAIT
+            return buf[word_start].isupper()
+        if run != ".":
+            return True
+        before = buf[start:i]
+        token = before.rsplit(None, 1)[-1].lstrip(_OPENERS) if before.strip() else ""
+        if token.lower() in ABBREVIATIONS or _DOTTED.fullmatch(token):
+            return False
+        if len(token) == 1 and token.isupper():
+            return False
+        return not (token.isdigit() and before.strip() == token)
+
+    def _clause_end(self, i: int) -> int | None:
+        """End of a clause boundary at ``i``; past the buffer end if the next char is needed."""
+        buf, c = self._buf, self._buf[i]
+        if c in _DASHES:
+            return i + 1
+        if c in _CLAUSE_MARKS or (c == "-" and i > 0 and buf[i - 1] == " "):
+            if i + 1 >= len(buf):
+                return i + 2  # undecided until the next character arrives
+            return i + 1 if buf[i + 1].isspace() else None
+        return None
+
+    def _cut(self, start: int) -> tuple[str, int]:
+        """Break an over-long piece at a clause boundary in its second half, else a space."""
+        window = self._buf[start : start + self.max_chars]
+        for p in range(len(window) - 1, len(window) // 2, -1):
+            c = window[p]
+            after = window[p + 1] if p + 1 < len(window) else ""
+            spaced_hyphen = c == "-" and window[p - 1] == " " and after == " "
+            if c in _DASHES or spaced_hyphen or (c in _CLAUSE_MARKS and after.isspace()):
+                return window[: p + 1], start + p + 1
+        space = window.rfind(" ")
+        if space > 0:
+            return window[:space], start + space + 1
+        return window, start + len(window)
+
+
+_NO_EARLY_CLAUSE = sys.maxsize
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a whole text into sentences by the same rules, without the early clause."""
+    splitter = SentenceSplitter(min_clause_chars=_NO_EARLY_CLAUSE)
+    splitter._buf = text
+    return splitter._drain(final=True)

@@ -1,0 +1,215 @@
+"""Voice-turn entry points: the appliance loop and the one-shot file turn."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .app import build_conversation, build_llm, build_sink, build_stt, build_tts
+from .audio import SoundDeviceSink, SoundDeviceSource, WavFileSource, find_device
+from .config import Config, TurnConfig
+from .controller import Controller
+from .errors import AssistantError
+from .events import (
+    ButtonPressed,
+    ButtonReleased,
+    Event,
+    EventBus,
+    State,
+    TurnFailed,
+    TurnFinished,
+    TurnIgnored,
+)
+
+log = logging.getLogger(__name__)
+profile_log = logging.getLogger("assistant.profile")
+
+
+def log_turns(profile: bool):
+    """A subscriber that writes one structured line per turn (to the journal)."""
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TurnFinished):
+            fields = {
+                "transcript_chars": len(event.transcript),
+                "reply_chars": len(event.reply),
+                "interrupted": event.interrupted,
+                "tokens_per_s": event.tokens_per_s,
+                **{f"{k}_ms": v for k, v in event.timings_ms.items()},
+            }
+            line = " ".join(f"{k}={v}" for k, v in fields.items())
+            (profile_log if profile else log).info("turn %s", line)
+        elif isinstance(event, TurnFailed):
+            log.warning("turn failed stage=%s error=%s", event.stage, event.message)
+        elif isinstance(event, TurnIgnored):
+            log.info("turn ignored reason=%s", event.reason)
+
+    return on_event
+
+
+def _warm_up(*engines: Any) -> None:
+    for engine in engines:
+        if engine is not None:
+            engine.warm_up()
+
+
+def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = False) -> dict:
+    """Run one full voice turn from a WAV file; return the JSON-ready result."""
+    source = WavFileSource(wav, block_ms=config.audio.block_ms)
+    stt = build_stt(config)
+    llm = build_llm(config)
+    tts = build_tts(config)
+    sink = build_sink(config, wav=out)
+    bus = EventBus()
+    done = threading.Event()
+    outcome: dict[str, Event] = {}
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TurnFinished | TurnFailed | TurnIgnored):
+            outcome["event"] = event
+            done.set()
+
+    bus.subscribe(log_turns(profile))
+    bus.subscribe(on_event)
+    # The file is the whole utterance: no button release, no earcons.
+    turn = TurnConfig(
+        mode="hold",
+        min_press_s=0.0,
+        max_listen_s=max(config.turn.max_listen_s, 600.0),
+        reply_timeout_s=config.turn.reply_timeout_s,
+    )
+    controller = Controller(
+        stt=stt,
+        llm=llm,
+        tts=tts,
+        source=source,
+        sink=sink,
+        conversation=build_conversation(config),
+        turn=turn,
+        bus=bus,
+        earcons=False,
+    )
+    controller.start()
+    try:
+        controller.submit(ButtonPressed())
+        while not done.wait(0.5):
+            pass
+    finally:
+        controller.stop()
+        llm.close()
+    event = outcome["event"]
+    if isinstance(event, TurnFailed):
+        raise AssistantError(f"{event.stage}: {event.message}")
+    if isinstance(event, TurnIgnored):
+        raise AssistantError(f"no speech recognized in {wav}; check the file and --engine")
+    timings = event.timings_ms
+    keys = ("asr_final", "llm_first_token", "tts_first_audio", "ttfa", "total")
+    result = {
+        "transcript": event.transcript,
+        "reply": event.reply,
+        "timings_ms": {k: timings.get(k) for k in keys},
+        "tokens_per_s": event.tokens_per_s,
+        "engine": config.asr.engine,
+    }
+    if out is not None:
+        result["wav"] = str(out)
+    return result
+
+
+class KeyboardButton:
+    """Enter on stdin acts as the push-to-talk button: press, then release."""
+
+    def __init__(self, controller: Controller, stream=None) -> None:
+        self.controller = controller
+        self.stream = stream or sys.stdin
+        self._thread = threading.Thread(target=self._loop, name="keyboard", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        for _line in self.stream:
+            if self.controller.state is State.LISTENING:
+                self.controller.submit(ButtonReleased())
+            else:
+                self.controller.submit(ButtonPressed())
+
+    def close(self) -> None:
+        pass
+
+
+def run_appliance(config: Config, keyboard: bool = False, profile: bool = False) -> int:
+    """Load and warm every model, then serve push-to-talk turns until SIGTERM."""
+    from .gpio import GpioButtons, LedIndicator, gpio_available
+    from .notify import SystemdNotifier, watchdog_interval_s
+
+    notifier = SystemdNotifier()
+    notifier.status("loading models")
+    # Fail fast on devices before minutes of model loading.
+    find_device(config.audio.input_device, "input")
+    find_device(config.audio.output_device, "output")
+    stt = build_stt(config)
+    llm = build_llm(config)
+    tts = build_tts(config)
+    _warm_up(stt, llm, tts)
+
+    bus = EventBus()
+    bus.subscribe(log_turns(profile))
+    controller = Controller(
+        stt=stt,
+        llm=llm,
+        tts=tts,
+        source=SoundDeviceSource(config.audio),
+        sink=SoundDeviceSink(config.audio),
+        conversation=build_conversation(config),
+        turn=config.turn,
+        bus=bus,
+        earcons=config.audio.earcons,
+    )
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM,)}
+    closers = []
+    try:
+        reason = None if keyboard or not config.gpio.enabled else gpio_available(config.gpio)
+        if keyboard or not config.gpio.enabled or reason:
+            if reason:
+                log.warning("%s", reason)
+            buttons = KeyboardButton(controller)
+            buttons.start()
+            log.info("press Enter to start talking, Enter again to stop")
+        else:
+            buttons = GpioButtons(config.gpio, controller.submit)
+            leds = LedIndicator(config.gpio)
+            bus.subscribe(leds.on_event)
+            closers.append(leds)
+        closers.append(buttons)
+        controller.start()
+        notifier.ready()
+        notifier.status("ready: waiting for the button")
+        log.info("ready")
+        interval = watchdog_interval_s() or 5.0
+        while not stopping.wait(interval):
+            if controller.alive(within_s=interval * 2):
+                notifier.watchdog()
+            else:
+                log.error("controller loop is stuck; not pinging the watchdog")
+        log.info("SIGTERM: finishing")
+        notifier.stopping()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        controller.stop()
+        for closer in closers:
+            closer.close()
+        llm.close()
+        notifier.close()
+    return 0
+
+
+def dump(result: dict) -> str:
+    return json.dumps(result, ensure_ascii=False)

@@ -1,0 +1,205 @@
+"""The language-model stage with real llama-cpp-python and the real SmolLM2 model."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+import pytest
+
+from assistant.config import LlmConfig
+from assistant.errors import LanguageModelError, ModelError
+from assistant.llm import LlamaLanguageModel, Message, check_gguf, default_threads
+from assistant.memory import Conversation
+
+from .conftest import require
+
+MODEL = LlmConfig().model
+SYSTEM = LlmConfig().system_prompt
+FRANCE = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def model(models_dir: Path):
+    """The default config, made deterministic."""
+    require(models_dir / MODEL)
+    config = LlmConfig(temperature=0.0, seed=7)
+    with LlamaLanguageModel.from_config(config, models_dir) as llm:
+        yield llm
+
+
+@pytest.fixture(scope="module")
+def small(models_dir: Path):
+    """A small context and reply budget, to force trimming."""
+    require(models_dir / MODEL)
+    config = LlmConfig(n_ctx=512, max_tokens=32, temperature=0.0, seed=7)
+    with LlamaLanguageModel.from_config(config, models_dir) as llm:
+        yield llm
+
+
+def ask(llm: LlamaLanguageModel, text: str) -> list[str]:
+    return list(llm.generate(Conversation(SYSTEM, 4).messages(text)))
+
+
+def test_answers_the_capital_of_france_streaming(model: LlamaLanguageModel) -> None:
+    pieces = ask(model, FRANCE)
+    reply = "".join(pieces)
+    assert "paris" in reply.lower()
+    assert len(pieces) > 1
+    assert all(pieces)
+    assert "<|im_end|>" not in reply and "<|im_start|>" not in reply
+    stats = model.last_stats
+    assert stats.stop == "end"
+    assert stats.generated_tokens == len(pieces) + 1  # the end token is not yielded
+    assert stats.prompt_tokens > 0
+
+
+def test_the_gguf_chat_template_is_applied(model: LlamaLanguageModel) -> None:
+    prompt = model.format_prompt([Message("system", "S"), Message("user", "U")])
+    assert prompt.startswith("<|im_start|>system\nS<|im_end|>")
+    assert "<|im_start|>user\nU<|im_end|>" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+    tokens = model.tokenize([Message("system", "S")], reply=False)
+    assert tokens[0] == model._llama.tokenize(b"<|im_start|>", add_bos=False, special=True)[0]
+
+
+def test_cancel_after_the_third_piece_stops_at_once(model: LlamaLanguageModel) -> None:
+    cancel = threading.Event()
+    pieces = []
+    for piece in model.generate(
+        Conversation(SYSTEM, 4).messages("Tell me a long story about a dragon."), cancel
+    ):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    assert 3 <= len(pieces) <= 4
+    assert model.last_stats.stop == "cancelled"
+    assert model.last_stats.generated_tokens <= 4
+
+
+def test_cancel_from_another_thread_allows_at_most_one_more_piece(
+    model: LlamaLanguageModel,
+) -> None:
+    cancel = threading.Event()
+    pieces: queue.Queue[tuple[str, bool]] = queue.Queue()
+    done = threading.Event()
+
+    def worker() -> None:
+        messages = Conversation(SYSTEM, 4).messages("Tell me a long story about a cat.")
+        for piece in model.generate(messages, cancel):
+            pieces.put((piece, cancel.is_set()))
+        done.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    pieces.get(timeout=30)
+    cancel.set()
+    assert done.wait(timeout=30)
+    thread.join(timeout=5)
+    after_cancel = [p for p, was_set in iter_queue(pieces) if was_set]
+    assert len(after_cancel) <= 1
+    assert model.last_stats.stop == "cancelled"
+
+
+def iter_queue(q: queue.Queue) -> list:
+    items = []
+    while not q.empty():
+        items.append(q.get_nowait())
+    return items
+
+
+def test_second_turn_reuses_the_kv_cache(model: LlamaLanguageModel) -> None:
+    model.warm_up()
+    system_tokens = len(model.tokenize([Message("system", SYSTEM)], reply=False))
+    conv = Conversation(SYSTEM, 4)
+    first = "".join(model.generate(conv.messages(FRANCE)))
+    turn1 = model.last_stats
+    assert turn1.cached_tokens >= system_tokens
+    conv.add(FRANCE, first)
+    "".join(model.generate(conv.messages("And of Italy?")))
+    turn2 = model.last_stats
+    assert turn2.cached_tokens >= turn1.prompt_tokens > system_tokens
+    assert turn2.cached_tokens < turn2.prompt_tokens
+
+
+def test_max_tokens_bounds_the_reply(small: LlamaLanguageModel) -> None:
+    ask(small, "Write a very long poem about the sea, with many verses.")
+    assert small.last_stats.generated_tokens <= 32
+
+
+def test_trimmed_memory_keeps_a_long_conversation_in_a_small_context(
+    small: LlamaLanguageModel,
+) -> None:
+    conv = Conversation(SYSTEM, max_turns=1000)
+    dropped = 0
+    for i in range(30):
+        user = f"Question {i}: " + "tell me more about the weather, the sea and the hills. " * 4
+        dropped += conv.trim(small.fits, user)
+        messages = conv.messages(user)
+        assert small.fits(messages)
+        reply = "".join(small.generate(messages))
+        stats = small.last_stats
+        assert stats.prompt_tokens + 32 <= 512
+        conv.add(user, reply or "ok")
+    assert dropped > 0
+    assert 0 < len(conv) < 30
+
+
+def test_generate_drops_oldest_exchanges_that_do_not_fit(small: LlamaLanguageModel) -> None:
+    messages = [Message("system", SYSTEM)]
+    for i in range(20):
+        messages += [Message("user", f"long question {i} " * 10), Message("assistant", "ok " * 10)]
+    messages.append(Message("user", FRANCE))
+    assert not small.fits(messages)
+    list(small.generate(messages))
+    assert small.last_stats.prompt_tokens + 32 <= 512
+
+
+def test_a_prompt_longer_than_the_context_raises(small: LlamaLanguageModel) -> None:
+    messages = [Message("system", "word " * 600), Message("user", FRANCE)]
+    with pytest.raises(LanguageModelError, match="n_ctx"):
+        list(small.generate(messages))
+
+
+def test_missing_model_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.gguf"
+    with pytest.raises(ModelError, match="assistant models fetch") as info:
+        LlamaLanguageModel(LlmConfig(), path)
+    assert str(path) in str(info.value)
+
+
+def test_from_config_accepts_an_absolute_path(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere.gguf"
+    with pytest.raises(ModelError, match=str(path)):
+        LlamaLanguageModel.from_config(LlmConfig(model=str(path)), Path("/unused"))
+
+
+def test_garbage_file_is_not_gguf(tmp_path: Path) -> None:
+    path = tmp_path / "bad.gguf"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ModelError, match="not a GGUF file"):
+        check_gguf(path)
+    with pytest.raises(ModelError, match=str(path)):
+        LlamaLanguageModel(LlmConfig(), path)
+
+
+def test_truncated_gguf_fails_to_load(tmp_path: Path, models_dir: Path) -> None:
+    path = tmp_path / "truncated.gguf"
+    with (require(models_dir / MODEL)).open("rb") as f:
+        path.write_bytes(f.read(1024))
+    with pytest.raises(ModelError, match="failed to load"):
+        LlamaLanguageModel(LlmConfig(), path)
+
+
+def test_default_threads_leaves_cores_free() -> None:
+    assert default_threads() >= 1
+    assert default_threads() <= 4
+
+
+def test_a_closed_model_says_so(models_dir: Path) -> None:
+    llm = LlamaLanguageModel.from_config(LlmConfig(), models_dir)
+    llm.close()
+    llm.close()
+    with pytest.raises(LanguageModelError, match="closed"):
+        list(llm.generate([Message("user", FRANCE)]))

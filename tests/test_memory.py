@@ -1,0 +1,89 @@
+"""Conversation memory: plain calls, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.llm import Message
+from assistant.memory import Conversation
+
+
+def chars_fit(limit: int):
+    """A stand-in for `LanguageModel.fits` that counts characters."""
+
+    def fits(messages: list[Message]) -> bool:
+        return sum(len(m.content) for m in messages) <= limit
+
+    return fits
+
+
+def test_messages_are_system_history_then_user() -> None:
+    conv = Conversation("be brief", max_turns=4)
+    conv.add("hi", "hello")
+    assert conv.messages("how are you") == [
+        Message("system", "be brief"),
+        Message("user", "hi"),
+        Message("assistant", "hello"),
+        Message("user", "how are you"),
+    ]
+    assert conv.messages()[-1] == Message("assistant", "hello")
+
+
+def test_max_turns_keeps_the_newest_exchanges() -> None:
+    conv = Conversation("s", max_turns=2)
+    for i in range(5):
+        conv.add(f"q{i}", f"a{i}")
+    assert len(conv) == 2
+    assert [m.content for m in conv.messages()] == ["s", "q3", "a3", "q4", "a4"]
+
+
+def test_max_turns_zero_keeps_no_history() -> None:
+    conv = Conversation("s", max_turns=0)
+    conv.add("q", "a")
+    assert conv.messages("next") == [Message("system", "s"), Message("user", "next")]
+
+
+def test_negative_max_turns_is_rejected() -> None:
+    with pytest.raises(ValueError, match="max_turns"):
+        Conversation("s", max_turns=-1)
+
+
+def test_empty_reply_is_not_recorded() -> None:
+    conv = Conversation("s", max_turns=4)
+    conv.add("q", "")
+    conv.add("q", "   ")
+    conv.add("q", "partial repl")
+    assert len(conv) == 1
+
+
+def test_reset_keeps_the_system_prompt() -> None:
+    conv = Conversation("s", max_turns=4)
+    conv.add("q", "a")
+    conv.reset()
+    assert len(conv) == 0
+    assert conv.messages() == [Message("system", "s")]
+
+
+def test_trim_drops_oldest_until_it_fits() -> None:
+    conv = Conversation("sys", max_turns=10)
+    for i in range(5):
+        conv.add(f"question {i}", f"answer {i}")  # 10 + 8 chars each
+    dropped = conv.trim(chars_fit(3 + 2 * 18 + 4), "next")
+    assert dropped == 3
+    assert [m.content for m in conv.messages()][1] == "question 3"
+    assert chars_fit(43)(conv.messages("next"))
+
+
+def test_trim_when_everything_fits_drops_nothing() -> None:
+    conv = Conversation("sys", max_turns=10)
+    conv.add("q", "a")
+    assert conv.trim(chars_fit(1000), "next") == 0
+    assert len(conv) == 1
+
+
+def test_trim_when_nothing_fits_drops_all_history() -> None:
+    conv = Conversation("sys", max_turns=10)
+    conv.add("q", "a")
+    conv.add("q2", "a2")
+    assert conv.trim(chars_fit(0), "next") == 2
+    assert conv.messages("next") == [Message("system", "sys"), Message("user", "next")]

@@ -1,0 +1,216 @@
+"""Sentence splitting, whole and streamed token by token."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from assistant.sentences import SentenceSplitter, split_sentences
+
+CORPUS = [
+    "Hello there. How are you? I am fine!",
+    "Mr. Smith met Dr. Jones on Main St. yesterday. They talked.",
+    "Pi is about 3.14 and e is 2.718. Both are irrational.",
+    "Bring fruit, e.g. apples or pears, i.e. something sweet etc. and water. Thanks.",
+    "J. R. R. Tolkien wrote it. C. S. Lewis did not.",
+    "Wait... what? Hmm... I see. Well… fine.",
+    'He said "stop." Then he left (quietly.) The end.',
+    "Really?! Yes!! Okay.",
+    "Steps:\n1. Open the box.\n2. Take it out\n3. Enjoy\n\nThat is all.",
+    "Here is code:\n```python\nx = 1. y = 2\nprint(x)\n```\nRun it. Done.",
+    "Unfinished code ```bash\nrm -rf / etc. Danger.",
+    "The capital of France is Paris, which is a lovely city on the river Seine. It has "
+    "museums, parks, and cafes; people love it. Visit in spring — it is nicer then.",
+    "I was born in the U.S. in 1999. It was fun.",
+    "No terminator at the end",
+    " lots   of   space .  And more\n\n\n",
+    "A" * 450 + ". Short.",
+    "word " * 90 + "end.",
+    "Some clause, then a long run-on sentence that goes on, and on; and on - and on, without"
+    " stopping for a very long while, because it can, and because it wants to, really, truly.",
+    "Emoji only 😀. 🎉 --- . Real end.",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello there. How are you? I am fine!", ["Hello there.", "How are you?", "I am fine!"]),
+        (
+            "Mr. Smith went to Washington. Then he left.",
+            ["Mr. Smith went to Washington.", "Then he left."],
+        ),
+        (
+            "Dr. Who and Mrs. Hudson live on Baker St. in London. Yes.",
+            ["Dr. Who and Mrs. Hudson live on Baker St. in London.", "Yes."],
+        ),
+        ("Pi is 3.14 roughly. Yes.", ["Pi is 3.14 roughly.", "Yes."]),
+        (
+            "Use fruit, e.g. apples. Or not, i.e. pears. Ok.",
+            ["Use fruit, e.g. apples.", "Or not, i.e. pears.", "Ok."],
+        ),
+        ("Cats, dogs, etc. are pets. Right.", ["Cats, dogs, etc. are pets.", "Right."]),
+        ("J. R. R. Tolkien wrote it. True.", ["J. R. R. Tolkien wrote it.", "True."]),
+        ("Wait... what? Hmm... I see.", ["Wait... what?", "Hmm...", "I see."]),
+        ("So… maybe later. Sure.", ["So… maybe later.", "Sure."]),
+        ('He said "hi." Then left.', ['He said "hi."', "Then left."]),
+        ("Really?! Yes.", ["Really?!", "Yes."]),
+        ("One\nTwo\n\nThree", ["One", "Two", "Three"]),
+        ("1. Apples\n2. Pears", ["1. Apples", "2. Pears"]),
+        ("I counted to 3. Then I stopped.", ["I counted to 3.", "Then I stopped."]),
+        ("Version 2.0.1 is out. Get it.", ["Version 2.0.1 is out.", "Get it."]),
+        ("It costs 3.50. Cheap.", ["It costs 3.50.", "Cheap."]),
+        ("Meet at 5 p.m. Bring food.", ["Meet at 5 p.m. Bring food."]),
+        ("No end mark", ["No end mark"]),
+        ("", []),
+        ("   \n\n  ", []),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_fenced_code_is_dropped_and_splits_around_it() -> None:
+    text = "Code:\n```py\nx = 1. y\n```\nDone. Bye."
+    assert split_sentences(text) == ["Code:", "Done.", "Bye."]
+
+
+def test_text_before_an_inline_fence_is_its_own_piece() -> None:
+    assert split_sentences("Run ```ls -l``` now.") == ["Run", "now."]
+
+
+def test_an_unterminated_fence_drops_the_rest() -> None:
+    assert split_sentences("Start here. ```py\nx = 1. Still code.") == ["Start here."]
+
+
+def test_pieces_without_letters_or_digits_are_dropped() -> None:
+    assert split_sentences("Hi 😀. 🎉🎉. --- . Ok.") == ["Hi 😀.", "Ok."]
+
+
+def test_long_pieces_break_at_the_last_clause_boundary() -> None:
+    text = ("alpha " * 20).strip() + ", " + ("beta " * 30).strip() + "."
+    pieces = split_sentences(text)
+    assert pieces[0] == ("alpha " * 20).strip() + ","
+    assert all(len(p) <= 200 for p in pieces)
+    assert " ".join(pieces) == text
+
+
+def test_long_pieces_without_clauses_break_at_a_space() -> None:
+    text = "word " * 90
+    pieces = split_sentences(text)
+    assert len(pieces) == 3
+    assert all(len(p) <= 200 and not p.endswith(" ") for p in pieces)
+    assert " ".join(pieces).split() == text.split()
+
+
+def test_a_long_word_is_cut_hard() -> None:
+    pieces = split_sentences("x" * 450)
+    assert [len(p) for p in pieces] == [200, 200, 50]
+
+
+def test_never_emits_empty_or_blank_pieces() -> None:
+    for text in CORPUS:
+        for piece in split_sentences(text):
+            assert piece and piece == piece.strip(), (text, piece)
+
+
+def test_first_long_clause_is_emitted_early() -> None:
+    splitter = SentenceSplitter(min_clause_chars=40)
+    first = "The capital of France is Paris, which is lovely,"
+    pieces = splitter.feed(first + " ")
+    assert pieces == [first]
+    # Later clauses wait for the end of the sentence.
+    assert splitter.feed("and it is old, very old, older than most of the cities, ") == []
+    assert splitter.feed("truly. Next") == [
+        "and it is old, very old, older than most of the cities, truly."
+    ]
+    assert splitter.flush() == "Next"
+
+
+def test_a_short_first_clause_waits_for_the_sentence() -> None:
+    splitter = SentenceSplitter(min_clause_chars=40)
+    assert splitter.feed("Sure, Paris is the capital. ") == ["Sure, Paris is the capital."]
+
+
+@pytest.mark.parametrize("dash", [" — ", "—", " – ", " - "])
+def test_a_dash_ends_an_early_clause(dash: str) -> None:
+    head = "The capital of France is of course Paris"
+    splitter = SentenceSplitter(min_clause_chars=40)
+    pieces = splitter.feed(head + dash + "a city of light. ")
+    assert pieces[0] == (head + dash).strip()
+    assert pieces[1] == "a city of light."
+
+
+def test_a_decimal_comma_is_not_a_clause_boundary() -> None:
+    splitter = SentenceSplitter(min_clause_chars=10)
+    assert splitter.feed("It costs exactly 1,000,000 dollars today. ") == [
+        "It costs exactly 1,000,000 dollars today."
+    ]
+
+
+def test_flush_returns_the_remainder_and_resets() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("One. Two") == ["One."]
+    assert splitter.flush() == "Two"
+    assert splitter.flush() is None
+    # A new reply gets the early clause again.
+    assert splitter.feed("a first clause that is long enough to go early, then ") == [
+        "a first clause that is long enough to go early,"
+    ]
+
+
+def test_flush_of_nothing_speakable_is_none() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("  ") == []
+    assert splitter.flush() is None
+    splitter.feed("```py\nprint(1)")
+    assert splitter.flush() is None
+
+
+def test_a_sentence_end_waits_for_the_following_whitespace() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("Pi is 3.") == []
+    assert splitter.feed("14. ") == ["Pi is 3.14."]
+
+
+def test_an_abbreviation_at_a_chunk_boundary_is_not_a_sentence_end() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("Ask Dr.") == []
+    assert splitter.feed(" Jones") == []
+    assert splitter.feed(" now. ") == ["Ask Dr. Jones now."]
+
+
+def _stream(splitter: SentenceSplitter, text: str, rng: random.Random) -> list[str]:
+    pieces: list[str] = []
+    i = 0
+    while i < len(text):
+        size = rng.randint(1, 3)
+        pieces += splitter.feed(text[i : i + size])
+        i += size
+    rest = splitter.flush()
+    return pieces + ([rest] if rest else [])
+
+
+@pytest.mark.parametrize("text", CORPUS)
+def test_streaming_token_by_token_equals_split_sentences(text: str) -> None:
+    rng = random.Random(1234)
+    for _ in range(5):
+        streamed = _stream(SentenceSplitter(min_clause_chars=10**9), text, rng)
+        assert streamed == split_sentences(text)
+
+
+@pytest.mark.parametrize("text", CORPUS)
+def test_streaming_with_early_clause_does_not_depend_on_chunking(text: str) -> None:
+    rng = random.Random(99)
+    splitter = SentenceSplitter()
+    whole = splitter.feed(text)
+    rest = splitter.flush()
+    whole += [rest] if rest else []
+    for _ in range(5):
+        assert _stream(SentenceSplitter(), text, rng) == whole
+
+
+def test_max_chars_must_be_sensible() -> None:
+    with pytest.raises(ValueError, match="max_chars"):
+        SentenceSplitter(max_chars=3)

@@ -1,0 +1,136 @@
+"""The systemd unit and the install scripts, checked with systemd's own tools."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
+UNIT = SYSTEMD_DIR / "assistant.service"
+MAX_EXPOSURE = 2.5
+
+
+def directives(text: str) -> dict[str, list[str]]:
+    """``Section.Key`` -> values, in order; systemd allows repeated keys."""
+    found: dict[str, list[str]] = {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        found.setdefault(f"{section}.{key.strip()}", []).append(value.strip())
+    return found
+
+
+def systemd_analyze() -> str:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    return tool
+
+
+@pytest.fixture
+def verifiable_unit(tmp_path) -> Path:
+    """The unit with ExecStart pointing at a binary that exists here.
+
+    `systemd-analyze verify` insists the ExecStart binary exists; User= and
+    SupplementaryGroups= are not checked, so the assistant user need not exist.
+    """
+    true = shutil.which("true")
+    assert true is not None
+    text = re.sub(r"(?m)^ExecStart=\S+", f"ExecStart={true}", UNIT.read_text())
+    copy = tmp_path / "assistant.service"
+    copy.write_text(text)
+    return copy
+
+
+def test_unit_has_the_required_directives():
+    d = directives(UNIT.read_text())
+    expected = {
+        "Service.Type": ["notify"],
+        "Service.NotifyAccess": ["main"],
+        "Service.ExecStart": ["/opt/assistant/venv/bin/assistant run"],
+        "Service.WatchdogSec": ["30"],
+        "Service.TimeoutStartSec": ["300"],
+        "Service.Restart": ["on-failure"],
+        "Service.RestartSec": ["5"],
+        "Service.User": ["assistant"],
+        "Service.Group": ["assistant"],
+        "Service.SupplementaryGroups": ["audio gpio"],
+        "Service.StateDirectory": ["assistant"],
+        "Service.NoNewPrivileges": ["yes"],
+        "Service.ProtectSystem": ["strict"],
+        "Service.PrivateNetwork": ["yes"],
+        "Service.RestrictAddressFamilies": ["AF_UNIX"],
+        "Service.IPAddressDeny": ["any"],
+        "Service.CapabilityBoundingSet": [""],
+        "Service.DevicePolicy": ["closed"],
+        "Service.DeviceAllow": ["char-alsa rw", "char-gpiochip rw"],
+        "Install.WantedBy": ["multi-user.target"],
+    }
+    for key, values in expected.items():
+        assert d.get(key) == values, key
+    assert "ASSISTANT_CONFIG=/etc/assistant/config.toml" in d["Service.Environment"]
+    # lgpio needs a writable working directory for its FIFOs.
+    assert d["Service.WorkingDirectory"] == ["/run/assistant"]
+    assert d["Service.RuntimeDirectory"] == ["assistant"]
+    # Deliberately off: they break the audio callback and board detection.
+    assert "Service.MemoryDenyWriteExecute" not in d
+    assert "Service.ProcSubset" not in d
+    assert "Service.PrivateDevices" not in d
+
+
+def test_systemd_analyze_verify_passes(verifiable_unit):
+    result = subprocess.run(
+        [systemd_analyze(), "verify", str(verifiable_unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "assistant.service" not in result.stderr, result.stderr
+
+
+def test_security_exposure_is_low():
+    result = subprocess.run(
+        [systemd_analyze(), "security", "--offline=yes", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    match = re.search(r"Overall exposure level for assistant\.service: ([\d.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= MAX_EXPOSURE, result.stdout
+
+
+@pytest.mark.parametrize("script", ["install.sh", "uninstall.sh"])
+def test_scripts_are_strict_bash_and_parse(script):
+    path = SYSTEMD_DIR / script
+    text = path.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in text
+    assert path.stat().st_mode & 0o111, f"{script} is not executable"
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    if shutil.which("shellcheck"):
+        result = subprocess.run(
+            ["shellcheck", str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("script", ["install.sh", "uninstall.sh"])
+def test_scripts_reject_unknown_options_before_touching_anything(script):
+    result = subprocess.run(
+        ["bash", str(SYSTEMD_DIR / script), "--bogus"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode != 0
+    assert "unknown option '--bogus'" in result.stderr
