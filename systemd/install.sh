@@ -14,6 +14,9 @@ readonly STATE_DIR=/var/lib/assistant
 readonly MODELS_DIR="$STATE_DIR/models"
 readonly UNIT=assistant.service
 readonly UNIT_PATH="/etc/systemd/system/$UNIT"
+# The OS interpreter, not whatever `python3` is first on root's PATH (pyenv,
+# conda): the service user must be able to run the venv's python.
+readonly SYSTEM_PYTHON="${ASSISTANT_PYTHON:-/usr/bin/python3}"
 # Runtime libraries, plus what llama-cpp-python needs to build from source on
 # arm64 (PyPI has no aarch64 wheel for it).
 readonly APT_PACKAGES=(python3-venv python3-dev build-essential cmake libportaudio2)
@@ -94,9 +97,15 @@ install_package() {
         spec="${REPO_DIR}[pi]"
     fi
     install -d -m 0755 "$PREFIX"
+    if [[ -e "$VENV" ]] && ! runuser -u "$SERVICE_USER" -- "$VENV/bin/python" -c '' 2>/dev/null; then
+        log "recreating $VENV: user $SERVICE_USER cannot run its python"
+        rm -rf -- "$VENV"
+    fi
     if [[ ! -x "$VENV/bin/python" ]]; then
-        log "creating $VENV"
-        python3 -m venv "$VENV"
+        "$SYSTEM_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            || die "$SYSTEM_PYTHON is older than Python 3.11; use 64-bit Raspberry Pi OS Bookworm or newer"
+        log "creating $VENV with $SYSTEM_PYTHON"
+        "$SYSTEM_PYTHON" -m venv "$VENV"
     fi
     # Building llama.cpp with one job per core can run a 2 GB Pi out of memory.
     local mem_kb jobs

@@ -84,19 +84,21 @@ def alsa_config(
 ) -> str:
     """ALSA config text: `MIC`, `SPEAKER` and ``default`` (see the module doc).
 
-    With ``channels`` > 1 the raw file is interleaved and `MIC` is a ``route``
-    PCM averaging it to whatever the application opens (normally mono).
+    ``channels`` is the number of interleaved channels in ``capture_raw``;
+    the device delivers them as they are, so open the stream with that many
+    channels. (Putting a ``route`` or ``plug`` PCM in front to mix them down
+    corrupts file-plugin capture after the first period in alsa-lib 1.2.8.)
     ``extra`` is appended verbatim, e.g. a broken PCM for failure tests.
     """
+    del channels  # the null PCM takes any channel count; see the docstring
     infile = f'infile "{capture_raw}"' if capture_raw is not None else ""
-    mic_file = MIC if channels == 1 else f"{MIC}_raw"
-    text = f"""</usr/share/alsa/alsa.conf>
+    return f"""</usr/share/alsa/alsa.conf>
 pcm.!default {{
     type asym
     capture.pcm "{MIC}"
     playback.pcm "{SPEAKER}"
 }}
-pcm.{mic_file} {{
+pcm.{MIC} {{
     type file
     slave.pcm "null"
     file "{capture_file}"
@@ -109,16 +111,7 @@ pcm.{SPEAKER} {{
     file "{playback_file}"
     format "raw"
 }}
-"""
-    if channels > 1:
-        ttable = "\n".join(f"    ttable.0.{c} {1 / channels:.6f}" for c in range(channels))
-        text += f"""pcm.{MIC} {{
-    type route
-    slave {{ pcm "{mic_file}" channels {channels} }}
-{ttable}
-}}
-"""
-    return text + extra
+{extra}"""
 
 
 def alsa_env(

@@ -413,20 +413,6 @@ def test_wav_source_missing_file_is_an_audio_error(tmp_path):
         WavFileSource(tmp_path / "nope.wav").open()
 
 
-def test_stereo_microphone_file_is_mixed_down(tmp_path):
-    left, right = sine(440, 3, 16000), np.zeros(48000, np.int16)
-    stereo = np.stack([left, right], axis=1)
-    with fake_devices(tmp_path, stereo, channels=2):
-        source = SoundDeviceSource(AudioConfig(input_device=MIC, input_rate_hz=16000))
-        source.open()
-        try:
-            captured = read_seconds(source, 1.0)
-        finally:
-            source.close()
-    assert abs(dominant_hz(captured[:16000], 16000) - 440) <= 2
-    assert 0.4 < np.abs(captured).max() / np.abs(left).max() < 0.6  # averaged with silence
-
-
 def test_devices_are_visible_to_a_subprocess_given_the_env(tmp_path):
     import os
     import subprocess

