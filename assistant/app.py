@@ -16,6 +16,9 @@ from .audio import AudioSink, SoundDeviceSink, WavFileSink, have_output_device
 from .config import Config
 from .llm import LanguageModel, LlamaLanguageModel
 from .memory import Conversation
+from .skills import Skills
+from .timers import Timers
+from .tools import toolbox_from_config
 from .tts import PiperTextToSpeech, TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -59,3 +62,34 @@ def build_sink(config: Config, wav: Path | None = None, wav_dir: Path | None = N
     target.mkdir(parents=True, exist_ok=True)
     log.info("no sound card: spoken replies go to %s", target)
     return WavFileSink(target, numbered=True)
+
+
+def build_skills(
+    config: Config,
+    llm: LanguageModel | None,
+    tts: TextToSpeech | None,
+    conversation: Conversation,
+    *,
+    pin_factory: object = None,
+) -> Skills:
+    """Intents, timers and the declared GPIO tools (when GPIO is usable)."""
+    from .gpio import gpio_available
+
+    tools = None
+    if config.tools.outputs or config.tools.inputs:
+        reason = None if pin_factory is not None else gpio_available(config.gpio)
+        if reason:
+            log.warning("declared tools are disabled: %s", reason)
+        else:
+            tools = toolbox_from_config(config, pin_factory=pin_factory)
+    return Skills(
+        language=config.language,
+        llm=llm,
+        tools=tools,
+        timers=Timers(),
+        model_name=getattr(llm, "name", config.llm.model),
+        voice_name=config.tts.voice,
+        volume=config.tts.volume,
+        on_volume=getattr(tts, "set_volume", None),
+        on_reset=conversation.reset,
+    )

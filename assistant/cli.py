@@ -147,7 +147,7 @@ def _default_command() -> str:
 
 
 def _console(args: argparse.Namespace, config: Config) -> int:
-    from .app import build_conversation, build_llm, build_sink, build_tts
+    from .app import build_conversation, build_llm, build_sink, build_skills, build_tts
     from .console import Console
 
     speak = config.tts.speak if args.speak is None else args.speak
@@ -156,16 +156,20 @@ def _console(args: argparse.Namespace, config: Config) -> int:
     sink = build_sink(config, wav_dir=args.wav_dir) if speak else None
     if sink is not None:
         sink.open(tts.sample_rate_hz)
+    conversation = build_conversation(config)
+    skills = build_skills(config, llm, tts, conversation)
+    console = Console(llm, conversation, tts=tts, sink=sink, speak=speak, skills=skills)
     try:
-        return Console(llm, build_conversation(config), tts=tts, sink=sink, speak=speak).run()
+        return console.run()
     finally:
         if sink is not None:
             sink.close()
+        skills.close()
         llm.close()
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
-    from .app import build_conversation, build_llm, build_sink, build_tts
+    from .app import build_conversation, build_llm, build_sink, build_skills, build_tts
     from .audio import have_output_device
     from .console import ask
 
@@ -176,13 +180,16 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     if sink is not None:
         sink.open(tts.sample_rate_hz)
     stream = None if args.json else _stream_to_stdout
+    conversation = build_conversation(config)
+    skills = build_skills(config, llm, tts, conversation)
     try:
         result = ask(
-            llm, build_conversation(config), args.question, tts=tts, sink=sink, on_token=stream
+            llm, conversation, args.question, tts=tts, sink=sink, on_token=stream, skills=skills
         )
     finally:
         if sink is not None:
             sink.close()
+        skills.close()
         llm.close()
     timings = result.timings_ms
     payload = {
@@ -195,6 +202,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
             "total": timings.get("total"),
         },
         "tokens_per_s": round(result.tokens_per_s, 2),
+        "path": result.path,
     }
     if args.wav is not None:
         payload["wav"] = str(args.wav)

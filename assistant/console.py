@@ -18,6 +18,7 @@ from .errors import AssistantError
 from .llm import LanguageModel
 from .memory import Conversation
 from .reply import ReplyResult, ReplyStreamer
+from .skills import FixedReply, Skills
 from .tts import TextToSpeech
 
 HELP = """commands:
@@ -25,6 +26,7 @@ HELP = """commands:
   /reset         forget the conversation
   /speak on|off  speak replies (to the speaker, or to WAV files without one)
   /stats         median timings of this session
+  /tools         declared GPIO tools and their state
   /quit          leave (Ctrl-D works too)"""
 
 
@@ -37,18 +39,28 @@ def ask(
     sink: AudioSink | None = None,
     on_token: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    skills: Skills | None = None,
+    last_reply: str = "",
 ) -> ReplyResult:
-    """One text turn: trim memory, stream the reply, remember what was said.
+    """One text turn: a skill if one matches, else the LLM with memory.
 
-    The sink must already be open. Timings include ``total`` in ms.
+    The sink must already be open. Timings include ``total`` in ms, and
+    ``path`` says which path answered.
     """
     cancel = cancel or threading.Event()
-    conversation.trim(llm.fits, question)
-    streamer = ReplyStreamer(llm, tts, sink if tts else None, on_token=on_token)
+    skill = skills.handle(question, last_reply) if skills is not None else None
+    model = FixedReply(skill.text) if skill is not None else llm
+    streamer = ReplyStreamer(model, tts, sink if tts else None, on_token=on_token)
     started = streamer.clock()
-    result = streamer.run(conversation.messages(question), cancel)
+    if skill is not None:
+        # Intents and tool confirmations are not conversation memory.
+        result = streamer.run([], cancel)
+        result.path = skill.path
+    else:
+        conversation.trim(llm.fits, question)
+        result = streamer.run(conversation.messages(question), cancel)
+        conversation.add(question, result.spoken)
     result.timings_ms["total"] = round((streamer.clock() - started) * 1000, 1)
-    conversation.add(question, result.spoken)
     return result
 
 
@@ -72,6 +84,7 @@ class Console:
         tts: TextToSpeech | None,
         sink: AudioSink | None,
         speak: bool,
+        skills: Skills | None = None,
         read_line: Callable[[str], str] = input,
         out: TextIO | None = None,
     ) -> None:
@@ -80,6 +93,7 @@ class Console:
         self.tts = tts
         self.sink = sink
         self.speak = speak and tts is not None and sink is not None
+        self.skills = skills
         self.read_line = read_line
         self.out = out or sys.stdout
         self.history: list[ReplyResult] = []
@@ -119,6 +133,8 @@ class Console:
                 sink=self.sink,
                 on_token=show,
                 cancel=cancel,
+                skills=self.skills,
+                last_reply=self.history[-1].spoken if self.history else "",
             )
         except KeyboardInterrupt:
             cancel.set()
@@ -150,6 +166,8 @@ class Console:
                 self._say(f"[speech {arg}]")
         elif name == "/stats":
             self._say(self._stats())
+        elif name == "/tools":
+            self._say(self.skills.describe_tools() if self.skills else "[no tools declared]")
         else:
             self._say(f"unknown command {name}; /help lists the commands")
         return None

@@ -45,6 +45,7 @@ from .events import (
 from .llm import LanguageModel
 from .memory import Conversation
 from .reply import ReplyResult, ReplyStreamer
+from .skills import FixedReply, SkillReply, Skills
 from .tts import TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class _Turn:
     end_of_speech_s: float = 0.0
     asr_final_ms: float = 0.0
     reply_started_s: float = 0.0
+    alert: str = ""
+    """Text of a due timer alert; such a turn has no listening."""
     listener: threading.Thread | None = None
     replier: threading.Thread | None = None
     streamer: ReplyStreamer | None = None
@@ -121,6 +124,7 @@ class Controller:
         turn: TurnConfig,
         bus: EventBus | None = None,
         earcons: bool = True,
+        skills: Skills | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stt = stt
@@ -132,7 +136,9 @@ class Controller:
         self.config = turn
         self.bus = bus or EventBus()
         self.earcons = earcons and sink is not None and tts is not None
+        self.skills = skills
         self.clock = clock
+        self._last_reply = ""
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._state = State.IDLE
         self._turn: _Turn | None = None
@@ -180,6 +186,7 @@ class Controller:
                 event = self._inbox.get(timeout=0.5)
             except queue.Empty:
                 self._check_timeout()
+                self._check_alerts()
                 continue
             if isinstance(event, _Stop):
                 self._abandon(State.IDLE)
@@ -254,6 +261,9 @@ class Controller:
             self._ignore("no-speech")
             return
         self.bus.publish(TranscriptReady(event.text))
+        self._start_reply(turn)
+
+    def _start_reply(self, turn: _Turn) -> None:
         self._set_state(State.THINKING)
         turn.reply_started_s = self.clock()
         turn.streamer = ReplyStreamer(
@@ -290,6 +300,8 @@ class Controller:
                 timings_ms=timings,
                 interrupted=result.interrupted,
                 tokens_per_s=round(result.tokens_per_s, 2),
+                generated=result.generated,
+                path=result.path,
             )
         )
         if current and self._state in (State.THINKING, State.SPEAKING):
@@ -333,6 +345,18 @@ class Controller:
             return
         if self.clock() - turn.reply_started_s > self.config.reply_timeout_s:
             self._fail(turn.id, "llm", f"no reply within {self.config.reply_timeout_s:g} s")
+
+    def _check_alerts(self) -> None:
+        """Speak due timer alerts, only while idle so no turn is disturbed."""
+        if self.skills is None or self._state is not State.IDLE or self._turn is not None:
+            return
+        alerts = self.skills.due_alerts()
+        if alerts:
+            self._next_id += 1
+            turn = _Turn(self._next_id, self.clock(), alert=" ".join(alerts))
+            turn.end_of_speech_s = turn.pressed_s
+            self._turn = turn
+            self._start_reply(turn)
 
     def _join_workers(self) -> None:
         for thread in threading.enumerate():
@@ -405,16 +429,32 @@ class Controller:
         if previous is not None:
             previous.join(_JOIN_TIMEOUT_S)
         try:
-            self.conversation.trim(self.llm.fits, turn.transcript)
-            messages = self.conversation.messages(turn.transcript)
-            result = turn.streamer.run(messages, turn.cancel)
-            self.conversation.add(turn.transcript, result.spoken)
+            skill = self._skill_for(turn)
+            if skill is not None:
+                # Intents and tool confirmations are not conversation memory.
+                turn.streamer.llm = FixedReply(skill.text)
+                result = turn.streamer.run([], turn.cancel)
+                result.path = skill.path
+            else:
+                self.conversation.trim(self.llm.fits, turn.transcript)
+                messages = self.conversation.messages(turn.transcript)
+                result = turn.streamer.run(messages, turn.cancel)
+                self.conversation.add(turn.transcript, result.spoken)
+            if result.spoken:
+                self._last_reply = result.spoken
             self.submit(_Replied(turn.id, result))
         except AssistantError as exc:
             self.submit(_Failed(turn.id, _stage_of(exc), str(exc)))
         except Exception as exc:
             log.exception("reply failed")
             self.submit(_Failed(turn.id, "llm", f"{type(exc).__name__}: {exc}"))
+
+    def _skill_for(self, turn: _Turn) -> SkillReply | None:
+        if turn.alert:
+            return SkillReply(turn.alert, "intent", "timer.alert")
+        if self.skills is None:
+            return None
+        return self.skills.handle(turn.transcript, self._last_reply)
 
 
 def _stage_of(exc: AssistantError) -> str:

@@ -94,6 +94,10 @@ class TurnFinished(Event):
     """Stage timings in milliseconds, keyed like ``--json`` output."""
     interrupted: bool = False
     tokens_per_s: float = 0.0
+    generated: str = ""
+    """Everything the LLM produced, spoken or not."""
+    path: str = "llm"
+    """Which path answered: ``llm``, ``intent`` or ``tool``."""
 
 
 @dataclass(frozen=True)

@@ -66,14 +66,17 @@ def rms_dbfs(samples: np.ndarray) -> float:
     return 20 * np.log10(rms) if rms > 0 else float("-inf")
 
 
-def read_wav(path: str | Path) -> AudioChunk:
-    """Read a PCM WAV file of any rate and channel count as mono int16."""
+def read_wav(path: str | Path, header_only: bool = False) -> AudioChunk:
+    """Read a PCM WAV file of any rate and channel count as mono int16.
+
+    With ``header_only``, just check the file and return an empty chunk.
+    """
     try:
         with wave.open(str(path), "rb") as wav:
             width = wav.getsampwidth()
             channels = wav.getnchannels()
             rate = wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
+            raw = b"" if header_only else wav.readframes(wav.getnframes())
     except FileNotFoundError:
         raise AudioError(f"WAV file {path}: no such file") from None
     except (wave.Error, EOFError) as exc:

@@ -46,6 +46,8 @@ class ReplyResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     """``llm_first_token``, ``llm_total``, ``tts_first_audio`` and
     ``first_audio_played``, each in ms since the reply started."""
+    path: str = "llm"
+    """Which path answered: ``llm``, ``intent`` or ``tool``."""
 
     @property
     def tokens_per_s(self) -> float:

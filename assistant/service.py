@@ -9,7 +9,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .app import build_conversation, build_llm, build_sink, build_stt, build_tts
+from .app import (
+    build_conversation,
+    build_llm,
+    build_sink,
+    build_skills,
+    build_stt,
+    build_tts,
+)
 from .audio import SoundDeviceSink, SoundDeviceSource, WavFileSource, find_device
 from .config import Config, TurnConfig
 from .controller import Controller
@@ -24,6 +31,7 @@ from .events import (
     TurnFinished,
     TurnIgnored,
 )
+from .pcm import read_wav
 
 log = logging.getLogger(__name__)
 profile_log = logging.getLogger("assistant.profile")
@@ -59,6 +67,7 @@ def _warm_up(*engines: Any) -> None:
 
 def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = False) -> dict:
     """Run one full voice turn from a WAV file; return the JSON-ready result."""
+    read_wav(wav, header_only=True)  # a bad file fails before the models load
     source = WavFileSource(wav, block_ms=config.audio.block_ms)
     stt = build_stt(config)
     llm = build_llm(config)
@@ -82,16 +91,19 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
         max_listen_s=max(config.turn.max_listen_s, 600.0),
         reply_timeout_s=config.turn.reply_timeout_s,
     )
+    conversation = build_conversation(config)
+    skills = build_skills(config, llm, tts, conversation)
     controller = Controller(
         stt=stt,
         llm=llm,
         tts=tts,
         source=source,
         sink=sink,
-        conversation=build_conversation(config),
+        conversation=conversation,
         turn=turn,
         bus=bus,
         earcons=False,
+        skills=skills,
     )
     controller.start()
     try:
@@ -100,6 +112,7 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
             pass
     finally:
         controller.stop()
+        skills.close()
         llm.close()
     event = outcome["event"]
     if isinstance(event, TurnFailed):
@@ -113,6 +126,7 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
         "reply": event.reply,
         "timings_ms": {k: timings.get(k) for k in keys},
         "tokens_per_s": event.tokens_per_s,
+        "path": event.path,
         "engine": config.asr.engine,
     }
     if out is not None:
@@ -159,16 +173,19 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
 
     bus = EventBus()
     bus.subscribe(log_turns(profile))
+    conversation = build_conversation(config)
+    skills = build_skills(config, llm, tts, conversation)
     controller = Controller(
         stt=stt,
         llm=llm,
         tts=tts,
         source=SoundDeviceSource(config.audio),
         sink=SoundDeviceSink(config.audio),
-        conversation=build_conversation(config),
+        conversation=conversation,
         turn=config.turn,
         bus=bus,
         earcons=config.audio.earcons,
+        skills=skills,
     )
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM,)}
@@ -210,6 +227,7 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
         controller.stop()
         for closer in closers:
             closer.close()
+        skills.close()
         llm.close()
         notifier.close()
     return 0

@@ -144,6 +144,10 @@ class PiperTextToSpeech:
         )
         return samples.astype(np.int16, copy=False)
 
+    def set_volume(self, gain: float) -> None:
+        """Playback gain for the next sentences (voice commands change it)."""
+        self._syn_config.volume = gain
+
     def warm_up(self) -> None:
         started = time.monotonic()
         for _ in self.synthesize("Ready."):

@@ -1,0 +1,224 @@
+"""Summaries, targets and the printed table of `assistant bench`.
+
+Pure functions over the raw measurements that `bench.py` collects, so the
+report can be checked without running a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line of the issue's target table, evaluated on this run."""
+
+    name: str
+    """Stable key, e.g. ``ttfa_ratio``."""
+    label: str
+    """What is measured, for the table."""
+    value: float | None
+    """The measurement (None when it could not be measured)."""
+    limit: float
+    op: str
+    """``"<="`` or ``">="``: how `value` must compare with `limit`."""
+    unit: str
+    """``"x"`` for ratios, else the unit of `value` and `limit`."""
+    detail: str
+    """The numbers the value was computed from."""
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value <= self.limit if self.op == "<=" else self.value >= self.limit
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "met": self.met}
+
+
+def summarize(values: Iterable[float | None]) -> dict:
+    """``{"median", "p90", "min", "max", "n"}`` of the values that are not None."""
+    data = [float(v) for v in values if v is not None]
+    if not data:
+        return {"median": None, "p90": None, "min": None, "max": None, "n": 0}
+    arr = np.asarray(data)
+    return {
+        "median": round(float(np.median(arr)), 3),
+        "p90": round(float(np.percentile(arr, 90)), 3),
+        "min": round(float(arr.min()), 3),
+        "max": round(float(arr.max()), 3),
+        "n": len(data),
+    }
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    return summarize(values)["median"]
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def evaluate_targets(stages: dict[str, dict], memory: dict | None) -> list[Target]:
+    """The issue's targets from the stage summaries (medians)."""
+
+    def m(key: str) -> float | None:
+        return stages.get(key, {}).get("median")
+
+    peak = memory.get("peak_mb") if memory else None
+    return [
+        Target(
+            "ttfa_ratio",
+            "ttfa streaming / sequential",
+            ratio(m("stream_ttfa_ms"), m("seq_ttfa_ms")),
+            0.35,
+            "<=",
+            "x",
+            f"{m('stream_ttfa_ms')} ms vs {m('seq_ttfa_ms')} ms",
+        ),
+        Target(
+            "llm_tokens_per_s_ratio",
+            "LLM stage / bare llama-cpp tokens/s",
+            ratio(m("llm_stage_tokens_per_s"), m("llm_bare_tokens_per_s")),
+            0.95,
+            ">=",
+            "x",
+            f"{m('llm_stage_tokens_per_s')} vs {m('llm_bare_tokens_per_s')} tokens/s",
+        ),
+        Target(
+            "tts_rtf_ratio",
+            "TTS stage / bare PiperVoice RTF",
+            ratio(m("tts_stage_rtf"), m("tts_bare_rtf")),
+            1.05,
+            "<=",
+            "x",
+            f"RTF {m('tts_stage_rtf')} vs {m('tts_bare_rtf')}",
+        ),
+        Target(
+            "orchestration_ms",
+            "orchestration per turn (Instant* engines)",
+            m("orch_turn_ms"),
+            30.0,
+            "<=",
+            "ms",
+            f"press to turn finished; end of speech to first audio {m('orch_ttfa_ms')} ms",
+        ),
+        Target(
+            "ttft_second_turn_ratio",
+            "TTFT second turn / first (cold) turn",
+            ratio(m("ttft_second_ms"), m("ttft_cold_first_ms")),
+            0.5,
+            "<=",
+            "x",
+            f"{m('ttft_second_ms')} ms vs {m('ttft_cold_first_ms')} ms cold "
+            f"({m('ttft_warm_first_ms')} ms after warm-up)",
+        ),
+        Target(
+            "peak_rss_mb",
+            "peak RSS of the appliance's engines",
+            peak,
+            1024.0,
+            "<=",
+            "MiB",
+            "ru_maxrss after loading every engine and one voice turn",
+        ),
+    ]
+
+
+STAGE_LABELS = {
+    "stream_asr_ms": "streaming: end of speech -> transcript (ms)",
+    "stream_llm_first_token_ms": "streaming: -> first LLM token (ms)",
+    "stream_tts_first_audio_ms": "streaming: -> first TTS audio (ms)",
+    "stream_ttfa_ms": "streaming: -> first sample at the sink = TTFA (ms)",
+    "stream_llm_done_ms": "streaming: -> LLM done (ms)",
+    "stream_done_ms": "streaming: -> end of playback (ms)",
+    "stream_stall_ms": "streaming: playback stalls mid-reply (ms)",
+    "stream_tokens_per_s": "streaming: LLM tokens/s while speaking",
+    "seq_asr_ms": "sequential: transcribe (ms)",
+    "seq_llm_first_token_ms": "sequential: first LLM token (ms)",
+    "seq_llm_ms": "sequential: generate everything (ms)",
+    "seq_tts_ms": "sequential: synthesize everything (ms)",
+    "seq_ttfa_ms": "sequential: TTFA (ms)",
+    "seq_done_ms": "sequential: -> end of playback (ms)",
+    "reply_tokens": "reply length (tokens)",
+    "reply_audio_s": "reply length (s of speech)",
+    "llm_stage_tokens_per_s": "LLM stage tokens/s",
+    "llm_bare_tokens_per_s": "bare llama-cpp-python tokens/s",
+    "tts_stage_rtf": "TTS stage real-time factor",
+    "tts_bare_rtf": "bare PiperVoice.synthesize RTF",
+    "ttft_cold_first_ms": "TTFT first turn, empty KV cache (ms)",
+    "ttft_warm_first_ms": "TTFT first turn after warm-up (ms)",
+    "ttft_second_ms": "TTFT second turn (ms)",
+    "orch_turn_ms": "Instant* engines: press -> turn finished (ms)",
+    "orch_ttfa_ms": "Instant* engines: end of speech -> first audio (ms)",
+}
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def format_table(result: dict) -> str:
+    """The human-readable report of one `run_bench` result."""
+    setup = result["setup"]
+    lines = [
+        f"assistant bench: {setup['turns']} turns x {len(setup['questions'])} questions on "
+        f"{setup['cpu_count']} CPUs",
+        f"  asr {setup['asr_engine']} ({setup['asr_model']}), llm {setup['llm_model']} "
+        f"({setup['llm_threads']} threads, batch {setup['llm_batch_threads']}), "
+        f"voice {setup['voice']}",
+    ]
+    for note in setup.get("notes", []):
+        lines.append(f"  note: {note}")
+    lines += ["", f"{'stage':<54} {'median':>9} {'p90':>9} {'n':>4}"]
+    for key, label in STAGE_LABELS.items():
+        s = result["stages"].get(key)
+        if s is None:
+            continue
+        lines.append(f"{label:<54} {_num(s['median']):>9} {_num(s['p90']):>9} {s['n']:>4}")
+    lines += ["", f"{'target':<44} {'measured':>9} {'target':>10}  met  detail"]
+    for t in result["targets"]:
+        value = _num(t["value"], 3 if t["unit"] == "x" else 1)
+        unit = "" if t["unit"] == "x" else f" {t['unit']}"
+        limit = f"{t['op']} {t['limit']:g}{unit}"
+        met = {True: "yes", False: "NO", None: "n/a"}[t["met"]]
+        lines.append(f"{t['label']:<44} {value:>9} {limit:>10}  {met:<4} {t['detail']}")
+    memory = result.get("memory")
+    if memory:
+        lines += ["", f"{'memory after loading (MiB)':<34} {'VmRSS':>7} {'delta':>7} {'maxrss':>7}"]
+        for row in memory["stages"]:
+            lines.append(
+                f"{row['stage']:<34} {_num(row['vm_rss_mb'], 0):>7} "
+                f"{_num(row['delta_mb'], 0):>7} {_num(row['max_rss_mb'], 0):>7}"
+            )
+    sweep = result.get("threads_sweep")
+    if sweep:
+        lines += [
+            "",
+            f"{'llama threads (batch)':<22} {'tok/s alone':>11} {'tok/s +TTS':>11} "
+            f"{'TTS RTF +LLM':>12} {'TTFA ms':>8}",
+        ]
+        for row in sweep["llm"]:
+            lines.append(
+                f"{row['n_threads']} ({row['n_threads_batch']})".ljust(22)
+                + f" {_num(row['tokens_per_s_alone']):>11} {_num(row['tokens_per_s_with_tts']):>11}"
+                f" {_num(row['tts_rtf_with_llm'], 3):>12} {_num(row['ttfa_ms']):>8}"
+            )
+        lines.append(f"TTS RTF alone: {_num(sweep['tts_rtf_alone'], 3)}")
+        for row in sweep["asr"]:
+            lines.append(
+                f"whisper cpu_threads {row['cpu_threads']}: decode {_num(row['decode_ms'])} ms"
+            )
+    return "\n".join(lines) + "\n"

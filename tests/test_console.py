@@ -1,0 +1,73 @@
+"""The text console's REPL, driven with scripted input and fake engines."""
+
+from __future__ import annotations
+
+import io
+
+from assistant.console import Console
+from assistant.memory import Conversation
+from tests.fakes import FakeAudioSink, FakeLanguageModel, FakeTextToSpeech
+
+
+def run_console(lines: list[str], *, speak: bool = True, tokens=("Hello", " there.")):
+    script = iter(lines)
+
+    def read_line(prompt: str) -> str:
+        try:
+            return next(script)
+        except StopIteration:
+            raise EOFError from None
+
+    out = io.StringIO()
+    llm = FakeLanguageModel(list(tokens))
+    sink = FakeAudioSink()
+    conversation = Conversation("system", 4)
+    console = Console(
+        llm,
+        conversation,
+        tts=FakeTextToSpeech(),
+        sink=sink,
+        speak=speak,
+        read_line=read_line,
+        out=out,
+    )
+    code = console.run()
+    return code, out.getvalue(), conversation, sink, llm
+
+
+def test_a_turn_prints_the_streamed_reply_and_its_timings():
+    code, out, conversation, sink, _ = run_console(["hi"])
+    assert code == 0
+    assert "assistant> Hello there." in out
+    assert "first token" in out and "tokens/s" in out and "first audio" in out
+    assert conversation.messages()[-1].content == "Hello there."
+    assert sink.chunks, "the reply was spoken"
+
+
+def test_speak_off_skips_synthesis():
+    _, out, _, sink, _ = run_console(["/speak off", "hi"])
+    assert "[speech off]" in out
+    assert sink.chunks == []
+    assert "first audio" not in out
+
+
+def test_reset_forgets_the_conversation():
+    _, out, conversation, _, llm = run_console(["hi", "/reset", "again"])
+    assert "[conversation forgotten]" in out
+    # The second question was asked with no memory of the first.
+    assert [m.role for m in llm.calls[1]] == ["system", "user"]
+
+
+def test_stats_help_unknown_and_quit():
+    code, out, _, _, llm = run_console(["/stats", "hi", "/stats", "/help", "/bogus", "/quit", "x"])
+    assert code == 0
+    assert "[no turns yet]" in out
+    assert "[1 turns" in out
+    assert "/speak on|off" in out
+    assert "unknown command /bogus" in out
+    assert len(llm.calls) == 1, "nothing after /quit was asked"
+
+
+def test_bad_speak_argument_gets_usage():
+    _, out, _, _, _ = run_console(["/speak loud"])
+    assert "usage: /speak on|off" in out
