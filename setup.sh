@@ -114,7 +114,7 @@ import llama_cpp
 llm = llama_cpp.Llama(sys.argv[1], n_ctx=128, n_threads=1, verbose=False)
 llm.eval(llm.tokenize(b"The quick brown fox jumps over the lazy dog."))
 PY
-    ) >/dev/null 2>&1
+    exit $?) >/dev/null 2>&1
 }
 gguf=$(.venv/bin/python -c 'from assistant.config import load_config as c; import os; m = c().llm.model; print(m if os.path.isabs(m) else os.path.join(c().models_dir, m))' 2>/dev/null || true)
 lib_stamp=$(sha256sum .venv/lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so 2>/dev/null | cut -c1-64)

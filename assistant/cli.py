@@ -73,7 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # No command: the appliance with a microphone, else the console.
+        args = parser.parse_args([*argv, _default_command()])
     logging.basicConfig(
         level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
-    command = args.command or _default_command()
+    command = args.command
     if args.profile:
         logging.getLogger("assistant.profile").setLevel(logging.INFO)
     if command == "config":
@@ -156,6 +161,10 @@ def _console(args: argparse.Namespace, config: Config) -> int:
     sink = build_sink(config, wav_dir=args.wav_dir) if speak else None
     if sink is not None:
         sink.open(tts.sample_rate_hz)
+    # Read the system prompt into the KV cache now, so the first turn is quick.
+    llm.warm_up()
+    if tts is not None:
+        tts.warm_up()
     conversation = build_conversation(config)
     skills = build_skills(config, llm, tts, conversation)
     console = Console(llm, conversation, tts=tts, sink=sink, speak=speak, skills=skills)

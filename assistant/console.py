@@ -145,6 +145,10 @@ class Console:
             return
         self.history.append(result)
         self._say("\n" + format_stats(result))
+        files = getattr(self.sink, "paths", None)
+        if self.speak and files:
+            # No sound card: say where the spoken reply went.
+            self._say(f"[spoken reply saved to {files[-1]}]")
 
     def _command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")

@@ -242,7 +242,7 @@ class WavFileSink:
             if self._wav is None:
                 path = self._next_path()
                 try:
-                    self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed by _finish  # noqa: SIM115 - closed by _finish
+                    self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed by _finish
                 except OSError as exc:
                     raise AudioError(f"WAV file {path}: cannot write ({exc.strerror})") from None
                 self._wav.setnchannels(1)
