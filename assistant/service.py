@@ -73,6 +73,8 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
     llm = build_llm(config)
     tts = build_tts(config)
     sink = build_sink(config, wav=out)
+    # Warm like the appliance, so the timings are those of a real turn.
+    _warm_up(stt, llm, tts)
     bus = EventBus()
     done = threading.Event()
     outcome: dict[str, Event] = {}
