@@ -82,7 +82,9 @@ def evaluate_targets(stages: dict[str, dict], memory: dict | None) -> list[Targe
             0.35,
             "<=",
             "x",
-            f"{m('stream_ttfa_ms')} ms vs {m('seq_ttfa_ms')} ms",
+            f"{m('stream_ttfa_ms')} ms vs {m('seq_ttfa_ms')} ms; after the transcript "
+            f"{m('stream_reply_ttfa_ms')} vs {m('seq_reply_ttfa_ms')} ms = "
+            f"{ratio(m('stream_reply_ttfa_ms'), m('seq_reply_ttfa_ms'))}x",
         ),
         Target(
             "llm_tokens_per_s_ratio",
@@ -128,9 +130,86 @@ def evaluate_targets(stages: dict[str, dict], memory: dict | None) -> list[Targe
             1024.0,
             "<=",
             "MiB",
-            "ru_maxrss after loading every engine and one voice turn",
+            "VmHWM after loading every engine and one voice turn",
         ),
     ]
+
+
+def stage_summaries(raw: dict, orch: list[dict]) -> dict[str, dict]:
+    """Summaries (see `summarize`) of every stage over the raw rows `bench.collect` gathers."""
+    s, q = raw["streaming"], raw["sequential"]
+
+    def of(rows: list[dict], key: str) -> dict:
+        return summarize(r[key] for r in rows)
+
+    return {
+        "stream_asr_ms": of(s, "asr_ms"),
+        "stream_llm_first_token_ms": of(s, "llm_first_token_ms"),
+        "stream_tts_first_audio_ms": of(s, "tts_first_audio_ms"),
+        "stream_ttfa_ms": of(s, "ttfa_ms"),
+        "stream_reply_ttfa_ms": of(s, "reply_ttfa_ms"),
+        "stream_llm_done_ms": of(s, "llm_done_ms"),
+        "stream_done_ms": of(s, "done_ms"),
+        "stream_stall_ms": of(s, "stall_ms"),
+        "stream_tokens_per_s": of(s, "tokens_per_s"),
+        "seq_asr_ms": of(q, "asr_ms"),
+        "seq_llm_first_token_ms": of(q, "llm_first_token_ms"),
+        "seq_llm_ms": of(q, "llm_ms"),
+        "seq_tts_ms": of(q, "tts_ms"),
+        "seq_ttfa_ms": of(q, "ttfa_ms"),
+        "seq_reply_ttfa_ms": of(q, "reply_ttfa_ms"),
+        "seq_done_ms": of(q, "done_ms"),
+        "reply_tokens": of(q, "reply_tokens"),
+        "reply_sentences": of(q, "sentences"),
+        "reply_audio_s": of(q, "audio_s"),
+        "llm_stage_tokens_per_s": of(raw["llm"], "stage"),
+        "llm_bare_tokens_per_s": of(raw["llm"], "bare"),
+        "tts_stage_rtf": of(raw["tts"], "stage"),
+        "tts_bare_rtf": of(raw["tts"], "bare"),
+        "ttft_cold_first_ms": of(raw["ttft"], "cold_first_ms"),
+        "ttft_warm_first_ms": of(raw["ttft"], "warm_first_ms"),
+        "ttft_second_ms": of(raw["ttft"], "second_ms"),
+        "orch_turn_ms": of(orch, "turn_ms"),
+        "orch_ttfa_ms": of(orch, "ttfa_ms"),
+    }
+
+
+def waterfall(streaming: list[dict], sequential: list[dict]) -> dict:
+    """The stage spans of a typical turn, in ms since the end of speech: the
+    streaming turn whose TTFA is nearest the median, and the sequential turn
+    on the same question in the same round. In the streaming arm the TTS
+    span runs from the first token to the first audio (the first sentence
+    is generated and then synthesized within it)."""
+    rows = [r for r in streaming if r.get("ttfa_ms") is not None]
+    s = q = None
+    if rows:
+        mid = float(np.median([r["ttfa_ms"] for r in rows]))
+        s = min(rows, key=lambda r: abs(r["ttfa_ms"] - mid))
+        key = (s.get("question"), s.get("round"))
+        q = next(
+            (r for r in sequential if (r.get("question"), r.get("round")) == key),
+            sequential[0] if sequential else None,
+        )
+    out: dict[str, list] = {"streaming": [], "sequential": []}
+    if s:
+        out["streaming"] = [
+            {"stage": "asr", "start_ms": 0.0, "end_ms": s["asr_ms"]},
+            {"stage": "llm", "start_ms": s["asr_ms"], "end_ms": s["llm_done_ms"]},
+            {
+                "stage": "tts",
+                "start_ms": s["llm_first_token_ms"],
+                "end_ms": s["tts_first_audio_ms"],
+            },
+            {"stage": "playback", "start_ms": s["ttfa_ms"], "end_ms": s["done_ms"]},
+        ]
+    if q and q.get("ttfa_ms") is not None:
+        out["sequential"] = [
+            {"stage": "asr", "start_ms": 0.0, "end_ms": q["asr_ms"]},
+            {"stage": "llm", "start_ms": q["asr_ms"], "end_ms": q["llm_ms"]},
+            {"stage": "tts", "start_ms": q["llm_ms"], "end_ms": q["tts_ms"]},
+            {"stage": "playback", "start_ms": q["ttfa_ms"], "end_ms": q["done_ms"]},
+        ]
+    return out
 
 
 STAGE_LABELS = {
@@ -138,6 +217,7 @@ STAGE_LABELS = {
     "stream_llm_first_token_ms": "streaming: -> first LLM token (ms)",
     "stream_tts_first_audio_ms": "streaming: -> first TTS audio (ms)",
     "stream_ttfa_ms": "streaming: -> first sample at the sink = TTFA (ms)",
+    "stream_reply_ttfa_ms": "streaming: transcript -> first sample (ms)",
     "stream_llm_done_ms": "streaming: -> LLM done (ms)",
     "stream_done_ms": "streaming: -> end of playback (ms)",
     "stream_stall_ms": "streaming: playback stalls mid-reply (ms)",
@@ -147,8 +227,10 @@ STAGE_LABELS = {
     "seq_llm_ms": "sequential: generate everything (ms)",
     "seq_tts_ms": "sequential: synthesize everything (ms)",
     "seq_ttfa_ms": "sequential: TTFA (ms)",
+    "seq_reply_ttfa_ms": "sequential: transcript -> first sample (ms)",
     "seq_done_ms": "sequential: -> end of playback (ms)",
     "reply_tokens": "reply length (tokens)",
+    "reply_sentences": "reply length (sentences)",
     "reply_audio_s": "reply length (s of speech)",
     "llm_stage_tokens_per_s": "LLM stage tokens/s",
     "llm_bare_tokens_per_s": "bare llama-cpp-python tokens/s",
@@ -197,11 +279,16 @@ def format_table(result: dict) -> str:
         lines.append(f"{t['label']:<44} {value:>9} {limit:>10}  {met:<4} {t['detail']}")
     memory = result.get("memory")
     if memory:
-        lines += ["", f"{'memory after loading (MiB)':<34} {'VmRSS':>7} {'delta':>7} {'maxrss':>7}"]
+        lines += [
+            "",
+            f"{'memory, one step at a time (MiB)':<44} {'VmRSS':>7} {'delta':>7} "
+            f"{'VmHWM':>7} {'maxrss':>7}",
+        ]
         for row in memory["stages"]:
             lines.append(
-                f"{row['stage']:<34} {_num(row['vm_rss_mb'], 0):>7} "
-                f"{_num(row['delta_mb'], 0):>7} {_num(row['max_rss_mb'], 0):>7}"
+                f"{row['stage']:<44} {_num(row['vm_rss_mb'], 0):>7} "
+                f"{_num(row['delta_mb'], 0):>7} {_num(row['vm_hwm_mb'], 0):>7} "
+                f"{_num(row['max_rss_mb'], 0):>7}"
             )
     sweep = result.get("threads_sweep")
     if sweep:

@@ -30,26 +30,38 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.add_argument("--profile", action="store_true", help="log every stage's timings per turn")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # --profile also after the command; SUPPRESS keeps it from resetting the global one.
+    turn = argparse.ArgumentParser(add_help=False)
+    turn.add_argument("--profile", action="store_true", default=argparse.SUPPRESS)
 
-    sub.add_parser("run", help="the appliance: push-to-talk voice turns").add_argument(
+    sub.add_parser(
+        "run", parents=[turn], help="the appliance: push-to-talk voice turns"
+    ).add_argument(
         "--keyboard", action="store_true", help="Enter starts and stops a turn (no GPIO)"
     )
 
-    c = sub.add_parser("console", help="text console on the language model")
+    c = sub.add_parser("console", parents=[turn], help="text console on the language model")
     c.add_argument("--speak", dest="speak", action="store_true", default=None)
     c.add_argument("--no-speak", dest="speak", action="store_false")
     c.add_argument("--wav-dir", type=Path, help="write spoken replies as numbered WAV files here")
 
-    a = sub.add_parser("ask", help="answer one question and exit")
+    a = sub.add_parser("ask", parents=[turn], help="answer one question and exit")
     a.add_argument("question")
     a.add_argument("--wav", type=Path, help="write the spoken reply to this WAV file")
     a.add_argument("--json", action="store_true", help="print one JSON object")
 
-    li = sub.add_parser("listen", help="one voice turn from a WAV file")
+    li = sub.add_parser("listen", parents=[turn], help="one voice turn from a WAV file")
     li.add_argument("--wav", type=Path, required=True, help="the question, any rate and channels")
     li.add_argument("--out", type=Path, help="write the spoken reply to this WAV file")
     li.add_argument("--json", action="store_true", help="print one JSON object")
     li.add_argument("--engine", choices=["vosk", "whisper"], help="speech recognizer")
+
+    b = sub.add_parser("bench", help="benchmark every stage and the whole turn")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--turns", type=int, default=3, help="rounds over the questions (default 3)")
+    b.add_argument("--threads-sweep", action="store_true", help="also sweep llama n_threads")
+    b.add_argument("--questions", type=Path, help="one question per line (default: built-in)")
+    b.add_argument("--no-memory", dest="memory", action="store_false", help="skip the RSS probe")
 
     sub.add_parser("devices", help="list audio input and output devices")
     sub.add_parser("doctor", help="check this machine, the models and the config")
@@ -137,6 +149,17 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         result = listen_once(config, args.wav, args.out, profile=args.profile)
         _emit(result, args.json, text_key="reply")
         return 0
+    if command == "bench":
+        from .bench import run_bench
+
+        return run_bench(
+            config,
+            turns=args.turns,
+            as_json=args.json,
+            threads_sweep=args.threads_sweep,
+            questions=args.questions,
+            memory=args.memory,
+        )
     if command == "run":
         from .service import run_appliance
 

@@ -7,6 +7,7 @@ The reply is printed as tokens arrive. With speech on, the same overlapped
 from __future__ import annotations
 
 import contextlib
+import logging
 import statistics
 import sys
 import threading
@@ -20,6 +21,8 @@ from .memory import Conversation
 from .reply import ReplyResult, ReplyStreamer
 from .skills import FixedReply, Skills
 from .tts import TextToSpeech
+
+profile_log = logging.getLogger("assistant.profile")
 
 HELP = """commands:
   /help          this text
@@ -144,6 +147,7 @@ class Console:
             self._say(f"\n[error] {exc}")
             return
         self.history.append(result)
+        profile_log.info("turn path=%s timings_ms=%s", result.path, result.timings_ms)
         self._say("\n" + format_stats(result))
         files = getattr(self.sink, "paths", None)
         if self.speak and files:

@@ -281,6 +281,10 @@ class LlamaLanguageModel:
     def fits(self, messages: Sequence[Message]) -> bool:
         return len(self.tokenize(messages)) + self.config.max_tokens <= self.config.n_ctx
 
+    def reset(self) -> None:
+        """Forget the KV cache, so the next prompt is read cold, as after loading."""
+        self._llama.reset()
+
     def warm_up(self) -> None:
         """Evaluate the system prompt into the KV cache (blocking, LLM worker)."""
         system = [Message("system", self.config.system_prompt)]

@@ -17,7 +17,15 @@ from .app import (
     build_stt,
     build_tts,
 )
-from .audio import SoundDeviceSink, SoundDeviceSource, WavFileSource, find_device
+from .asr import SpeechToText
+from .audio import (
+    AudioSink,
+    AudioSource,
+    SoundDeviceSink,
+    SoundDeviceSource,
+    WavFileSource,
+    find_device,
+)
 from .config import Config, TurnConfig
 from .controller import Controller
 from .errors import AssistantError, GpioError
@@ -31,7 +39,9 @@ from .events import (
     TurnFinished,
     TurnIgnored,
 )
+from .llm import LanguageModel
 from .pcm import read_wav
+from .tts import TextToSpeech
 
 log = logging.getLogger(__name__)
 profile_log = logging.getLogger("assistant.profile")
@@ -65,6 +75,35 @@ def _warm_up(*engines: Any) -> None:
             engine.warm_up()
 
 
+def build_controller(
+    config: Config,
+    stt: SpeechToText,
+    llm: LanguageModel,
+    tts: TextToSpeech,
+    source: AudioSource,
+    sink: AudioSink,
+    bus: EventBus,
+    turn: TurnConfig,
+    *,
+    earcons: bool,
+) -> Controller:
+    """A controller with its conversation and skills; the caller closes
+    ``controller.skills``."""
+    conversation = build_conversation(config)
+    return Controller(
+        stt=stt,
+        llm=llm,
+        tts=tts,
+        source=source,
+        sink=sink,
+        conversation=conversation,
+        turn=turn,
+        bus=bus,
+        earcons=earcons,
+        skills=build_skills(config, llm, tts, conversation),
+    )
+
+
 def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = False) -> dict:
     """Run one full voice turn from a WAV file; return the JSON-ready result."""
     read_wav(wav, header_only=True)  # a bad file fails before the models load
@@ -93,20 +132,7 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
         max_listen_s=max(config.turn.max_listen_s, 600.0),
         reply_timeout_s=config.turn.reply_timeout_s,
     )
-    conversation = build_conversation(config)
-    skills = build_skills(config, llm, tts, conversation)
-    controller = Controller(
-        stt=stt,
-        llm=llm,
-        tts=tts,
-        source=source,
-        sink=sink,
-        conversation=conversation,
-        turn=turn,
-        bus=bus,
-        earcons=False,
-        skills=skills,
-    )
+    controller = build_controller(config, stt, llm, tts, source, sink, bus, turn, earcons=False)
     controller.start()
     try:
         controller.submit(ButtonPressed())
@@ -114,7 +140,7 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
             pass
     finally:
         controller.stop()
-        skills.close()
+        controller.skills.close()
         llm.close()
     event = outcome["event"]
     if isinstance(event, TurnFailed):
@@ -175,19 +201,16 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
 
     bus = EventBus()
     bus.subscribe(log_turns(profile))
-    conversation = build_conversation(config)
-    skills = build_skills(config, llm, tts, conversation)
-    controller = Controller(
-        stt=stt,
-        llm=llm,
-        tts=tts,
-        source=SoundDeviceSource(config.audio),
-        sink=SoundDeviceSink(config.audio),
-        conversation=conversation,
-        turn=config.turn,
-        bus=bus,
+    controller = build_controller(
+        config,
+        stt,
+        llm,
+        tts,
+        SoundDeviceSource(config.audio),
+        SoundDeviceSink(config.audio),
+        bus,
+        config.turn,
         earcons=config.audio.earcons,
-        skills=skills,
     )
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM,)}
@@ -229,7 +252,7 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
         controller.stop()
         for closer in closers:
             closer.close()
-        skills.close()
+        controller.skills.close()
         llm.close()
         notifier.close()
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from assistant.config import resolve_models_dir
 
@@ -31,3 +32,14 @@ def no_machine_config(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(config, "SYSTEM_CONFIG", home / "etc-config.toml")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
+
+
+@pytest.fixture
+def factory():
+    """gpiozero's mock pins (PWM-capable), released after the test."""
+    factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        factory.close()

@@ -183,3 +183,32 @@ class FakeAudioSink:
 
     def close(self) -> None:
         self.closed += 1
+
+
+class FakeClock:
+    """A monotonic clock (seconds) that moves only when the test says so."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeGrammarModel:
+    """An LLM for the tool path that ignores the grammar and returns a
+    scripted output (in two pieces), recording each transcript it was given;
+    so a test shows that validation alone stops a bad call."""
+
+    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.calls: list[str] = []
+
+    def generate_with_grammar(self, messages, gbnf, *, max_tokens=64):
+        self.calls.append(messages[-1].content)
+        yield from [self.output[:5], self.output[5:]]

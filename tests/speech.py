@@ -35,10 +35,17 @@ def _piper_voice(model_path: Path) -> Any:
 
 
 def piper_wav(text: str, models_dir: Path, path: Path) -> Path:
-    """Speak ``text`` with the piper voice in ``models_dir`` into ``path`` (22.05 kHz)."""
+    """Speak ``text`` with the piper voice in ``models_dir`` into ``path`` (22.05 kHz).
+
+    Piper's noise is turned off, so the same text gives the same samples every
+    run: with it on, Whisper base now and then heard "France" as "friends".
+    """
+    from piper import SynthesisConfig
+
     voice = _piper_voice(Path(models_dir) / PIPER_VOICE)
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     with wave.open(str(path), "wb") as wav:
-        voice.synthesize_wav(text, wav)
+        voice.synthesize_wav(text, wav, syn_config=steady)
     return Path(path)
 
 

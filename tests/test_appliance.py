@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from assistant.config import GpioConfig, TurnConfig
 from assistant.controller import Controller
@@ -34,20 +33,10 @@ from tests.fakes import (
     FakeSpeechToText,
     FakeTextToSpeech,
 )
-from tests.test_controller import Recorder
+from tests.recorder import Recorder
 
 BUTTON, CANCEL = 17, 27
 LISTENING_LED, THINKING_LED, SPEAKING_LED = 22, 23, 24
-
-
-@pytest.fixture
-def factory():
-    factory = MockFactory(pin_class=MockPWMPin)
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        factory.close()
 
 
 @pytest.fixture

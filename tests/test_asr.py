@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
 from speech import espeak_wav, load_16k, piper_wav
 
 from assistant.asr import SilenceEndpointer, make_speech_to_text
@@ -18,6 +17,7 @@ from assistant.asr_whisper import WhisperSpeechToText
 from assistant.config import AsrConfig
 from assistant.errors import ModelError, SpeechToTextError
 from assistant.pcm import ASR_RATE_HZ
+from tests.conftest import require
 
 RATE = ASR_RATE_HZ
 KO_GRAMMAR = ["안녕하세요", "감사합니다", "불 켜", "날씨 어때", "지금 몇 시야"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 
 import pytest
@@ -14,10 +13,8 @@ from assistant.events import (
     ButtonPressed,
     ButtonReleased,
     CancelPressed,
-    Event,
     EventBus,
     State,
-    StateChanged,
     TurnFailed,
     TurnFinished,
     TurnIgnored,
@@ -30,36 +27,9 @@ from tests.fakes import (
     FakeSpeechToText,
     FakeTextToSpeech,
 )
+from tests.recorder import Recorder
 
 TIMEOUT_S = 10.0
-
-
-class Recorder:
-    """Collects published events; `wait_for` blocks until one matches."""
-
-    def __init__(self, bus: EventBus) -> None:
-        self.events: list[Event] = []
-        self._queue: queue.Queue[Event] = queue.Queue()
-        bus.subscribe(self._on_event)
-
-    def _on_event(self, event: Event) -> None:
-        self.events.append(event)
-        self._queue.put(event)
-
-    def wait_for(self, predicate, timeout_s: float = TIMEOUT_S) -> Event:
-        while True:
-            try:
-                event = self._queue.get(timeout=timeout_s)
-            except queue.Empty:
-                raise AssertionError(f"timed out; events so far: {self.events}") from None
-            if predicate(event):
-                return event
-
-    def wait_state(self, state: State) -> Event:
-        return self.wait_for(lambda e: isinstance(e, StateChanged) and e.new is state)
-
-    def states(self) -> list[State]:
-        return [e.new for e in self.events if isinstance(e, StateChanged)]
 
 
 def make(llm=None, stt=None, source=None, mode="hold", min_press_s=0.0, tts=True):

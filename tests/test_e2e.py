@@ -5,7 +5,6 @@ captured from the fake speaker and transcribed back."""
 
 from __future__ import annotations
 
-import queue
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +29,10 @@ from assistant.pcm import rms_dbfs
 from assistant.tts import PiperTextToSpeech
 from tests.alsa import MIC, NATIVE_RATE_HZ, SPEAKER, AlsaDevices, portaudio_env, write_raw
 from tests.conftest import require
+from tests.recorder import Recorder
 from tests.speech import load_16k, piper_wav
 
 pytestmark = pytest.mark.slow
-TURN_TIMEOUT_S = 180.0
 SYSTEM = "You are a helpful assistant. Answer in one short sentence."
 
 
@@ -59,29 +58,10 @@ def capture_file(tmp_path: Path, models_dir: Path, question: str) -> Path:
     return write_raw(tmp_path / "mic.raw", np.concatenate([quiet, audio, tail]))
 
 
-class Events:
-    def __init__(self, bus: EventBus) -> None:
-        self.all: list = []
-        self._queue: queue.Queue = queue.Queue()
-        bus.subscribe(lambda e: (self.all.append(e), self._queue.put(e)))
-
-    def wait_for(self, predicate, timeout_s: float = TURN_TIMEOUT_S):
-        while True:
-            try:
-                event = self._queue.get(timeout=timeout_s)
-            except queue.Empty:
-                raise AssertionError(f"timed out; events: {self.all}") from None
-            if predicate(event):
-                return event
-
-    def states(self) -> list[State]:
-        return [e.new for e in self.all if isinstance(e, StateChanged)]
-
-
 def run_controller(engines, devices: AlsaDevices, conversation: Conversation) -> tuple:
     stt, llm, tts = engines
     bus = EventBus()
-    events = Events(bus)
+    events = Recorder(bus)
     controller = Controller(
         stt=stt,
         llm=llm,

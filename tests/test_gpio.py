@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 from gpiozero import Device
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from gpiozero.pins.mock import MockFactory
 
 from assistant import gpio
 from assistant.config import GpioConfig
@@ -28,16 +28,6 @@ from assistant.events import (
 from assistant.gpio import GpioButtons, LedIndicator, gpio_available
 
 TIMEOUT_S = 5.0
-
-
-@pytest.fixture
-def factory():
-    factory = MockFactory(pin_class=MockPWMPin)
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        factory.close()
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import require
 
 from assistant.config import LlmConfig
 from assistant.errors import LanguageModelError, ModelError
 from assistant.llm import LlamaLanguageModel, Message, check_gguf, default_threads
 from assistant.memory import Conversation
+from tests.conftest import require
 
 MODEL = LlmConfig().model
 SYSTEM = LlmConfig().system_prompt

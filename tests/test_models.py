@@ -25,7 +25,6 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from conftest import require
 
 from assistant.catalog import load_catalog
 from assistant.cli import main
@@ -43,6 +42,7 @@ from assistant.models import (
     use_model,
     verify_models,
 )
+from tests.conftest import require
 
 HEX = set("0123456789abcdef")
 

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import require
 
 from assistant.cli import main
 from tests.alsa import MIC, SPEAKER, AlsaDevices, portaudio_env
+from tests.conftest import require
 from tests.speech import piper_wav
 
 INET = (socket.AF_INET, socket.AF_INET6)

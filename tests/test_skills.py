@@ -9,56 +9,19 @@ import logging
 import threading
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 
 from assistant.reply import ReplyStreamer
 from assistant.skills import FixedReply, SkillReply, Skills
 from assistant.timers import Timers
 from assistant.tools import ToolBox, parse_tool_specs
+from tests.fakes import FakeClock, FakeGrammarModel
 
 NOW = datetime.datetime(2025, 5, 5, 15, 7, 0)  # a Monday
 
 
-class FakeClock:
-    """A fake monotonic clock (seconds) that the test advances."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class FakeGrammarModel:
-    """Fake LLM for the tool path: returns a scripted output and records calls."""
-
-    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.calls: list[str] = []
-
-    def generate_with_grammar(self, messages, gbnf, *, max_tokens=64):
-        self.calls.append(messages[-1].content)
-        yield from [self.output[:5], self.output[5:]]
-
-
-@pytest.fixture
-def factory():
-    factory = MockFactory()
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        factory.close()
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(50.0)
 
 
 def make(clock, language="en", **kwargs) -> Skills:
@@ -160,7 +123,7 @@ def test_ordinary_questions_go_to_the_llm_without_a_tool_call(clock, factory, ca
     with caplog.at_level(logging.INFO, logger="assistant.skills"):
         assert skills.handle("What is the capital of France?") is None
     assert llm.calls == []
-    assert factory.pin(5).state is False
+    assert factory.pin(5).state == 0
     assert "path llm" in caplog.text
     skills.close()
 
@@ -172,7 +135,7 @@ def test_a_mentioned_tool_takes_the_tool_path(clock, factory, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="assistant.skills"):
         reply = skills.handle("switch on the light")
     assert reply == SkillReply("The lamp is on.", "tool", "tool.lamp.on")
-    assert factory.pin(5).state is True
+    assert factory.pin(5).state == 1
     assert llm.calls == ["switch on the light"]
     assert "path tool (tool.lamp.on)" in caplog.text
     assert skills.describe_tools().splitlines() == [
@@ -203,7 +166,7 @@ def test_an_undeclared_device_is_refused_without_the_llm(clock, factory) -> None
         "tool.refused",
     )
     assert llm.calls == []
-    assert factory.pin(5).state is False
+    assert factory.pin(5).state == 0
     skills.close()
 
 

@@ -5,19 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.timers import MAX_TIMERS, Timers
-
-
-class FakeClock:
-    """A fake monotonic clock (seconds) that the test advances."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require
 from gpiozero.pins.mock import MockFactory
 
 from assistant import tools as tools_module
@@ -20,35 +19,12 @@ from assistant.llm import LlamaLanguageModel
 from assistant.skills import Skills
 from assistant.timers import Timers
 from assistant.tools import ToolBox, ToolCall, ToolError, parse_tool_specs, toolbox_from_config
+from tests.conftest import require
+from tests.fakes import FakeGrammarModel
 
 OUTPUTS = ["lamp=5:light", "fan=13"]
 INPUTS = ["door=6"]
 DECLARED = {"GPIO5", "GPIO13", "GPIO6"}
-
-
-class FakeGrammarModel:
-    """Fake LLM that ignores the grammar and returns a scripted output, to
-    show that validation alone stops a bad call."""
-
-    name = "fake"
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.calls = 0
-
-    def generate_with_grammar(self, messages, gbnf, *, max_tokens=64):
-        self.calls += 1
-        yield self.output
-
-
-@pytest.fixture
-def factory():
-    factory = MockFactory()
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        factory.close()
 
 
 @pytest.fixture
@@ -120,7 +96,7 @@ def test_toolbox_from_config_reserves_the_gpio_pins(factory) -> None:
 
 def test_only_declared_pins_are_opened(toolbox, factory) -> None:
     assert pins_touched(factory) == DECLARED
-    assert factory.pin(5).state is False
+    assert factory.pin(5).state == 0
 
 
 # -- grammar -----------------------------------------------------------------
@@ -199,14 +175,14 @@ def test_bad_calls_are_refused_out_loud_and_touch_nothing(
 def test_plain_text_from_the_model_means_the_llm_path(toolbox, factory) -> None:
     fake = FakeGrammarModel("__import__('os').system('rm -rf /')")
     assert toolbox.call(fake, "is my lamp a good one?") is None
-    assert fake.calls == 1
-    assert factory.pin(5).state is False
+    assert len(fake.calls) == 1
+    assert factory.pin(5).state == 0
 
 
 def test_a_mere_mention_does_not_ask_the_model(toolbox) -> None:
     fake = FakeGrammarModel('{"tool": "lamp", "args": {"action": "on"}}')
     assert toolbox.call(fake, "I bought a new lamp yesterday") is None
-    assert fake.calls == 0
+    assert fake.calls == []
 
 
 def test_run_rechecks_a_call_built_by_hand(toolbox) -> None:
@@ -248,18 +224,18 @@ def test_the_real_model_turns_on_the_lamp(skills, factory, no_shell) -> None:
     reply = skills.handle("turn on the lamp")
     assert reply is not None
     assert (reply.path, reply.action, reply.text) == ("tool", "tool.lamp.on", "The lamp is on.")
-    assert factory.pin(5).state is True
-    assert factory.pin(5).states[-1].state is True
-    assert factory.pin(13).state is False  # the declared fan did not move
+    assert factory.pin(5).state == 1
+    assert factory.pin(5).states[-1].state == 1
+    assert factory.pin(13).state == 0  # the declared fan did not move
     assert pins_touched(factory) == DECLARED  # no undeclared pin was even opened
-    assert factory.pin(4).state is False
+    assert factory.pin(4).state == 0
 
 
 def test_the_real_model_turns_it_off_again_and_reads_the_door(skills, factory) -> None:
     skills.handle("turn on the lamp")
     reply = skills.handle("please switch the light off")
     assert (reply.action, reply.text) == ("tool.lamp.off", "The lamp is off.")
-    assert factory.pin(5).state is False
+    assert factory.pin(5).state == 0
     door = skills.handle("is the door open?")
     assert (door.action, door.text) == ("tool.door.status", "The door is not active.")
     factory.pin(6).drive_low()  # pull-up input: low is pressed
@@ -294,7 +270,7 @@ def test_injection_naming_a_tool_can_only_reach_that_tool(skills, factory, no_sh
     reply = skills.handle(attack)
     # "fan" and "lamp" are named, so at most they may move; nothing else can.
     assert pins_touched(factory) == DECLARED
-    assert factory.pin(4).state is False
+    assert factory.pin(4).state == 0
     assert no_shell == []
     if reply is not None:
         assert reply.action.startswith(("tool.lamp.", "tool.fan.")), reply

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
 
 from assistant.config import TtsConfig
 from assistant.errors import ModelError
 from assistant.pcm import AudioChunk, rms_dbfs
 from assistant.tts import PiperTextToSpeech, TextToSpeech
+from tests.conftest import require
 
 pytestmark = pytest.mark.slow
 
