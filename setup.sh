@@ -41,7 +41,7 @@ if [[ -r /proc/device-tree/model ]] && tr -d '\0' </proc/device-tree/model | gre
 fi
 packages=(python3-venv python3-dev build-essential cmake libportaudio2)
 if (( test_mode )); then
-    packages+=(espeak-ng sox alsa-utils)
+    packages+=(espeak-ng sox alsa-utils systemd)
 fi
 if command -v dpkg-query >/dev/null; then
     missing=()
@@ -117,7 +117,8 @@ PY
     exit $?) >/dev/null 2>&1
 }
 gguf=$(.venv/bin/python -c 'from assistant.config import load_config as c; import os; m = c().llm.model; print(m if os.path.isabs(m) else os.path.join(c().models_dir, m))' 2>/dev/null || true)
-lib_stamp=$(sha256sum .venv/lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so 2>/dev/null | cut -c1-64)
+llama_libs() { cat .venv/lib/python3*/site-packages/llama_cpp/lib/*.so 2>/dev/null | sha256sum | cut -c1-64 || true; }
+lib_stamp=$(llama_libs)
 if [[ -f "$gguf" && "$(cat .venv/.llama-checked 2>/dev/null)" != "$lib_stamp" ]]; then
     if ! llama_selftest "$gguf"; then
         version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama_cpp_python"))')
@@ -132,7 +133,7 @@ if [[ -f "$gguf" && "$(cat .venv/.llama-checked 2>/dev/null)" != "$lib_stamp" ]]
         fi
         .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
         llama_selftest "$gguf" || die "llama-cpp-python crashes on this CPU even when built portable"
-        lib_stamp=$(sha256sum .venv/lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so | cut -c1-64)
+        lib_stamp=$(llama_libs)
     fi
     echo "$lib_stamp" >.venv/.llama-checked
 fi

@@ -59,7 +59,6 @@ def build_sink(config: Config, wav: Path | None = None, wav_dir: Path | None = N
     if wav_dir is None and have_output_device():
         return SoundDeviceSink(config.audio)
     target = wav_dir or Path.cwd() / "replies"
-    target.mkdir(parents=True, exist_ok=True)
     log.info("no sound card: spoken replies go to %s", target)
     return WavFileSink(target, numbered=True)
 

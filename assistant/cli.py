@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import Config, config_to_toml, load_config
-from .errors import AssistantError
+from .errors import AssistantError, os_error_line
 
 log = logging.getLogger("assistant")
 
@@ -88,9 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        # No command: the appliance with a microphone, else the console.
-        args = parser.parse_args([*argv, _default_command()])
     logging.basicConfig(
         level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -103,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "engine", None):
             overrides["asr.engine"] = args.engine
         config = load_config(args.config, overrides)
+        if args.command is None:
+            args = parser.parse_args([*argv, _default_command(config)])
         level = config.log.level.upper()
         if args.command != "run" and not args.profile:
             # One-shot commands print results; their INFO logs would only be noise.
@@ -112,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     except AssistantError as exc:
         print(f"assistant: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # Unexpected file-system trouble (permissions, a full disk): still one line.
+        if isinstance(exc, BrokenPipeError):  # stdout closed early (piped into head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        print(f"assistant: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # stdout was closed early (e.g. piped into head): not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -167,11 +169,23 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     raise AssertionError(command)  # pragma: no cover
 
 
-def _default_command() -> str:
-    """With no command: the appliance when there is a microphone, else the console."""
+def _default_command(config: Config) -> str:
+    """With no command: the appliance when there is a microphone and a speech
+    recognizer to use it with, else the console."""
     from .audio import have_input_device
 
-    return "run" if have_input_device() else "console"
+    if not have_input_device():
+        return "console"
+    asr = config.asr
+    model = asr.vosk_model if asr.engine == "vosk" else asr.whisper_model
+    if not (config.models_dir / model).is_dir():
+        print(
+            f"assistant: speech model {model} is not installed, so starting the text "
+            f"console; `assistant models fetch {model}` enables voice turns",
+            file=sys.stderr,
+        )
+        return "console"
+    return "run"
 
 
 def _console(args: argparse.Namespace, config: Config) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import statistics
 import sys
 import threading
@@ -18,7 +19,7 @@ from .audio import AudioSink
 from .errors import AssistantError
 from .llm import LanguageModel
 from .memory import Conversation
-from .reply import ReplyResult, ReplyStreamer
+from .reply import ReplyResult, ReplyStreamer, answer
 from .skills import FixedReply, Skills
 from .tts import TextToSpeech
 
@@ -45,24 +46,15 @@ def ask(
     skills: Skills | None = None,
     last_reply: str = "",
 ) -> ReplyResult:
-    """One text turn: a skill if one matches, else the LLM with memory.
+    """One text turn (see `reply.answer`); the sink must already be open.
 
-    The sink must already be open. Timings include ``total`` in ms, and
-    ``path`` says which path answered.
+    Timings include ``total`` in ms, and ``path`` says which path answered.
     """
-    cancel = cancel or threading.Event()
-    skill = skills.handle(question, last_reply) if skills is not None else None
-    model = FixedReply(skill.text) if skill is not None else llm
-    streamer = ReplyStreamer(model, tts, sink if tts else None, on_token=on_token)
+    streamer = ReplyStreamer(llm, tts, sink if tts else None, on_token=on_token)
     started = streamer.clock()
-    if skill is not None:
-        # Intents and tool confirmations are not conversation memory.
-        result = streamer.run([], cancel)
-        result.path = skill.path
-    else:
-        conversation.trim(llm.fits, question)
-        result = streamer.run(conversation.messages(question), cancel)
-        conversation.add(question, result.spoken)
+    result = answer(
+        streamer, conversation, question, skills=skills, last_reply=last_reply, cancel=cancel
+    )
     result.timings_ms["total"] = round((streamer.clock() - started) * 1000, 1)
     return result
 
@@ -105,6 +97,7 @@ class Console:
         _enable_line_editing()
         self._say(f"assistant console on {self.llm.name}; /help for commands, /quit to leave")
         while True:
+            self._ring_timers()
             try:
                 line = self.read_line("you> ").strip()
             except EOFError:
@@ -128,24 +121,23 @@ class Console:
 
         cancel = threading.Event()
         try:
-            result = ask(
-                self.llm,
-                self.conversation,
-                question,
-                tts=self.tts if self.speak else None,
-                sink=self.sink,
-                on_token=show,
-                cancel=cancel,
-                skills=self.skills,
-                last_reply=self.history[-1].spoken if self.history else "",
-            )
-        except KeyboardInterrupt:
-            cancel.set()
-            self._say("\n[interrupted]")
-            return
+            with _ctrl_c_cancels(cancel, self.sink):
+                result = ask(
+                    self.llm,
+                    self.conversation,
+                    question,
+                    tts=self.tts if self.speak else None,
+                    sink=self.sink,
+                    on_token=show,
+                    cancel=cancel,
+                    skills=self.skills,
+                    last_reply=self.history[-1].spoken if self.history else "",
+                )
         except AssistantError as exc:
             self._say(f"\n[error] {exc}")
             return
+        if result.interrupted:
+            self._say("\n[interrupted]")
         self.history.append(result)
         profile_log.info("turn path=%s timings_ms=%s", result.path, result.timings_ms)
         self._say("\n" + format_stats(result))
@@ -153,6 +145,15 @@ class Console:
         if self.speak and files:
             # No sound card: say where the spoken reply went.
             self._say(f"[spoken reply saved to {files[-1]}]")
+
+    def _ring_timers(self) -> None:
+        """Timers that came due while the user was typing ring before the prompt."""
+        if self.skills is None:
+            return
+        for alert in self.skills.due_alerts():
+            self._say(f"[timer] {alert}")
+            if self.speak:
+                ReplyStreamer(FixedReply(alert), self.tts, self.sink).run([])
 
     def _command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")
@@ -204,3 +205,23 @@ def _enable_line_editing() -> None:
     # Importing readline turns on line editing and history for input().
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(cancel: threading.Event, sink: AudioSink | None):
+    """During a reply, Ctrl-C stops it like a barge-in: playback is cut, and
+    the reply returns with what was said, so memory stays right."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        cancel.set()
+        if sink is not None:
+            sink.stop()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -44,8 +44,8 @@ from .events import (
 )
 from .llm import LanguageModel
 from .memory import Conversation
-from .reply import ReplyResult, ReplyStreamer
-from .skills import FixedReply, SkillReply, Skills
+from .reply import ReplyResult, ReplyStreamer, answer
+from .skills import FixedReply, Skills
 from .tts import TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,9 @@ class Controller:
 
     Engines and devices are injected. `submit` may be called from any thread
     and never blocks. `start` runs the controller thread; `stop` cancels the
-    current turn and joins every thread. The controller closes nothing it
-    was given.
+    current turn and joins every thread. The controller opens the sink in
+    `start` (and reopens it after an audio failure) and closes it in `stop`;
+    it closes nothing else it was given.
     """
 
     def __init__(
@@ -143,6 +144,9 @@ class Controller:
         self._state = State.IDLE
         self._turn: _Turn | None = None
         self._last_replier: threading.Thread | None = None
+        self._last_listener: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self._reopen_sink = False
         self._next_id = 0
         self._thread: threading.Thread | None = None
         self.last_loop_s = clock()
@@ -163,15 +167,23 @@ class Controller:
         self._thread = threading.Thread(target=self._loop, name="controller", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout_s: float = _JOIN_TIMEOUT_S) -> None:
-        """Cancel any turn and wait for every thread; safe to call twice."""
+    def stop(self, timeout_s: float = _JOIN_TIMEOUT_S) -> bool:
+        """Cancel any turn and wait for every thread; safe to call twice.
+
+        Returns False if a worker is still busy after `timeout_s` (a prompt
+        evaluation cannot be interrupted): the caller must then not close
+        the engines under it.
+        """
         if self._thread is None:
-            return
+            return True
+        self._stop_deadline = self.clock() + timeout_s
         self.submit(_Stop())
         self._thread.join(timeout_s)
+        stopped = not self._thread.is_alive()
         self._thread = None
         if self.sink is not None:
             self.sink.close()
+        return stopped
 
     def alive(self, within_s: float) -> bool:
         """True when the controller loop ran in the last `within_s` seconds."""
@@ -185,15 +197,17 @@ class Controller:
             try:
                 event = self._inbox.get(timeout=0.5)
             except queue.Empty:
-                self._check_timeout()
-                self._check_alerts()
-                continue
+                event = None
             if isinstance(event, _Stop):
                 self._abandon(State.IDLE)
                 self._join_workers()
                 return
             try:
-                self._handle(event)
+                if event is None:
+                    self._check_timeout()
+                    self._check_alerts()
+                else:
+                    self._handle(event)
             except Exception as exc:  # a bug here must not wedge the appliance
                 log.exception("controller failed on %s", type(event).__name__)
                 self._fail(self._turn.id if self._turn else -1, "controller", str(exc))
@@ -246,11 +260,30 @@ class Controller:
         turn = _Turn(self._next_id, pressed_s)
         self._turn = turn
         self._set_state(State.LISTENING)
+        self._reopen_sink_if_failed()
         self._earcon("listening")
-        turn.listener = threading.Thread(
-            target=self._listen, args=(turn,), name=f"listen-{turn.id}", daemon=True
-        )
-        turn.listener.start()
+        turn.listener = self._spawn(self._listen, turn, self._last_listener, f"listen-{turn.id}")
+        self._last_listener = turn.listener
+
+    def _spawn(self, target, turn: _Turn, previous, name: str) -> threading.Thread:
+        self._workers = [t for t in self._workers if t.is_alive()]
+        thread = threading.Thread(target=target, args=(turn, previous), name=name, daemon=True)
+        self._workers.append(thread)
+        thread.start()
+        return thread
+
+    def _reopen_sink_if_failed(self) -> None:
+        """After an audio failure, reopen the speaker: it may be back."""
+        if not self._reopen_sink or self.sink is None or self.tts is None:
+            return
+        self._reopen_sink = False
+        try:
+            self.sink.close()
+            self.sink.open(self.tts.sample_rate_hz)
+            log.info("speaker reopened")
+        except AssistantError as exc:
+            self._reopen_sink = True
+            log.warning("speaker still unavailable: %s", exc)
 
     def _listened(self, turn: _Turn, event: _Listened) -> None:
         turn.transcript = event.text
@@ -275,12 +308,9 @@ class Controller:
             on_sentence_spoken=lambda text: self.bus.publish(SentenceSpoken(text)),
             clock=self.clock,
         )
-        previous = self._last_replier
-        turn.replier = threading.Thread(
-            target=self._reply, args=(turn, previous), name=f"reply-{turn.id}", daemon=True
-        )
+        self._reopen_sink_if_failed()
+        turn.replier = self._spawn(self._reply, turn, self._last_replier, f"reply-{turn.id}")
         self._last_replier = turn.replier
-        turn.replier.start()
 
     def _replied(self, event: _Replied) -> None:
         turn = self._turn
@@ -320,6 +350,8 @@ class Controller:
 
     def _fail(self, turn_id: int, stage: str, message: str) -> None:
         log.error("turn %d failed in %s: %s", turn_id, stage, message)
+        if stage == "audio":
+            self._reopen_sink = True
         self._abandon(None)
         self._set_state(State.ERROR)
         self.bus.publish(TurnFailed(stage, message))
@@ -359,25 +391,30 @@ class Controller:
             self._start_reply(turn)
 
     def _join_workers(self) -> None:
-        for thread in threading.enumerate():
-            if (
-                thread.name.startswith(("listen-", "reply-"))
-                and thread is not threading.current_thread()
-            ):
-                thread.join(_JOIN_TIMEOUT_S)
+        deadline = getattr(self, "_stop_deadline", self.clock() + _JOIN_TIMEOUT_S)
+        for thread in self._workers:
+            thread.join(max(0.0, deadline - self.clock()))
 
     def _earcon(self, name: str) -> None:
         if not self.earcons:
             return
+        # On its own thread: a stalled speaker must not stall the controller.
+        chunk = earcon(name, self.tts.sample_rate_hz)
+        threading.Thread(target=self._play_earcon, args=(name, chunk), daemon=True).start()
+
+    def _play_earcon(self, name: str, chunk) -> None:
         try:
-            self.sink.write(earcon(name, self.tts.sample_rate_hz))
+            self.sink.write(chunk)
         except AssistantError as exc:
             log.warning("could not play the %s sound: %s", name, exc)
 
     # -- worker threads ----------------------------------------------------
 
-    def _listen(self, turn: _Turn) -> None:
+    def _listen(self, turn: _Turn, previous: threading.Thread | None) -> None:
         """Capture and recognize until released, silent, exhausted or too long."""
+        # The microphone is shared: an abandoned listener must close it first.
+        if previous is not None:
+            previous.join()
         stage = "audio"
         try:
             transcriber = self.stt.start()
@@ -425,21 +462,24 @@ class Controller:
             self.submit(_Failed(turn.id, stage, f"{type(exc).__name__}: {exc}"))
 
     def _reply(self, turn: _Turn, previous: threading.Thread | None) -> None:
-        # llama.cpp allows one thread at a time: let a cancelled reply finish first.
+        # llama.cpp allows one thread at a time: a cancelled reply stops at its
+        # next token, so waiting for it is short and never skipped.
         if previous is not None:
-            previous.join(_JOIN_TIMEOUT_S)
+            previous.join()
         try:
-            skill = self._skill_for(turn)
-            if skill is not None:
-                # Intents and tool confirmations are not conversation memory.
-                turn.streamer.llm = FixedReply(skill.text)
+            if turn.alert:
+                turn.streamer.llm = FixedReply(turn.alert)
                 result = turn.streamer.run([], turn.cancel)
-                result.path = skill.path
+                result.path = "intent"
             else:
-                self.conversation.trim(self.llm.fits, turn.transcript)
-                messages = self.conversation.messages(turn.transcript)
-                result = turn.streamer.run(messages, turn.cancel)
-                self.conversation.add(turn.transcript, result.spoken)
+                result = answer(
+                    turn.streamer,
+                    self.conversation,
+                    turn.transcript,
+                    skills=self.skills,
+                    last_reply=self._last_reply,
+                    cancel=turn.cancel,
+                )
             if result.spoken:
                 self._last_reply = result.spoken
             self.submit(_Replied(turn.id, result))
@@ -448,13 +488,6 @@ class Controller:
         except Exception as exc:
             log.exception("reply failed")
             self.submit(_Failed(turn.id, "llm", f"{type(exc).__name__}: {exc}"))
-
-    def _skill_for(self, turn: _Turn) -> SkillReply | None:
-        if turn.alert:
-            return SkillReply(turn.alert, "intent", "timer.alert")
-        if self.skills is None:
-            return None
-        return self.skills.handle(turn.transcript, self._last_reply)
 
 
 def _stage_of(exc: AssistantError) -> str:

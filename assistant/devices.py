@@ -217,10 +217,13 @@ class WavFileSink:
         self.paths: list[Path] = []
 
     def _next_path(self) -> Path:
+        folder = self._target if self._numbered else self._target.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AudioError(f"WAV folder {folder}: cannot create it ({exc.strerror})") from None
         if not self._numbered:
-            self._target.parent.mkdir(parents=True, exist_ok=True)
             return self._target
-        self._target.mkdir(parents=True, exist_ok=True)
         used = [int(p.stem.split("-")[1]) for p in self._target.glob("reply-[0-9]*.wav")]
         return self._target / f"reply-{max(used, default=0) + 1:03d}.wav"
 

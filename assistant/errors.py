@@ -39,3 +39,11 @@ class TextToSpeechError(AssistantError, RuntimeError):
 
 class GpioError(AssistantError, RuntimeError):
     """The GPIO pin factory or a pin could not be used."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An unexpected OSError (permissions, a full disk) as one line naming the path."""
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    hint = "; check its owner and permissions" if isinstance(exc, PermissionError) else ""
+    return f"cannot use{where}: {reason}{hint}"

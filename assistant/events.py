@@ -76,7 +76,7 @@ class ReplyToken(Event):
 @dataclass(frozen=True)
 class SentenceSpoken(Event):
     text: str
-    """The sentence whose audio finished playing."""
+    """A sentence whose audio was all handed to the speaker."""
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from .catalog import Catalog, ModelEntry, is_raspberry_pi, load_catalog
-from .config import config_from_dict, resolve_models_dir
-from .errors import AssistantError, ConfigError, FetchError, ModelError
+from .config import config_from_dict, load_config, resolve_models_dir
+from .errors import AssistantError, ConfigError, FetchError, ModelError, os_error_line
 from .fetch import (
     Echo,
     Fetcher,
@@ -294,12 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     verify_p.add_argument("ids", nargs="*")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    models_dir = resolve_models_dir(args.models_dir)
 
     def echo(line: str) -> None:
         print(line, flush=True)  # noqa: T201 - this entry point is a CLI
 
     try:
+        # The same directory the assistant will read: the config's, unless given.
+        models_dir = resolve_models_dir(args.models_dir or load_config().paths.models_dir)
         if args.command == "fetch":
             names = args.set + args.ids or ["default"]
             fetch_models(
@@ -319,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if all(r.ok for r in results) else 1
     except AssistantError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"error: {os_error_line(exc)}\n")
         return 1
     return 0
 

@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .audio import AudioSink
-from .errors import AssistantError, TextToSpeechError
+from .errors import AssistantError, AudioError, TextToSpeechError
 from .llm import LanguageModel, Message
-from .pcm import AudioChunk
+from .memory import Conversation
 from .sentences import SentenceSplitter
+from .skills import FixedReply, Skills
 from .tts import TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -101,10 +102,11 @@ class ReplyStreamer:
         The frames played so far are read at this moment, so audio written to
         the sink afterwards (an earcon) is not mistaken for spoken reply.
         """
+        # Cancel first, so the playback thread queues nothing after the stop.
+        self._cancel.set()
         if self.sink is not None:
             self.sink.stop()
             self._played_at_interrupt = self.sink.played_frames()
-        self._cancel.set()
 
     def run(
         self, messages: Sequence[Message], cancel: threading.Event | None = None
@@ -224,7 +226,8 @@ class ReplyStreamer:
                         self.on_first_audio()
                 if sink is not None:
                     sink.write(chunk, cancel)
-                written += _frames_at_sink(chunk, sink)
+                # The sink is opened at the voice's rate, so frames count 1:1.
+                written += len(chunk.samples)
                 record.end_frame = written
             if sink is not None and not cancel.is_set():
                 sink.drain(timeout_s=max(5.0, (written - base_frame) / 8000.0 + 5.0))
@@ -233,7 +236,7 @@ class ReplyStreamer:
         except AssistantError as exc:
             fail(exc)
         except Exception as exc:
-            fail(exc)
+            fail(AudioError(f"playback failed: {type(exc).__name__}: {exc}"))
 
     def _finish_sentence(self, record: _Spoken | None) -> None:
         if record is not None and self.on_sentence_spoken:
@@ -260,11 +263,6 @@ class ReplyStreamer:
                 said.append(" ".join(heard) + "…")
             break
         return " ".join(said).strip()
-
-
-def _frames_at_sink(chunk: AudioChunk, sink: AudioSink | None) -> int:
-    rate = getattr(sink, "rate_hz", None) or chunk.rate_hz
-    return round(len(chunk.samples) * rate / chunk.rate_hz)
 
 
 def _put(q: queue.Queue, item, cancel: threading.Event, force: bool = False) -> bool:
@@ -294,3 +292,30 @@ def _get(q: queue.Queue, cancel: threading.Event):
         if cancel.is_set() and item is not _END:
             continue
         return item
+
+
+def answer(
+    streamer: ReplyStreamer,
+    conversation: Conversation,
+    text: str,
+    *,
+    skills: Skills | None = None,
+    last_reply: str = "",
+    cancel: threading.Event | None = None,
+) -> ReplyResult:
+    """One turn's reply: a skill when one matches, else the LLM with memory.
+
+    Trims the memory to fit the model, streams the reply through
+    `streamer`, and remembers what was actually said. Intents and tool
+    confirmations are not conversation memory. Blocks the calling worker.
+    """
+    skill = skills.handle(text, last_reply) if skills is not None else None
+    if skill is not None:
+        streamer.llm = FixedReply(skill.text)
+        result = streamer.run([], cancel)
+        result.path = skill.path
+        return result
+    conversation.trim(streamer.llm.fits, text)
+    result = streamer.run(conversation.messages(text), cancel)
+    conversation.add(text, result.spoken)
+    return result

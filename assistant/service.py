@@ -46,6 +46,9 @@ from .tts import TextToSpeech
 log = logging.getLogger(__name__)
 profile_log = logging.getLogger("assistant.profile")
 
+STOP_TIMEOUT_S = 15.0
+"""How long SIGTERM waits for the current turn; below the unit's TimeoutStopSec."""
+
 
 def log_turns(profile: bool):
     """A subscriber that writes one structured line per turn (to the journal)."""
@@ -137,11 +140,13 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
     try:
         controller.submit(ButtonPressed())
         while not done.wait(0.5):
-            pass
+            if not controller.alive(within_s=30.0):
+                raise AssistantError("the voice turn stopped responding; see the log")
     finally:
-        controller.stop()
+        stopped = controller.stop()
         controller.skills.close()
-        llm.close()
+        if stopped:
+            llm.close()
     event = outcome["event"]
     if isinstance(event, TurnFailed):
         raise AssistantError(f"{event.stage}: {event.message}")
@@ -163,7 +168,8 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
 
 
 class KeyboardButton:
-    """Enter on stdin acts as the push-to-talk button: press, then release."""
+    """Enter on stdin acts as the push-to-talk button. Hold mode: one Enter
+    presses, the next releases. Toggle mode: every Enter is a full press."""
 
     def __init__(self, controller: Controller, stream=None) -> None:
         self.controller = controller
@@ -174,11 +180,12 @@ class KeyboardButton:
         self._thread.start()
 
     def _loop(self) -> None:
+        toggle = self.controller.config.mode == "toggle"
         for _line in self.stream:
-            if self.controller.state is State.LISTENING:
-                self.controller.submit(ButtonReleased())
-            else:
+            if toggle or self.controller.state is not State.LISTENING:
                 self.controller.submit(ButtonPressed())
+            if toggle or self.controller.state is State.LISTENING:
+                self.controller.submit(ButtonReleased())
 
     def close(self) -> None:
         pass
@@ -249,10 +256,11 @@ def run_appliance(config: Config, keyboard: bool = False, profile: bool = False)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        controller.stop()
+        stopped = controller.stop(timeout_s=STOP_TIMEOUT_S)
         for closer in closers:
             closer.close()
         controller.skills.close()
-        llm.close()
+        if stopped:  # never free the model under a thread still inside it
+            llm.close()
         notifier.close()
     return 0

@@ -92,9 +92,14 @@ create_user() {
 }
 
 install_package() {
-    local spec="$REPO_DIR"
+    # Build from a clean copy: a build in the checkout would leave root-owned
+    # build/ and *.egg-info there, and stale build/ files get packaged again.
+    local src
+    src="$(mktemp -d)"
+    cp -r -- "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/assistant" "$src/"
+    local spec="$src"
     if ((on_pi)); then
-        spec="${REPO_DIR}[pi]"
+        spec="${src}[pi]"
     fi
     install -d -m 0755 "$PREFIX"
     if [[ -e "$VENV" ]] && ! runuser -u "$SERVICE_USER" -- "$VENV/bin/python" -c '' 2>/dev/null; then
@@ -117,7 +122,8 @@ install_package() {
     log "installing $spec into $VENV (building llama-cpp-python can take 20+ minutes on a Pi)"
     CMAKE_BUILD_PARALLEL_LEVEL="$jobs" "$VENV/bin/pip" install "$spec"
     # Same version number as before still has to pick up changed code.
-    "$VENV/bin/pip" install --no-deps --force-reinstall "$REPO_DIR"
+    "$VENV/bin/pip" install --no-deps --force-reinstall "$src"
+    rm -rf -- "$src"
 }
 
 write_config() {
