@@ -182,9 +182,10 @@ class KeyboardButton:
     def _loop(self) -> None:
         toggle = self.controller.config.mode == "toggle"
         for _line in self.stream:
-            if toggle or self.controller.state is not State.LISTENING:
+            listening = self.controller.state is State.LISTENING
+            if toggle or not listening:
                 self.controller.submit(ButtonPressed())
-            if toggle or self.controller.state is State.LISTENING:
+            if toggle or listening:
                 self.controller.submit(ButtonReleased())
 
     def close(self) -> None:

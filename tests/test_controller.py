@@ -8,7 +8,7 @@ import pytest
 
 from assistant.config import TurnConfig
 from assistant.controller import Controller
-from assistant.errors import LanguageModelError
+from assistant.errors import AudioError, LanguageModelError
 from assistant.events import (
     ButtonPressed,
     ButtonReleased,
@@ -203,3 +203,75 @@ def test_stop_during_a_turn_joins_cleanly():
     controller.stop()  # twice is fine
     assert sink.closed == 1
     assert controller.state is State.IDLE
+
+
+class FailingOnceSink(FakeAudioSink):
+    """A fake speaker that fails on its first reply write, like an unplugged one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def write(self, chunk, cancel=None) -> None:
+        if not self.failed and len(chunk.samples) > 8000:
+            self.failed = True
+            raise AudioError("output device 'fake speaker' stopped; plug it back in")
+        super().write(chunk, cancel)
+
+
+def test_a_failed_speaker_is_reopened_for_the_next_turn(stop_later):
+    bus = EventBus()
+    rec = Recorder(bus)
+    sink = FailingOnceSink()
+    tokens = ["Paris is the capital of France and it is a big old city."]
+    controller = Controller(
+        stt=FakeSpeechToText(),
+        llm=FakeLanguageModel(tokens),
+        tts=FakeTextToSpeech(),
+        source=FakeAudioSource(),
+        sink=sink,
+        conversation=Conversation("test", 4),
+        turn=TurnConfig(min_press_s=0.0),
+        bus=bus,
+        earcons=False,
+    )
+    controller.start()
+    stop_later(controller)
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    failed = rec.wait_for(lambda e: isinstance(e, TurnFailed))
+    assert failed.stage == "audio"
+    rec.wait_state(State.IDLE)
+    assert sink.opened == 1
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    rec.wait_for(lambda e: isinstance(e, TurnFinished))
+    assert sink.opened == 2, "the speaker was reopened after the failure"
+    assert sink.closed >= 1
+
+
+class RecordingController:
+    """Stands in for the controller: records what the keyboard submits."""
+
+    def __init__(self, mode: str) -> None:
+        self.config = TurnConfig(mode=mode)
+        self.state = State.IDLE
+        self.events: list[type] = []
+
+    def submit(self, event) -> None:
+        self.events.append(type(event))
+        if isinstance(event, ButtonPressed):
+            self.state = State.LISTENING
+
+
+def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mode():
+    import io
+
+    from assistant.service import KeyboardButton
+
+    toggle = RecordingController("toggle")
+    KeyboardButton(toggle, io.StringIO("\n\n"))._loop()
+    assert toggle.events == [ButtonPressed, ButtonReleased] * 2
+    hold = RecordingController("hold")
+    KeyboardButton(hold, io.StringIO("\n\n"))._loop()
+    assert hold.events == [ButtonPressed, ButtonReleased]
