@@ -38,7 +38,10 @@ def build_llm(config: Config) -> LanguageModel:
 
 
 def build_tts(config: Config) -> TextToSpeech:
-    return _timed("voice", lambda: PiperTextToSpeech.from_config(config.tts, config.models_dir))
+    return _timed(
+        "voice",
+        lambda: PiperTextToSpeech.from_config(config.tts, config.models_dir, config.language),
+    )
 
 
 def build_stt(config: Config) -> SpeechToText:

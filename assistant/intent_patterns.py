@@ -33,6 +33,9 @@ EN = {
         r"(remind|wake|tell) me in DUR",
         r"DUR timer",
         r"count down( from)? DUR",
+        # No readable duration ("set a timer for a while"): asks how long.
+        r"(set|start|create|make|add|put on)( me)?( a| an| 1| the)?( [a-z]+)? timer"
+        r"( (for|of) [a-z0-9 ]+)?",
     ],
     "timer.cancel": [
         r"(cancel|stop|delete|remove|clear|end|kill|turn off|switch off|dismiss)"
@@ -135,6 +138,9 @@ PT = {
         r"( de| para| por| com)? DUR",
         r"TIMER( de| para| por)? DUR",
         r"(me )?(avisa|avise|lembra|lembre)( me)? (em|daqui a) DUR",
+        r"(define|defina|definir|coloca|coloque|colocar|poe|ponha|por|inicia|inicie|iniciar|"
+        r"liga|ligue|cria|crie|criar|marca|marque|programa|programe|faz|faca)( um| o)? TIMER"
+        r"( (de|para|por|com) [a-z0-9 ]+)?",
     ],
     "timer.cancel": [
         r"(cancela|cancele|cancelar|para|pare|parar|apaga|apague|apagar|desliga|desligue|"
@@ -211,6 +217,8 @@ ES = {
         r"activa|activar)( un| el)? TIMER( de| para| por| con)? DUR",
         r"TIMER( de| para| por)? DUR",
         r"(avisame|recuerdame|despiertame) en DUR",
+        r"(pon|ponme|pone|poner|crea|crear|inicia|iniciar|programa|programar|configura|"
+        r"activa|activar)( un| el)? TIMER( (de|para|por|con) [a-z0-9 ]+)?",
     ],
     "timer.cancel": [
         r"(cancela|cancelar|quita|quitar|borra|borrar|para|parar|deten|detener|apaga|apagar|"

@@ -211,6 +211,23 @@ def numbers_to_digits(words: list[str], languages: tuple[str, ...]) -> list[str]
     return out
 
 
+# "1 hour and a half", "2 and a half minutes", "1 hora e meia", "2 minutos y
+# medio", after number words became digits: the half becomes the next unit.
+_HALF_UNIT = r"(?:hours?|hrs?|horas?|minutes?|mins?|minutos?|seconds?|secs?|segundos?)"
+_HALF_AFTER = re.compile(rf"\b(\d+) ({_HALF_UNIT}) (?:and a half|e mei[ao]|y medi[ao])\b")
+_HALF_BETWEEN = re.compile(rf"\b(\d+) (?:and a half|e mei[ao]|y medi[ao]) ({_HALF_UNIT})\b")
+_HALF_OF = {3600: "30 minutes", 60: "30 seconds", 1: ""}
+
+
+def _halves(text: str) -> str:
+    def half(count: str, unit: str) -> str:
+        rest = _HALF_OF[_UNIT_WORDS[unit]]
+        return f"{count} {unit} {rest}".rstrip()
+
+    text = _HALF_AFTER.sub(lambda m: half(m.group(1), m.group(2)), text)
+    return _HALF_BETWEEN.sub(lambda m: half(m.group(1), m.group(2)), text)
+
+
 def parse_duration(text: str) -> int:
     """Seconds in a normalised duration such as "1 hour 30 minutes"; 0 if none."""
     total = 0
@@ -239,6 +256,7 @@ def _vocabulary(lang: str) -> set[str]:
     for word in ("DUR", "UNIT", "TIMER"):
         words.discard(word.lower())
     words.update(_UNIT_WORDS)
+    words.update(("half", "meia", "meio", "media", "medio"))
     words.update(re.findall(r"[a-z]+", ip.TIMER_WORD[lang]))
     table = _NUMBERS[lang]
     words.update(table["ones"], table["tens"], table["hundred"])
@@ -290,7 +308,7 @@ class IntentMatcher:
         for lang in self._languages:
             for phrase, replacement in _PHRASES[lang]:
                 joined = re.sub(rf"\b{phrase}\b", replacement, joined)
-        return numbers_to_digits(joined.split(), self._languages)
+        return _halves(" ".join(numbers_to_digits(joined.split(), self._languages))).split()
 
     def match(self, transcript: str) -> Intent | None:
         """The command in ``transcript``, or None when it is not one (ask the LLM)."""

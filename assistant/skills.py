@@ -7,7 +7,8 @@
 2. the tool path (`tools.py`), only when tools are declared and the
    transcript names one of them (or its synonyms): one grammar-constrained
    LLM call that can only produce a declared call or plain text. "Turn on
-   the heater" with no heater declared is refused without the LLM.
+   the heater" with no heater declared (or no tool at all) is refused
+   without the LLM.
 
 Anything else returns None and the caller streams the normal LLM reply. The
 text of a `SkillReply` is spoken like any reply (see `FixedReply`).
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from .intents import Intent, IntentMatcher, parse_duration
 from .llm import LanguageModel, Message
 from .timers import Timer, Timers
-from .tools import ToolBox
+from .tools import ToolBox, device_command, no_tools_refusal
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ class Skills:
         on_volume: Callable[[float], None] | None = None,
         on_reset: Callable[[], None] | None = None,
     ) -> None:
+        self.language = language
         self.matcher = IntentMatcher(language)
         self.phrases = _PHRASES[language]
         self.llm = llm
@@ -229,6 +231,10 @@ class Skills:
             return SkillReply(self._answer(intent, last_reply), "intent", intent.name)
         tools = self.tools
         if not tools:
+            # Without this the chat model answers "turn on the heater" with
+            # a claim that it did.
+            if device_command(transcript) is not None:
+                return SkillReply(no_tools_refusal(self.language), "tool", "tool.refused")
             return None
         refusal = tools.refuse_unknown_device(transcript)
         if refusal is not None:

@@ -3,6 +3,9 @@
 `clean_for_speech` is a pure function: markdown syntax, code blocks and emoji
 go, numbers become words ("$5" -> "five dollars"), whitespace collapses. It
 runs on the TTS worker thread once per reply piece; it never raises.
+
+Numbers are spelled out in English only. For other languages they stay
+digits, which espeak-ng (piper's phonemizer) reads in the voice's language.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ _FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.DOTALL)
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _QUOTE = re.compile(r"^\s*(>\s?)+")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+_BULLET = re.compile(r"^\s*[-*+•]\s+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -132,10 +135,32 @@ _EMOJI = re.compile(
     "]+"
 )
 _END_PUNCTUATION = tuple(".!?…,;:")
+_NUMBER_MARKER = re.compile(r"^\s*(\d{1,3})([.)])\s+")
+_TIMES = re.compile(r"(?<=\d)\s*[*×x]\s*(?=\d)")
+_EQUALS = re.compile(r"(?<=\d)\s*=\s*(?=[-−]?\d)")
+
+# Words the cleaner itself inserts, per language.
+_WORDS = {
+    "en": {"link": "a link", "number": "number ", "about": "about ", "times": " times ",
+           "equals": " equals "},
+    "pt": {"link": "um link", "number": "número ", "about": "cerca de ", "times": " vezes ",
+           "equals": " igual a "},
+    "es": {"link": "un enlace", "number": "número ", "about": "unos ", "times": " por ",
+           "equals": " igual a "},
+}  # fmt: skip
 
 
-def _strip_line(line: str) -> str:
-    """Drop the block syntax of one line; structural lines get a full stop."""
+def _is_numbered_list(lines: list[str]) -> bool:
+    """Whether two marker lines ("1.", "2)") count up by one; a lone "42. That
+    is the answer." is a sentence, not a list item."""
+    numbers = [int(m.group(1)) for m in map(_NUMBER_MARKER.match, lines) if m]
+    return any(b == a + 1 for a, b in zip(numbers, numbers[1:], strict=False))
+
+
+def _strip_line(line: str, numbered_list: bool = False) -> str:
+    """Drop the block syntax of one line; structural lines get a full stop.
+    Numeric markers ("1.") go only when ``numbered_list``; otherwise the
+    number stays and is read."""
     if _RULE.match(line) or _TABLE_SEPARATOR.match(line):
         return ""
     structural = False
@@ -145,9 +170,11 @@ def _strip_line(line: str) -> str:
     quote = _QUOTE.match(line)
     if quote:
         line = line[quote.end() :]
-    bullet = _BULLET.match(line)
-    if bullet:
-        line, structural = line[bullet.end() :], True
+    number = _NUMBER_MARKER.match(line)
+    if number and not numbered_list:
+        line = f"{number.group(1)}. {line[number.end() :]}"
+    elif number or _BULLET.match(line):
+        line, structural = line[(number or _BULLET.match(line)).end() :], True
     if line.count("|") >= 2 or line.lstrip().startswith("|"):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         line, structural = ", ".join(c for c in cells if c), True
@@ -158,10 +185,13 @@ def _strip_line(line: str) -> str:
     return line
 
 
-def _strip_inline(text: str) -> str:
+def _strip_inline(text: str, words: dict[str, str]) -> str:
+    # Before the markdown: "5 * 6" would lose its "*" as a leftover mark.
+    text = _TIMES.sub(words["times"], text)
+    text = _EQUALS.sub(words["equals"], text)
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)
-    text = _URL.sub("a link", text)
+    text = _URL.sub(words["link"], text)
     text = _CODE.sub(r"\1", text)
     text = _BOLD.sub(r"\2", text)
     text = _ITALIC_STAR.sub(r"\1", text)
@@ -169,8 +199,8 @@ def _strip_inline(text: str) -> str:
     text = _STRIKE.sub(r"\1", text)
     text = _HTML_TAG.sub(" ", text)
     text = _EMOJI.sub(" ", text)
-    text = re.sub(r"#(?=\d)", "number ", text)
-    text = re.sub(r"~(?=\d)", "about ", text)
+    text = re.sub(r"#(?=\d)", words["number"], text)
+    text = re.sub(r"~(?=\d)", words["about"], text)
     # Leftover markup characters would be read aloud ("asterisk").
     return re.sub(r"[*_#`~]+", " ", text)
 
@@ -187,7 +217,15 @@ _AM_PM = re.compile(r"\b(\d{1,2})\s?([AaPp])\.?[Mm]\b")
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 _DECADE = re.compile(r"(?<![\w'’])(['’]?)(\d|1\d\d|20\d)0s\b")
 _YEAR = re.compile(rf"\b((?:{'|'.join(_YEAR_CONTEXT)}),?\s+)(1[1-9]\d\d|20\d\d)\b(?![.,]\d)", re.I)
-_RANGE = re.compile(r"(?<![\d.,-])(\d{1,4})[-–](\d{1,4})(?![\d.,-])")
+_RANGE = re.compile(r"(?<![\d.,-])(\d{1,4})[-–](\d{1,4})(?!\d|[.,]\d|[-–])")
+_FRACTION = re.compile(r"(?<![\d/.,])(\d{1,3})/(\d{1,3})(?!\d|/|[.,]\d)")
+_FRACTION_WORDS = {
+    (1, 2): "one half",
+    (1, 4): "one quarter",
+    (3, 4): "three quarters",
+    (1, 3): "one third",
+    (2, 3): "two thirds",
+}
 _NEGATIVE = re.compile(r"(?<![\w.,])[-−](?=\d)")
 _DEGREES = re.compile(r"(?<=\d)\s?°(?:\s?([CF])\b)?")
 _DECIMAL = re.compile(rf"({_NUM})((?:\.\d+)+)")
@@ -246,6 +284,12 @@ def _decimal(m: re.Match[str]) -> str:
     return " point ".join([_cardinal_text(whole)] + [_digits(f) for f in fractions[1:].split(".")])
 
 
+def _fraction(m: re.Match[str]) -> str:
+    top, bottom = int(m.group(1)), int(m.group(2))
+    named = _FRACTION_WORDS.get((top, bottom))
+    return named or f"{number_words(top)} over {number_words(bottom)}"
+
+
 def _numbers(text: str) -> str:
     text = _CURRENCY.sub(_currency, text)
     text = _PERCENT.sub(_percent, text)
@@ -254,6 +298,7 @@ def _numbers(text: str) -> str:
     text = _ORDINAL.sub(lambda m: ordinal_words(int(m.group(1))), text)
     text = _DECADE.sub(_decade, text)
     text = _YEAR.sub(lambda m: m.group(1) + year_words(int(m.group(2))), text)
+    text = _FRACTION.sub(_fraction, text)
     text = _RANGE.sub(r"\1 to \2", text)
     text = _NEGATIVE.sub("minus ", text)
     text = _DEGREES.sub(_degrees, text)
@@ -262,16 +307,22 @@ def _numbers(text: str) -> str:
     return _INTEGER.sub(lambda m: f" {_cardinal_text(m.group())} ", text)
 
 
-def clean_for_speech(text: str) -> str:
+def clean_for_speech(text: str, language: str = "en") -> str:
     """Return ``text`` as plain words for a synthesizer; "" if nothing is speakable.
 
     Removes fenced code blocks (an unterminated fence drops the rest, which is
     what a half-streamed reply looks like), markdown syntax, URLs and emoji,
-    spells numbers out, and collapses whitespace to single spaces.
+    spells numbers out when ``language`` is ``"en"`` (see the module
+    docstring), and collapses whitespace to single spaces.
     """
+    words = _WORDS.get(language, _WORDS["en"])
     text = _FENCE.sub("\n", text.replace("\r\n", "\n"))
-    text = "\n".join(_strip_line(line) for line in text.split("\n"))
-    text = _numbers(_strip_inline(text))
+    lines = text.split("\n")
+    numbered = _is_numbered_list(lines)
+    text = "\n".join(_strip_line(line, numbered) for line in lines)
+    text = _strip_inline(text, words)
+    if language == "en":
+        text = _numbers(text)
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"\s+([.,!?;:…%)])", r"\1", text)
     text = re.sub(r"([(])\s+", r"\1", text)

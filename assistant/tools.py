@@ -7,8 +7,9 @@ root is either exactly ``{"tool": "<declared name>", "args": {"action":
 "<allowed action>"}}`` or plain text, nothing in between. For each turn the
 grammar offers only the tools the transcript names and the actions its
 words ask for (see `ToolBox.allowed`). Every call is parsed and validated
-again against the declarations before a pin moves, so even a model that
-ignored the grammar could not reach an undeclared pin. A tool call only
+again against the declarations and that narrowed set before a pin moves,
+so even a model that ignored the grammar could not reach an undeclared pin
+or an action the user did not ask for. A tool call only
 ever switches or reads a gpiozero device built at start-up: no shell, no
 eval, no file path.
 
@@ -182,6 +183,9 @@ _SAY = {
         "unknown": "I can't do that: there is no device called {name}. I can use: {names}.",
         "bad_action": "I can't do that: the {name} only supports {actions}.",
         "malformed": "I couldn't understand that device command, so I did nothing.",
+        "not_asked": "I did nothing: that {name} command didn't match what you asked.",
+        "no_tools": "I have no devices to control. They can be declared under [tools] in the "
+        "config.",
     },
     "pt": {
         "on": "{name}: ligado.",
@@ -191,6 +195,9 @@ _SAY = {
         "unknown": "Não posso fazer isso: não existe o dispositivo {name}. Posso usar: {names}.",
         "bad_action": "Não posso fazer isso: {name} só aceita {actions}.",
         "malformed": "Não entendi esse comando de dispositivo, então não fiz nada.",
+        "not_asked": "Não fiz nada: esse comando para {name} não corresponde ao pedido.",
+        "no_tools": "Não tenho dispositivos para controlar. Podem ser declarados em [tools] na "
+        "configuração.",
     },
     "es": {
         "on": "{name}: encendido.",
@@ -200,6 +207,9 @@ _SAY = {
         "unknown": "No puedo hacer eso: no existe el dispositivo {name}. Puedo usar: {names}.",
         "bad_action": "No puedo hacer eso: {name} solo admite {actions}.",
         "malformed": "No entendí ese comando de dispositivo, así que no hice nada.",
+        "not_asked": "No hice nada: esa orden para {name} no coincide con lo que pediste.",
+        "no_tools": "No tengo dispositivos que controlar. Se pueden declarar en [tools] en la "
+        "configuración.",
     },
 }
 
@@ -208,7 +218,17 @@ _ACTION_WORDS = {
     "off": {"off", "desliga", "desligue", "desligar", "apaga", "apague", "apagar"},
     "toggle": {"toggle", "alterna", "alternar", "cambia"},
 }
-_STATUS_WORDS = {"is", "are", "status", "state", "check", "esta", "estao", "estado"}
+# A question only reads. "is"/"esta" count only at the start ("is the lamp
+# on", "esta ligada a luz"): "liga esta luz" and "turn it on, it is dark" are
+# commands. The nouns and "if"/"whether" count anywhere.
+_STATUS_START = {"is", "are", "check", "esta", "estao", "estan"}
+_STATUS_ANYWHERE = {"status", "state", "estado", "if", "whether"}
+_LEADING_FILLER = {"please", "hey", "ok", "okay", "so", "can", "could", "you", "tell", "me"}
+# "turn it off": the object is not a device name, so it is not refused as one.
+_PRONOUNS = {
+    "it", "this", "that", "them", "these", "those", "everything", "all",
+    "isso", "isto", "aquilo", "ele", "ela", "eso", "esto", "aquello", "lo", "la", "todo",
+}  # fmt: skip
 
 # "turn on the X", "switch X off", "liga a X", "enciende el X": device commands
 # that can be refused without the LLM when X is not declared.
@@ -319,8 +339,14 @@ class ToolBox:
         moves on a mere mention. A 135M model cannot be trusted to tell "on"
         from "off" (measured: it said "on" for "turn off the lamp"), so the
         grammar narrows the choice and the model decides call or text."""
-        words = set(normalize(transcript).split())
-        question = bool(words & _STATUS_WORDS) or transcript.strip().endswith("?")
+        ordered = normalize(transcript).split()
+        words = set(ordered)
+        lead = next((w for w in ordered if w not in _LEADING_FILLER), "")
+        question = (
+            lead in _STATUS_START
+            or bool(words & _STATUS_ANYWHERE)
+            or transcript.strip().endswith("?")
+        )
         asked = {action for action, verbs in _ACTION_WORDS.items() if words & verbs}
         out = {}
         for spec in self.mentioned_all(transcript):
@@ -333,12 +359,10 @@ class ToolBox:
     def refuse_unknown_device(self, transcript: str) -> str | None:
         """For "turn on the heater" when no heater is declared: the spoken
         refusal. None when the transcript is not such a command."""
-        text = normalize(transcript)
-        for pattern in _DEVICE_COMMAND:
-            found = pattern.fullmatch(text)
-            if found and self.mentioned(found.group("obj")) is None:
-                log.info("refused an undeclared device: %r", found.group("obj"))
-                return self.say["unknown"].format(name=found.group("obj"), names=self._names())
+        obj = device_command(transcript)
+        if obj is not None and self.mentioned(obj) is None:
+            log.info("refused an undeclared device: %r", obj)
+            return self.say["unknown"].format(name=obj, names=self._names())
         return None
 
     # -- the grammar-constrained call ----------------------------------------
@@ -362,7 +386,8 @@ class ToolBox:
             rules.append(
                 f'{_rule(name)} ::= "\\"{name}\\", \\"args\\": {{\\"action\\": " ({choices}) "}}"'
             )
-        text = "text ::= [^{\\n] [^\\n]*"
+        # No leading space either: " {...}" would be a call that skipped `allowed`.
+        text = "text ::= [^{ \\t\\n] [^\\n]*"
         if not names:
             return "\n".join(["root ::= text", text])
         tools = " | ".join(_rule(name) for name in names)
@@ -431,12 +456,18 @@ class ToolBox:
         finally:
             pieces.close()  # stops generation when we return early
         log.debug("tool call output: %r", output)
-        return self.execute(output)
+        return self.execute(output, allowed)
 
-    def execute(self, output: str) -> ToolResult:
-        """Parse, validate and run one model output; refuse anything else."""
+    def execute(self, output: str, allowed: dict[str, tuple[str, ...]] | None = None) -> ToolResult:
+        """Parse, validate and run one model output; refuse anything else,
+        including a declared call that ``allowed`` (see `allowed`) does not offer."""
         try:
             call = self.parse(output)
+            if allowed is not None and call.action not in allowed.get(call.tool, ()):
+                raise ToolError(
+                    f"tool call {call.tool}.{call.action} was not asked for; allowed: {allowed}",
+                    self.say["not_asked"].format(name=self.specs[call.tool].spoken),
+                )
             return ToolResult(self.run(call), call)
         except ToolError as exc:
             log.warning("tool call refused: %s", exc)
@@ -526,6 +557,22 @@ class ToolBox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def device_command(transcript: str) -> str | None:
+    """The object of a device command ("turn on the heater" -> "heater"), or
+    None when the transcript is not one or its object is a pronoun ("turn it off")."""
+    text = normalize(transcript)
+    for pattern in _DEVICE_COMMAND:
+        found = pattern.fullmatch(text)
+        if found and found.group("obj").split()[0] not in _PRONOUNS:
+            return found.group("obj")
+    return None
+
+
+def no_tools_refusal(language: str = "en") -> str:
+    """What to say to a device command when no tool is declared at all."""
+    return _SAY.get(language, _SAY["en"])["no_tools"]
 
 
 def _rule(name: str) -> str:

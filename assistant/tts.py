@@ -58,10 +58,12 @@ class PiperTextToSpeech:
     The voice is loaded once, in the constructor, which is the only place
     that touches files. ``TtsConfig.length_scale`` multiplies the voice's own
     length scale (1.0 keeps the voice's pace); ``volume`` is a gain applied
-    after piper's peak normalisation, clipped to full scale.
+    after piper's peak normalisation, clipped to full scale. ``language``
+    (``Config.language``) is passed to `clean_for_speech`: only English
+    numbers are spelled out as words.
     """
 
-    def __init__(self, config: TtsConfig, model_path: Path) -> None:
+    def __init__(self, config: TtsConfig, model_path: Path, language: str = "en") -> None:
         model_path = Path(model_path)
         config_path = Path(f"{model_path}.json")
         for path in (model_path, config_path):
@@ -94,6 +96,7 @@ class PiperTextToSpeech:
             volume=config.volume,
         )
         self.sample_rate_hz: int = self._voice.config.sample_rate or rate
+        self.language = language
         self.name = f"piper:{model_path.name.removesuffix('.onnx')}"
         log.info(
             "loaded piper voice %s (%d Hz) in %.2f s",
@@ -103,9 +106,11 @@ class PiperTextToSpeech:
         )
 
     @classmethod
-    def from_config(cls, config: TtsConfig, models_dir: Path) -> PiperTextToSpeech:
+    def from_config(
+        cls, config: TtsConfig, models_dir: Path, language: str = "en"
+    ) -> PiperTextToSpeech:
         """Load ``<models_dir>/<config.voice>.onnx``."""
-        return cls(config, Path(models_dir) / f"{config.voice}.onnx")
+        return cls(config, Path(models_dir) / f"{config.voice}.onnx", language)
 
     def synthesize(self, text: str, cancel: threading.Event | None = None) -> Iterator[AudioChunk]:
         """See `TextToSpeech.synthesize`.
@@ -115,7 +120,7 @@ class PiperTextToSpeech:
         sentence; piper's own espeak sub-splits are joined back into one
         chunk per sentence.
         """
-        for sentence in split_sentences(clean_for_speech(text)):
+        for sentence in split_sentences(clean_for_speech(text, self.language)):
             if cancel is not None and cancel.is_set():
                 return
             samples = self._synthesize_sentence(sentence)

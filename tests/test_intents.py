@@ -152,3 +152,38 @@ def test_parse_duration_adds_units() -> None:
     assert parse_duration("1 hour and 30 minutes") == 5400
     assert parse_duration("2 minutos e 5 segundos") == 125
     assert parse_duration("pasta") == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "seconds"),
+    [
+        ("en", "set a timer for an hour and a half", 5400),
+        ("en", "set a timer for two and a half minutes", 150),
+        ("en", "set a timer for a minute and a half", 90),
+        ("en", "timer for 3 hours and a half", 12600),
+        ("pt", "define um temporizador de uma hora e meia", 5400),
+        ("pt", "temporizador de dois minutos e meio", 150),
+        ("es", "pon un temporizador de una hora y media", 5400),
+        ("es", "pon un temporizador de dos minutos y medio", 150),
+    ],
+)
+def test_half_units_are_read(language, said, seconds) -> None:
+    intent = IntentMatcher(language).match(said)
+    assert intent is not None, said
+    assert (intent.name, intent.slots["seconds"]) == ("timer.set", seconds)
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "set a timer"),
+        ("en", "set a timer for a while"),
+        ("en", "start a pasta timer"),
+        ("pt", "define um temporizador"),
+        ("es", "pon un temporizador"),
+    ],
+)
+def test_a_timer_without_a_duration_is_still_a_timer_intent(language, said) -> None:
+    intent = IntentMatcher(language).match(said)
+    assert intent is not None, said
+    assert (intent.name, intent.slots["seconds"]) == ("timer.set", 0)

@@ -214,3 +214,11 @@ def test_streaming_with_early_clause_does_not_depend_on_chunking(text: str) -> N
 def test_max_chars_must_be_sensible() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         SentenceSplitter(max_chars=3)
+
+
+def test_a_leading_number_is_kept_in_its_sentence() -> None:
+    text = "42. That is the answer to six times seven. Nice."
+    assert split_sentences(text) == ["42. That is the answer to six times seven.", "Nice."]
+    splitter = SentenceSplitter()
+    pieces = [p for token in text.split(" ") for p in splitter.feed(" " + token)]
+    assert [*pieces, splitter.flush()] == split_sentences(text)

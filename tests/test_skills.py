@@ -182,3 +182,49 @@ def test_fixed_reply_streams_through_the_reply_streamer() -> None:
     assert result.generated == "Timer set for 5 minutes."
     assert "".join(tokens) == "Timer set for 5 minutes."
     assert len(tokens) == 5
+
+
+def test_half_hour_timers_are_set_not_left_to_the_llm(clock) -> None:
+    skills = make(clock)
+    reply = skills.handle("set a timer for an hour and a half")
+    assert reply == SkillReply("Timer set for 1 hour and 30 minutes.", "intent", "timer.set")
+    assert skills.handle("set a timer for a minute and a half").text == (
+        "Timer set for 1 minute and 30 seconds."
+    )
+    assert make(clock, "pt").handle("temporizador de uma hora e meia").text == (
+        "Temporizador de 1 hora e 30 minutos iniciado."
+    )
+
+
+def test_a_timer_without_a_duration_asks_how_long(clock) -> None:
+    skills = make(clock)
+    assert skills.handle("set a timer for a while") == SkillReply(
+        "How long should the timer be?", "intent", "timer.set"
+    )
+    assert skills.timers.active() == []
+    assert make(clock, "es").handle("pon un temporizador").text == (
+        "¿De cuánto tiempo es el temporizador?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "start"),
+    [
+        ("en", "turn on the heater", "I have no devices to control."),
+        ("en", "switch the kitchen light off", "I have no devices to control."),
+        ("pt", "liga o aquecedor", "Não tenho dispositivos para controlar."),
+        ("es", "enciende la calefacción", "No tengo dispositivos que controlar."),
+    ],
+)
+def test_device_commands_without_tools_are_refused(clock, language, said, start) -> None:
+    llm = FakeGrammarModel('{"tool": "heater", "args": {"action": "on"}}')
+    reply = make(clock, language, llm=llm).handle(said)
+    assert reply is not None
+    assert (reply.path, reply.action) == ("tool", "tool.refused")
+    assert reply.text.startswith(start) and "[tools]" in reply.text
+    assert llm.calls == []
+
+
+def test_without_tools_other_questions_still_go_to_the_llm(clock) -> None:
+    assert make(clock).handle("what is the capital of France") is None
+    assert make(clock).handle("turn it off") is None  # no device named

@@ -194,3 +194,55 @@ def test_no_markup_characters_survive() -> None:
     spoken = clean_for_speech(text)
     assert not set("*_#`~>|") & set(spoken)
     assert spoken == "Top tips: Use git. Never always test. ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("It takes about 5-10.", "It takes about five to ten."),
+        ("Wait 5-10, then stir.", "Wait five to ten, then stir."),
+        ("Read pages 10-20.", "Read pages ten to twenty."),
+        ("Version 1.2-3.4 stays", "Version one point two-three point four stays"),
+    ],
+)
+def test_ranges_before_a_stop_or_comma_are_read_as_ranges(text: str, spoken: str) -> None:
+    assert clean_for_speech(text) == spoken
+
+
+def test_a_leading_number_is_kept_unless_the_text_is_a_numbered_list() -> None:
+    assert clean_for_speech("42. That is the answer to six times seven.") == (
+        "forty-two. That is the answer to six times seven."
+    )
+    assert clean_for_speech("3) Stir well.") == "three. Stir well."
+    assert clean_for_speech("2. Mix.\n3. Bake.") == "Mix. Bake."
+    assert clean_for_speech("7. Lucky.\n42. Answer.") == "seven. Lucky. forty-two. Answer."
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("5 * 6 = 30.", "five times six equals thirty."),
+        ("3×4=12", "three times four equals twelve"),
+        ("2 x 3 = -6", "two times three equals minus six"),
+        ("Add 1/2 cup, then 3/4.", "Add one half cup, then three quarters."),
+        ("1/4, 1/3 and 2/3", "one quarter, one third and two thirds"),
+        ("About 7/8 of it.", "About seven over eight of it."),
+        ("On 12/25/2024.", "On twelve / twenty-five / two thousand twenty-four."),
+    ],
+)
+def test_arithmetic_and_fractions_are_read_as_words(text: str, spoken: str) -> None:
+    assert clean_for_speech(text) == spoken
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "spoken"),
+    [
+        ("pt", "Tenho **42** anos e custa $5 😀", "Tenho 42 anos e custa $5"),
+        ("pt", "5 * 6 = 30. Veja https://example.com", "5 vezes 6 igual a 30. Veja um link"),
+        ("es", "## Paso 1\nSon 3,5 km", "Paso 1. Son 3,5 km"),
+        ("es", "2 x 3 = 6", "2 por 3 igual a 6"),
+        ("en", "I am 42", "I am forty-two"),
+    ],
+)
+def test_numbers_are_spelled_out_in_english_only(language, text, spoken) -> None:
+    assert clean_for_speech(text, language) == spoken

@@ -15,7 +15,7 @@ from gpiozero.pins.mock import MockFactory
 from assistant import tools as tools_module
 from assistant.config import LlmConfig, config_from_dict
 from assistant.errors import ConfigError
-from assistant.llm import LlamaLanguageModel
+from assistant.llm import LlamaLanguageModel, Message
 from assistant.skills import Skills
 from assistant.timers import Timers
 from assistant.tools import ToolBox, ToolCall, ToolError, parse_tool_specs, toolbox_from_config
@@ -127,6 +127,30 @@ def test_allowed_calls_follow_the_words(toolbox) -> None:
     assert toolbox.allowed("what is the capital of France") == {}
 
 
+def test_the_plain_text_rule_cannot_start_with_a_space(toolbox) -> None:
+    gbnf = toolbox.grammar(toolbox.allowed("turn off the lamp"))
+    assert "text ::= [^{ \\t\\n] [^\\n]*" in gbnf
+
+
+def test_is_and_esta_inside_a_command_do_not_make_it_a_question(factory) -> None:
+    with ToolBox.from_config(["lamp=5:luz"], [], pin_factory=factory) as box:
+        assert box.allowed("liga esta luz") == {"lamp": ("on",)}
+        assert box.allowed("enciende esta luz") == {"lamp": ("on",)}
+        assert box.allowed("turn the lamp on it is dark") == {"lamp": ("on",)}
+        assert box.allowed("esta ligada a luz") == {"lamp": ("status",)}
+        assert box.allowed("can you check the lamp") == {"lamp": ("status",)}
+        assert box.allowed("tell me if the lamp is on") == {"lamp": ("status",)}
+        assert box.allowed("what is the state of the lamp") == {"lamp": ("status",)}
+
+
+@pytest.mark.parametrize("said", ["turn it off", "switch that on", "apaga isso", "enciende esto"])
+def test_a_pronoun_is_not_refused_as_a_device_name(toolbox, said) -> None:
+    assert toolbox.refuse_unknown_device(said) is None
+    assert toolbox.refuse_unknown_device("turn on the heater").startswith(
+        "I can't do that: there is no device called heater."
+    )
+
+
 def test_a_narrowing_cannot_add_undeclared_tools_or_actions(toolbox) -> None:
     gbnf = toolbox.grammar({"heater": ("on",), "door": ("on", "status"), "lamp": ("rm -rf",)})
     assert "heater" not in gbnf and "rm" not in gbnf and "lamp" not in gbnf
@@ -170,6 +194,32 @@ def test_bad_calls_are_refused_out_loud_and_touch_nothing(
     assert [factory.pin(p).state for p in (5, 13)] == [False, False]
     assert pins_touched(factory) == DECLARED
     assert no_shell == []
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        ' {"tool": "lamp", "args": {"action": "on"}}',  # a leading space slipped past the grammar
+        '{"tool": "lamp", "args": {"action": "toggle"}}',
+        '{"tool": "fan", "args": {"action": "off"}}',
+    ],
+)
+def test_a_declared_call_that_was_not_asked_for_is_refused(toolbox, factory, output) -> None:
+    toolbox.run(ToolCall("fan", "on"))  # so a wrongly run "fan off" would show
+    fake = FakeGrammarModel(output)
+    result = toolbox.call(fake, "turn off the lamp")
+    assert result is not None and result.call is None
+    assert result.text.startswith("I did nothing:")
+    assert fake.calls == ["turn off the lamp"]
+    assert factory.pin(5).state == 0
+    assert factory.pin(13).state == 1
+
+
+def test_an_asked_for_call_still_runs_after_a_leading_space(toolbox, factory) -> None:
+    fake = FakeGrammarModel(' {"tool": "lamp", "args": {"action": "on"}}')
+    result = toolbox.call(fake, "turn on the lamp")
+    assert result is not None and result.call == ToolCall("lamp", "on")
+    assert factory.pin(5).state == 1
 
 
 def test_plain_text_from_the_model_means_the_llm_path(toolbox, factory) -> None:
@@ -274,3 +324,13 @@ def test_injection_naming_a_tool_can_only_reach_that_tool(skills, factory, no_sh
     assert no_shell == []
     if reply is not None:
         assert reply.action.startswith(("tool.lamp.", "tool.fan.")), reply
+
+
+def test_a_tool_call_keeps_the_chat_in_the_kv_cache(llm, skills, factory) -> None:
+    chat = [Message("system", "You are brief."), Message("user", "Name a colour.")]
+    "".join(llm.generate(chat))
+    assert skills.handle("turn on the lamp").action == "tool.lamp.on"
+    "".join(llm.generate(chat))
+    stats = llm.last_stats
+    assert stats.cached_tokens == stats.prompt_tokens - 1  # only the last token re-read
+    assert factory.pin(5).state == 1

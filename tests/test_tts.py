@@ -141,3 +141,18 @@ def test_corrupt_voice_model_is_a_model_error(tmp_path: Path, voice_path: Path) 
     shutil.copy(f"{voice_path}.json", tmp_path / "v.onnx.json")
     with pytest.raises(ModelError, match=r"v\.onnx failed to load.*corrupt"):
         PiperTextToSpeech(TtsConfig(), tmp_path / "v.onnx")
+
+
+def test_the_language_decides_how_numbers_are_cleaned(voice_path: Path, monkeypatch) -> None:
+    pt = PiperTextToSpeech.from_config(TtsConfig(voice=VOICE), voice_path.parent, language="pt")
+    assert pt.language == "pt"
+    spoken: list[str] = []
+
+    def record(sentence: str) -> np.ndarray:
+        spoken.append(sentence)
+        return np.zeros(10, dtype=np.int16)
+
+    monkeypatch.setattr(pt, "_synthesize_sentence", record)
+    assert len(list(pt.synthesize("Tenho **42** anos."))) == 1
+    assert spoken == ["Tenho 42 anos."]  # espeak-ng reads the digits in Portuguese
+    assert PiperTextToSpeech(TtsConfig(voice=VOICE), voice_path).language == "en"
