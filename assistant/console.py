@@ -61,8 +61,11 @@ def ask(
 
 def format_stats(result: ReplyResult) -> str:
     t = result.timings_ms
-    parts = [f"first token {t.get('llm_first_token', 0):.0f} ms"]
-    parts.append(f"{result.tokens_per_s:.1f} tokens/s")
+    if result.path == "llm":
+        parts = [f"first token {t.get('llm_first_token', 0):.0f} ms"]
+        parts.append(f"{result.tokens_per_s:.1f} tokens/s")
+    else:
+        parts = [f"answered by {result.path}, no LLM"]
     if "tts_first_audio" in t:
         parts.append(f"first audio {t['tts_first_audio']:.0f} ms")
     return "[" + " · ".join(parts) + "]"
@@ -185,11 +188,14 @@ class Console:
         if not self.history:
             return "[no turns yet]"
 
+        # Skills answer instantly; counting them would flatter the LLM figures.
+        llm_turns = [r for r in self.history if r.path == "llm"] or self.history
+
         def median(key: str) -> str:
-            values = [r.timings_ms[key] for r in self.history if key in r.timings_ms]
+            values = [r.timings_ms[key] for r in llm_turns if key in r.timings_ms]
             return f"{statistics.median(values):.0f} ms" if values else "n/a"
 
-        rate = statistics.median(r.tokens_per_s for r in self.history)
+        rate = statistics.median(r.tokens_per_s for r in llm_turns)
         return (
             f"[{len(self.history)} turns · median first token {median('llm_first_token')} · "
             f"{rate:.1f} tokens/s · first audio {median('tts_first_audio')} · "

@@ -71,3 +71,37 @@ def test_stats_help_unknown_and_quit():
 def test_bad_speak_argument_gets_usage():
     _, out, _, _, _ = run_console(["/speak loud"])
     assert "usage: /speak on|off" in out
+
+
+def test_an_intent_answers_without_the_llm_and_stats_count_only_llm_turns():
+    from assistant.skills import Skills
+    from assistant.timers import Timers
+
+    lines = iter(["what time is it", "hi", "/stats"])
+
+    def read_line(prompt: str) -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+
+    out = io.StringIO()
+    llm = FakeLanguageModel(["Hello."])
+    conversation = Conversation("system", 4)
+    skills = Skills(language="en", llm=None, tools=None, timers=Timers())
+    console = Console(
+        llm,
+        conversation,
+        tts=None,
+        sink=None,
+        speak=False,
+        skills=skills,
+        read_line=read_line,
+        out=out,
+    )
+    console.run()
+    text = out.getvalue()
+    assert "[answered by intent, no LLM]" in text
+    assert len(llm.calls) == 1, "only 'hi' reached the LLM"
+    assert "[2 turns" in text
+    assert "tokens/s" in text.split("[2 turns")[1]
