@@ -98,6 +98,8 @@ class _Turn:
     reply_started_s: float = 0.0
     alert: str = ""
     """Text of a due timer alert; such a turn has no listening."""
+    progress_s: float = 0.0
+    """When the reply last produced a token or finished a sentence."""
     listener: threading.Thread | None = None
     replier: threading.Thread | None = None
     streamer: ReplyStreamer | None = None
@@ -303,9 +305,9 @@ class Controller:
             self.llm,
             self.tts,
             self.sink if self.tts is not None else None,
-            on_token=lambda text: self.bus.publish(ReplyToken(text)),
+            on_token=lambda text: self._progress(turn, ReplyToken(text)),
             on_first_audio=lambda: self.submit(_SpeechStarted(turn.id)),
-            on_sentence_spoken=lambda text: self.bus.publish(SentenceSpoken(text)),
+            on_sentence_spoken=lambda text: self._progress(turn, SentenceSpoken(text)),
             clock=self.clock,
         )
         self._reopen_sink_if_failed()
@@ -371,12 +373,21 @@ class Controller:
         if then is not None:
             self._set_state(then)
 
+    def _progress(self, turn: _Turn, event: Event) -> None:
+        """From a worker: the reply moved on; publish it and note the time."""
+        turn.progress_s = self.clock()
+        self.bus.publish(event)
+
     def _check_timeout(self) -> None:
+        """A reply that makes no progress (a hung model or a stalled speaker)
+        fails, so the appliance and its LEDs never stay stuck."""
         turn = self._turn
-        if turn is None or self._state is not State.THINKING:
+        if turn is None or self._state not in (State.THINKING, State.SPEAKING):
             return
-        if self.clock() - turn.reply_started_s > self.config.reply_timeout_s:
-            self._fail(turn.id, "llm", f"no reply within {self.config.reply_timeout_s:g} s")
+        quiet_s = self.clock() - max(turn.reply_started_s, turn.progress_s)
+        if quiet_s > self.config.reply_timeout_s:
+            stage = "llm" if self._state is State.THINKING else "audio"
+            self._fail(turn.id, stage, f"no progress for {self.config.reply_timeout_s:g} s")
 
     def _check_alerts(self) -> None:
         """Speak due timer alerts, only while idle so no turn is disturbed."""

@@ -275,3 +275,28 @@ def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mo
     hold = RecordingController("hold")
     KeyboardButton(hold, io.StringIO("\n\n"))._loop()
     assert hold.events == [ButtonPressed, ButtonReleased]
+
+
+def test_a_reply_that_makes_no_progress_times_out_back_to_idle(stop_later):
+    gate = threading.Semaphore(0)  # never released: the model hangs
+    bus = EventBus()
+    rec = Recorder(bus)
+    controller = Controller(
+        stt=FakeSpeechToText(),
+        llm=FakeLanguageModel(["never"], gate=gate),
+        tts=FakeTextToSpeech(),
+        source=FakeAudioSource(),
+        sink=FakeAudioSink(),
+        conversation=Conversation("test", 4),
+        turn=TurnConfig(min_press_s=0.0, reply_timeout_s=1.0),
+        bus=bus,
+        earcons=False,
+    )
+    controller.start()
+    stop_later(controller)
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    failed = rec.wait_for(lambda e: isinstance(e, TurnFailed))
+    assert failed.stage == "llm"
+    assert "no progress" in failed.message
+    rec.wait_state(State.IDLE)
