@@ -474,7 +474,8 @@ class Controller:
 
     def _reply(self, turn: _Turn, previous: threading.Thread | None) -> None:
         # llama.cpp allows one thread at a time: a cancelled reply stops at its
-        # next token, so waiting for it is short and never skipped.
+        # next token, or mid prompt evaluation through llama.cpp's abort
+        # callback, so waiting for it is short and never skipped.
         if previous is not None:
             previous.join()
         try:

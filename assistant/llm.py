@@ -220,6 +220,13 @@ class LlamaLanguageModel:
         if config.seed >= 0:
             # After construction: the constructor treats seed 0 as "random".
             self._llama.set_seed(config.seed)
+        # llama.cpp polls this during a decode, so a cancel also stops a long
+        # prompt evaluation (a big model, a long history), not just sampling.
+        self._cancel: threading.Event | None = None
+        self._abort_cb = llama_cpp.ggml_abort_callback(
+            lambda _data: self._cancel is not None and self._cancel.is_set()
+        )
+        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_cb, None)
         self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
         template = self._llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -308,6 +315,7 @@ class LlamaLanguageModel:
         generated = 0
         stop = "error"
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._cancel = cancel
         stream = self._llama.generate(
             tokens,
             top_k=TOP_K,
@@ -332,6 +340,9 @@ class LlamaLanguageModel:
                     stop = "end"
                     break
                 except Exception as exc:
+                    if cancel is not None and cancel.is_set():
+                        stop = "cancelled"  # llama.cpp aborted the decode for us
+                        break
                     raise LanguageModelError(
                         f"{self.name} failed while generating ({exc})"
                     ) from exc
@@ -348,6 +359,7 @@ class LlamaLanguageModel:
             if tail:
                 yield tail
         finally:
+            self._cancel = None
             stream.close()
             self.last_stats = GenerationStats(
                 prompt_tokens=len(tokens),

@@ -207,3 +207,33 @@ def test_a_closed_model_says_so(models_dir: Path) -> None:
     llm.close()
     with pytest.raises(LanguageModelError, match="closed"):
         list(llm.generate([Message("user", FRANCE)]))
+
+
+class CancelDuringPromptEvaluation(threading.Event):
+    """A cancel event that reads as set from its `polls`-th check on: the
+    first check is generate's own, the later ones come from llama.cpp's abort
+    callback while the prompt is being evaluated."""
+
+    def __init__(self, polls: int) -> None:
+        super().__init__()
+        self.polls = polls
+        self.checks = 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks >= self.polls
+
+
+def test_cancel_stops_a_long_prompt_evaluation(model: LlamaLanguageModel) -> None:
+    model.reset()
+    history = " ".join(f"Fact {i}: the sky was blue on day {i}." for i in range(120))
+    messages = [Message("system", "Be brief."), Message("user", history + " What colour?")]
+    prompt = len(model.tokenize(messages))
+    cancel = CancelDuringPromptEvaluation(polls=3)
+    assert list(model.generate(messages, cancel)) == []
+    assert model.last_stats.stop == "cancelled"
+    assert cancel.checks >= 3, "llama.cpp polled the cancel during the decode"
+    assert model._llama.n_tokens < prompt, "the prompt was not read to the end"
+    # The model recovers: the next reply reads the prompt and answers.
+    assert "".join(model.generate(messages)).strip()
+    assert model.last_stats.stop in ("end", "max_tokens")
