@@ -64,6 +64,12 @@ class TtsConfig:
     """Playback gain applied to synthesized audio."""
     speak: bool = True
     """Whether replies are spoken by default."""
+    noise_scale: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
+    """Piper's generator noise, the voice's liveliness; negative keeps the
+    voice's own. 0 makes the same text sound the same every time."""
+    noise_w_scale: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
+    """Piper's phoneme-length noise, the variety in timing; negative keeps
+    the voice's own."""
 
 
 @dataclass(frozen=True)

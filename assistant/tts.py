@@ -93,6 +93,8 @@ class PiperTextToSpeech:
             ) from None
         self._syn_config: Any = SynthesisConfig(
             length_scale=self._voice.config.length_scale * config.length_scale,
+            noise_scale=config.noise_scale if config.noise_scale >= 0 else None,
+            noise_w_scale=config.noise_w_scale if config.noise_w_scale >= 0 else None,
             volume=config.volume,
         )
         self.sample_rate_hz: int = self._voice.config.sample_rate or rate

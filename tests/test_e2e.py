@@ -42,7 +42,8 @@ def engines(models_dir: Path):
     stt = WhisperSpeechToText(AsrConfig(engine="whisper"), models_dir / "whisper-base", 0.8)
     stt.warm_up()
     llm = LlamaLanguageModel.from_config(LlmConfig(temperature=0.0, seed=1), models_dir)
-    tts = PiperTextToSpeech.from_config(TtsConfig(), models_dir)
+    # A steady voice, so the reply is transcribed back the same way every run.
+    tts = PiperTextToSpeech.from_config(TtsConfig(noise_scale=0.0, noise_w_scale=0.0), models_dir)
     yield stt, llm, tts
     llm.close()
 

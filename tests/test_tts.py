@@ -156,3 +156,12 @@ def test_the_language_decides_how_numbers_are_cleaned(voice_path: Path, monkeypa
     assert len(list(pt.synthesize("Tenho **42** anos."))) == 1
     assert spoken == ["Tenho 42 anos."]  # espeak-ng reads the digits in Portuguese
     assert PiperTextToSpeech(TtsConfig(voice=VOICE), voice_path).language == "en"
+
+
+def test_zero_noise_makes_the_voice_repeatable(voice_path: Path) -> None:
+    steady = PiperTextToSpeech(TtsConfig(noise_scale=0.0, noise_w_scale=0.0), voice_path)
+    text = "The capital of France is Paris."
+    first = np.concatenate([c.samples for c in steady.synthesize(text)])
+    second = np.concatenate([c.samples for c in steady.synthesize(text)])
+    assert len(first) == len(second)
+    assert np.array_equal(first, second)
