@@ -149,6 +149,7 @@ class Controller:
         self._last_listener: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
         self._reopen_sink = False
+        self._stop_deadline = 0.0
         self._next_id = 0
         self._thread: threading.Thread | None = None
         self.last_loop_s = clock()
@@ -279,6 +280,7 @@ class Controller:
         if not self._reopen_sink or self.sink is None or self.tts is None:
             return
         self._reopen_sink = False
+        self._stop_deadline = 0.0
         try:
             self.sink.close()
             self.sink.open(self.tts.sample_rate_hz)
@@ -402,9 +404,8 @@ class Controller:
             self._start_reply(turn)
 
     def _join_workers(self) -> None:
-        deadline = getattr(self, "_stop_deadline", self.clock() + _JOIN_TIMEOUT_S)
         for thread in self._workers:
-            thread.join(max(0.0, deadline - self.clock()))
+            thread.join(max(0.0, self._stop_deadline - self.clock()))
 
     def _earcon(self, name: str) -> None:
         if not self.earcons:

@@ -32,10 +32,20 @@ from tests.recorder import Recorder
 TIMEOUT_S = 10.0
 
 
-def make(llm=None, stt=None, source=None, mode="hold", min_press_s=0.0, tts=True):
+def make(
+    llm=None,
+    stt=None,
+    source=None,
+    mode="hold",
+    min_press_s=0.0,
+    tts=True,
+    sink=None,
+    earcons=True,
+    reply_timeout_s=60.0,
+):
     bus = EventBus()
     recorder = Recorder(bus)
-    sink = FakeAudioSink()
+    sink = sink or FakeAudioSink()
     controller = Controller(
         stt=stt or FakeSpeechToText(),
         llm=llm or FakeLanguageModel(["Paris", " is", " the", " capital."]),
@@ -43,9 +53,9 @@ def make(llm=None, stt=None, source=None, mode="hold", min_press_s=0.0, tts=True
         source=source or FakeAudioSource(),
         sink=sink,
         conversation=Conversation("You are a test.", max_turns=4),
-        turn=TurnConfig(mode=mode, min_press_s=min_press_s),
+        turn=TurnConfig(mode=mode, min_press_s=min_press_s, reply_timeout_s=reply_timeout_s),
         bus=bus,
-        earcons=True,
+        earcons=earcons,
     )
     controller.start()
     return controller, recorder, sink
@@ -220,22 +230,10 @@ class FailingOnceSink(FakeAudioSink):
 
 
 def test_a_failed_speaker_is_reopened_for_the_next_turn(stop_later):
-    bus = EventBus()
-    rec = Recorder(bus)
-    sink = FailingOnceSink()
     tokens = ["Paris is the capital of France and it is a big old city."]
-    controller = Controller(
-        stt=FakeSpeechToText(),
-        llm=FakeLanguageModel(tokens),
-        tts=FakeTextToSpeech(),
-        source=FakeAudioSource(),
-        sink=sink,
-        conversation=Conversation("test", 4),
-        turn=TurnConfig(min_press_s=0.0),
-        bus=bus,
-        earcons=False,
+    controller, rec, sink = make(
+        llm=FakeLanguageModel(tokens), sink=FailingOnceSink(), earcons=False
     )
-    controller.start()
     stop_later(controller)
     controller.submit(ButtonPressed())
     controller.submit(ButtonReleased())
@@ -279,20 +277,9 @@ def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mo
 
 def test_a_reply_that_makes_no_progress_times_out_back_to_idle(stop_later):
     gate = threading.Semaphore(0)  # never released: the model hangs
-    bus = EventBus()
-    rec = Recorder(bus)
-    controller = Controller(
-        stt=FakeSpeechToText(),
-        llm=FakeLanguageModel(["never"], gate=gate),
-        tts=FakeTextToSpeech(),
-        source=FakeAudioSource(),
-        sink=FakeAudioSink(),
-        conversation=Conversation("test", 4),
-        turn=TurnConfig(min_press_s=0.0, reply_timeout_s=1.0),
-        bus=bus,
-        earcons=False,
+    controller, rec, _ = make(
+        llm=FakeLanguageModel(["never"], gate=gate), earcons=False, reply_timeout_s=1.0
     )
-    controller.start()
     stop_later(controller)
     controller.submit(ButtonPressed())
     controller.submit(ButtonReleased())
