@@ -99,7 +99,7 @@ fi
 model_set=default
 (( test_mode )) && model_set="test"
 say "models ($model_set set)"
-.venv/bin/python -m assistant.models fetch --set "$model_set"
+.venv/bin/python -m assistant.catalog fetch --set "$model_set"
 
 # 5. llama.cpp builds for the CPU it is built on. Some virtual machines
 # advertise instructions (AMX on recent x86) that they then refuse, and the
@@ -116,7 +116,7 @@ llm.eval(llm.tokenize(b"The quick brown fox jumps over the lazy dog."))
 PY
     exit $?) >/dev/null 2>&1
 }
-gguf=$(.venv/bin/python -c 'from assistant.config import load_config as c; import os; m = c().llm.model; print(m if os.path.isabs(m) else os.path.join(c().models_dir, m))' 2>/dev/null || true)
+gguf=$(.venv/bin/python -c 'from assistant.core.config import load_config as c; import os; m = c().llm.model; print(m if os.path.isabs(m) else os.path.join(c().models_dir, m))' 2>/dev/null || true)
 llama_libs() { cat .venv/lib/python3*/site-packages/llama_cpp/lib/*.so 2>/dev/null | sha256sum | cut -c1-64 || true; }
 lib_stamp=$(llama_libs)
 if [[ -f "$gguf" && "$(cat .venv/.llama-checked 2>/dev/null)" != "$lib_stamp" ]]; then

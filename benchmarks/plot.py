@@ -86,7 +86,7 @@ def plot(results: Path, out: Path) -> None:
 
 def pi_table() -> str:
     """Token-rate ceilings and expected time to first audio per catalogue LLM."""
-    from assistant.catalog import load_catalog
+    from assistant.catalog.catalogue import load_catalog
 
     lines = [
         "| model | GGUF MB | board | ceiling tok/s (peak BW) | tok/s (sustained BW) "

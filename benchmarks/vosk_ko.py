@@ -31,12 +31,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from speech import espeak_wav  # noqa: E402
 
-from assistant.app import build_llm, build_tts  # noqa: E402
-from assistant.asr_vosk import VoskSpeechToText  # noqa: E402
-from assistant.bench_probes import Engines, sequential_turn, streaming_turn  # noqa: E402
-from assistant.bench_report import median, ratio  # noqa: E402
-from assistant.config import AsrConfig, Config  # noqa: E402
-from assistant.pcm import read_wav  # noqa: E402
+from assistant.bench.probes import Engines, sequential_turn, streaming_turn  # noqa: E402
+from assistant.bench.report import median, ratio  # noqa: E402
+from assistant.compose import build_llm, build_tts  # noqa: E402
+from assistant.core.config import AsrConfig, Config  # noqa: E402
+from assistant.stages.asr.vosk import VoskSpeechToText  # noqa: E402
+from assistant.stages.audio.pcm import read_wav  # noqa: E402
 
 QUESTIONS = (
     "프랑스의 수도는 어디야",

@@ -150,7 +150,7 @@ fetch_models() {
     log "fetching the default models into $MODELS_DIR"
     # Download as the service user, not as root; the chown covers files copied in by hand.
     runuser -u "$SERVICE_USER" -- env HOME="$STATE_DIR" \
-        "$VENV/bin/python" -m assistant.models --models-dir "$MODELS_DIR" fetch --set default
+        "$VENV/bin/python" -m assistant.catalog --models-dir "$MODELS_DIR" fetch --set default
     chown -R "$SERVICE_USER:$SERVICE_USER" "$MODELS_DIR"
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from assistant.config import resolve_models_dir
+from assistant.core.config import resolve_models_dir
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def require(path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def no_machine_config(tmp_path_factory, monkeypatch):
     """Tests never read this machine's /etc or ~/.config assistant config."""
-    from assistant import config
+    from assistant.core import config
 
     home = tmp_path_factory.mktemp("config-home")
     monkeypatch.setattr(config, "SYSTEM_CONFIG", home / "etc-config.toml")

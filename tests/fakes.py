@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from assistant.errors import AudioError
-from assistant.llm import Message
-from assistant.pcm import AudioChunk
+from assistant.core.errors import AudioError
+from assistant.core.messages import Message
+from assistant.stages.audio.pcm import AudioChunk
 
 RATE_HZ = 16000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 
-from assistant.events import Event, EventBus, State, StateChanged
+from assistant.core.events import Event, EventBus, State, StateChanged
 
 TIMEOUT_S = 180.0
 

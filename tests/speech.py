@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.pcm import ASR_RATE_HZ, read_wav, resample
+from assistant.stages.audio.pcm import ASR_RATE_HZ, read_wav, resample
 
 PIPER_VOICE = "en_US-joe-medium.onnx"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import GpioConfig, TurnConfig
-from assistant.controller import Controller
-from assistant.events import EventBus, State, TurnFinished
-from assistant.gpio import GpioButtons, LedIndicator
-from assistant.memory import Conversation
+from assistant.appliance.gpio import GpioButtons, LedIndicator
+from assistant.core.config import GpioConfig, TurnConfig
+from assistant.core.events import EventBus, State, TurnFinished
+from assistant.pipeline.controller import Controller
+from assistant.pipeline.memory import Conversation
 from tests.alsa import MIC, SPEAKER, AlsaDevices
 from tests.conftest import require
 from tests.fakes import (

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from speech import espeak_wav, load_16k, piper_wav
 
-from assistant.asr import SilenceEndpointer, make_speech_to_text
-from assistant.asr_vosk import VoskSpeechToText
-from assistant.asr_whisper import WhisperSpeechToText
-from assistant.config import AsrConfig
-from assistant.errors import ModelError, SpeechToTextError
-from assistant.pcm import ASR_RATE_HZ
+from assistant.compose import make_speech_to_text
+from assistant.core.config import AsrConfig
+from assistant.core.errors import ModelError, SpeechToTextError
+from assistant.stages.asr.endpoint import SilenceEndpointer
+from assistant.stages.asr.vosk import VoskSpeechToText
+from assistant.stages.asr.whisper import WhisperSpeechToText
+from assistant.stages.audio.pcm import ASR_RATE_HZ
 from tests.conftest import require
 
 RATE = ASR_RATE_HZ

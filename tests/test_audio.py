@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio import (
+from assistant.core.config import AudioConfig
+from assistant.core.errors import AudioError
+from assistant.stages.audio.pcm import AudioChunk, read_wav, resample
+from assistant.stages.audio.soundcard import (
     SoundDeviceSink,
     SoundDeviceSource,
     WavFileSink,
@@ -22,9 +25,6 @@ from assistant.audio import (
     have_output_device,
     list_devices,
 )
-from assistant.config import AudioConfig
-from assistant.errors import AudioError
-from assistant.pcm import AudioChunk, read_wav, resample
 from tests.alsa import (
     MIC,
     NATIVE_RATE_HZ,
@@ -419,7 +419,7 @@ def test_devices_are_visible_to_a_subprocess_given_the_env(tmp_path):
     import sys
 
     env = {**os.environ, **alsa_env(tmp_path, None, tmp_path / "out.raw")}
-    code = "from assistant.audio import list_devices; print(list_devices())"
+    code = "from assistant.stages.audio.soundcard import list_devices; print(list_devices())"
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )

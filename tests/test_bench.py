@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bench import (
+from assistant.bench.probes import TimingSink
+from assistant.bench.report import STAGE_LABELS, evaluate_targets, format_table, summarize
+from assistant.bench.run import (
     INSTANT_REPLY,
     InstantAudioSource,
     InstantSpeechToText,
@@ -20,13 +22,11 @@ from assistant.bench import (
     load_questions,
     orchestration,
 )
-from assistant.bench_probes import TimingSink
-from assistant.bench_report import STAGE_LABELS, evaluate_targets, format_table, summarize
-from assistant.cli import main
-from assistant.config import Config, config_from_dict
-from assistant.errors import ConfigError
-from assistant.pcm import AudioChunk
-from assistant.skills import FixedReply
+from assistant.core.config import Config, config_from_dict
+from assistant.core.errors import ConfigError
+from assistant.frontends.cli import main
+from assistant.skills.handler import FixedReply
+from assistant.stages.audio.pcm import AudioChunk
 from tests.conftest import require
 
 TARGETS = {

@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-from assistant import config as config_module
-from assistant.config import Config, config_from_dict, config_to_toml, load_config
-from assistant.errors import ConfigError
+from assistant.core import config as config_module
+from assistant.core.config import Config, config_from_dict, config_to_toml, load_config
+from assistant.core.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

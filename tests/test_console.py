@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from assistant.console import Console
-from assistant.memory import Conversation
+from assistant.frontends.console import Console
+from assistant.pipeline.memory import Conversation
 from tests.fakes import FakeAudioSink, FakeLanguageModel, FakeTextToSpeech
 
 
@@ -74,8 +74,8 @@ def test_bad_speak_argument_gets_usage():
 
 
 def test_an_intent_answers_without_the_llm_and_stats_count_only_llm_turns():
-    from assistant.skills import Skills
-    from assistant.timers import Timers
+    from assistant.skills.handler import Skills
+    from assistant.skills.timers import Timers
 
     lines = iter(["what time is it", "hi", "/stats"])
 

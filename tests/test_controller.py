@@ -6,10 +6,9 @@ import threading
 
 import pytest
 
-from assistant.config import TurnConfig
-from assistant.controller import Controller
-from assistant.errors import AudioError, LanguageModelError
-from assistant.events import (
+from assistant.core.config import TurnConfig
+from assistant.core.errors import AudioError, LanguageModelError
+from assistant.core.events import (
     ButtonPressed,
     ButtonReleased,
     CancelPressed,
@@ -19,7 +18,8 @@ from assistant.events import (
     TurnFinished,
     TurnIgnored,
 )
-from assistant.memory import Conversation
+from assistant.pipeline.controller import Controller
+from assistant.pipeline.memory import Conversation
 from tests.fakes import (
     FakeAudioSink,
     FakeAudioSource,
@@ -265,7 +265,7 @@ class RecordingController:
 def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mode():
     import io
 
-    from assistant.service import KeyboardButton
+    from assistant.appliance.run import KeyboardButton
 
     toggle = RecordingController("toggle")
     KeyboardButton(toggle, io.StringIO("\n\n"))._loop()

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.audio import have_input_device, have_output_device
-from assistant.cli import main
-from assistant.config import (
+from assistant.core.config import (
     AsrConfig,
     AudioConfig,
     Config,
@@ -24,7 +22,8 @@ from assistant.config import (
     PathsConfig,
     ToolsConfig,
 )
-from assistant.doctor import (
+from assistant.frontends.cli import main
+from assistant.frontends.doctor import (
     Check,
     check_config,
     check_gpio,
@@ -43,6 +42,7 @@ from assistant.doctor import (
     run_doctor,
     thermal_zones,
 )
+from assistant.stages.audio.soundcard import have_input_device, have_output_device
 from tests.alsa import MIC, SPEAKER, AlsaDevices, portaudio_env, sine, write_raw
 from tests.conftest import require
 

@@ -10,11 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.asr_whisper import WhisperSpeechToText
-from assistant.audio import SoundDeviceSink, SoundDeviceSource
-from assistant.config import AsrConfig, AudioConfig, LlmConfig, TtsConfig, TurnConfig
-from assistant.controller import Controller
-from assistant.events import (
+from assistant.core.config import AsrConfig, AudioConfig, LlmConfig, TtsConfig, TurnConfig
+from assistant.core.events import (
     ButtonPressed,
     CancelPressed,
     EventBus,
@@ -23,10 +20,13 @@ from assistant.events import (
     StateChanged,
     TurnFinished,
 )
-from assistant.llm import LlamaLanguageModel
-from assistant.memory import Conversation
-from assistant.pcm import rms_dbfs
-from assistant.tts import PiperTextToSpeech
+from assistant.pipeline.controller import Controller
+from assistant.pipeline.memory import Conversation
+from assistant.stages.asr.whisper import WhisperSpeechToText
+from assistant.stages.audio.pcm import rms_dbfs
+from assistant.stages.audio.soundcard import SoundDeviceSink, SoundDeviceSource
+from assistant.stages.llm.llama import LlamaLanguageModel
+from assistant.stages.tts.piper import PiperTextToSpeech
 from tests.alsa import MIC, NATIVE_RATE_HZ, SPEAKER, AlsaDevices, portaudio_env, write_raw
 from tests.conftest import require
 from tests.recorder import Recorder
@@ -50,7 +50,7 @@ def engines(models_dir: Path):
 
 def capture_file(tmp_path: Path, models_dir: Path, question: str) -> Path:
     """The question as the microphone hears it: at 44.1 kHz, with quiet around it."""
-    from assistant.pcm import resample
+    from assistant.stages.audio.pcm import resample
 
     speech = load_16k(piper_wav(question, models_dir, tmp_path / "question.wav"))
     audio = resample(speech, 16000, NATIVE_RATE_HZ)
@@ -103,7 +103,7 @@ def test_spoken_question_gets_a_spoken_answer(tmp_path, models_dir, engines):
     assert rms_dbfs(played) > -40.0
     # What came out of the speaker, transcribed back, holds the answer.
     stt = engines[0]
-    from assistant.pcm import resample
+    from assistant.stages.audio.pcm import resample
 
     heard = stt.start()
     heard.accept(resample(played, 22050, 16000))

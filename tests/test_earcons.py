@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from assistant.earcons import earcon
-from assistant.errors import AudioError
-from assistant.pcm import rms_dbfs
+from assistant.core.errors import AudioError
+from assistant.stages.audio.earcons import earcon
+from assistant.stages.audio.pcm import rms_dbfs
 
 NAMES = ["listening", "stopped", "error", "ignored"]
 

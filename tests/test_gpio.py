@@ -13,10 +13,11 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from assistant import gpio
-from assistant.config import GpioConfig
-from assistant.errors import GpioError
-from assistant.events import (
+from assistant.appliance import gpio
+from assistant.appliance.gpio import GpioButtons, LedIndicator, gpio_available
+from assistant.core.config import GpioConfig
+from assistant.core.errors import GpioError
+from assistant.core.events import (
     ButtonPressed,
     ButtonReleased,
     CancelPressed,
@@ -25,7 +26,6 @@ from assistant.events import (
     StateChanged,
     TranscriptReady,
 )
-from assistant.gpio import GpioButtons, LedIndicator, gpio_available
 
 TIMEOUT_S = 5.0
 
@@ -120,7 +120,7 @@ def test_failing_submit_is_logged_not_raised(factory, caplog):
 
     with (
         GpioButtons(GpioConfig(), submit, pin_factory=factory),
-        caplog.at_level(logging.ERROR, logger="assistant.gpio"),
+        caplog.at_level(logging.ERROR, logger="assistant.appliance.gpio"),
     ):
         factory.pin(17).drive_low()
     assert "submitting ButtonPressed failed" in caplog.text

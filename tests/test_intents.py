@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.intents import IntentMatcher, normalize, numbers_to_digits, parse_duration
+from assistant.skills.intents import IntentMatcher, normalize, numbers_to_digits, parse_duration
 
 
 @pytest.fixture(scope="module")

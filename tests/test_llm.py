@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import LlmConfig
-from assistant.errors import LanguageModelError, ModelError
-from assistant.llm import LlamaLanguageModel, Message, check_gguf, default_threads
-from assistant.memory import Conversation
+from assistant.core.config import LlmConfig
+from assistant.core.errors import LanguageModelError, ModelError
+from assistant.core.messages import Message
+from assistant.pipeline.memory import Conversation
+from assistant.stages.llm.llama import LlamaLanguageModel, check_gguf, default_threads
 from tests.conftest import require
 
 MODEL = LlmConfig().model

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.llm import Message
-from assistant.memory import Conversation
+from assistant.core.messages import Message
+from assistant.pipeline.memory import Conversation
 
 
 def chars_fit(limit: int):

@@ -26,12 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.catalog import load_catalog
-from assistant.cli import main
-from assistant.config import config_search_path, load_config
-from assistant.errors import ConfigError, FetchError, ModelError
-from assistant.fetch import Progress, State, Wheel
-from assistant.models import (
+from assistant.catalog.catalogue import load_catalog
+from assistant.catalog.fetch import Progress, State, Wheel
+from assistant.catalog.manage import (
     fetch_models,
     fits,
     list_models,
@@ -42,6 +39,9 @@ from assistant.models import (
     use_model,
     verify_models,
 )
+from assistant.core.config import config_search_path, load_config
+from assistant.core.errors import ConfigError, FetchError, ModelError
+from assistant.frontends.cli import main
 from tests.conftest import require
 
 HEX = set("0123456789abcdef")
@@ -59,7 +59,7 @@ def make_zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 class FakePipDownload:
-    """Fake of `assistant.fetch.pip_download`: copies wheels built by the test."""
+    """Fake of `assistant.catalog.fetch.pip_download`: copies wheels built by the test."""
 
     def __init__(self, wheels: dict[str, Path]) -> None:
         self.wheels = wheels

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from assistant.notify import SystemdNotifier, watchdog_interval_s
+from assistant.appliance.notify import SystemdNotifier, watchdog_interval_s
 
 TIMEOUT_S = 5.0
 

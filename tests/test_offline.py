@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.frontends.cli import main
 from tests.alsa import MIC, SPEAKER, AlsaDevices, portaudio_env
 from tests.conftest import require
 from tests.speech import piper_wav
@@ -133,7 +133,7 @@ def test_run_opens_no_socket(
     )
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # the keyboard button: no presses
     ready = _Ready()
-    service_log = logging.getLogger("assistant.service")
+    service_log = logging.getLogger("assistant.appliance.run")
     service_log.addHandler(ready)
 
     def stop_when_ready() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.catalog import load_catalog
-from assistant.config import Config, config_from_dict, config_to_toml, load_config
-from assistant.errors import ConfigError
-from assistant.profiles import PROFILES, apply_profile
+from assistant.catalog.catalogue import load_catalog
+from assistant.core.config import Config, config_from_dict, config_to_toml, load_config
+from assistant.core.errors import ConfigError
+from assistant.core.profiles import PROFILES, apply_profile
 
 
 def write(path: Path, text: str) -> Path:

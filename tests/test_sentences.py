@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from assistant.sentences import SentenceSplitter, split_sentences
+from assistant.stages.tts.sentences import SentenceSplitter, split_sentences
 
 CORPUS = [
     "Hello there. How are you? I am fine!",

@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from assistant.reply import ReplyStreamer
-from assistant.skills import FixedReply, SkillReply, Skills
-from assistant.timers import Timers
-from assistant.tools import ToolBox, parse_tool_specs
+from assistant.pipeline.reply import ReplyStreamer
+from assistant.skills.handler import FixedReply, SkillReply, Skills
+from assistant.skills.timers import Timers
+from assistant.skills.tools import ToolBox, parse_tool_specs
 from tests.fakes import FakeClock, FakeGrammarModel
 
 NOW = datetime.datetime(2025, 5, 5, 15, 7, 0)  # a Monday
@@ -120,7 +120,7 @@ def test_ordinary_questions_go_to_the_llm_without_a_tool_call(clock, factory, ca
     llm = FakeGrammarModel('{"tool": "lamp", "args": {"action": "on"}}')
     tools = ToolBox(parse_tool_specs(["lamp=5"], []), pin_factory=factory)
     skills = make(clock, llm=llm, tools=tools)
-    with caplog.at_level(logging.INFO, logger="assistant.skills"):
+    with caplog.at_level(logging.INFO, logger="assistant.skills.handler"):
         assert skills.handle("What is the capital of France?") is None
     assert llm.calls == []
     assert factory.pin(5).state == 0
@@ -132,7 +132,7 @@ def test_a_mentioned_tool_takes_the_tool_path(clock, factory, caplog) -> None:
     llm = FakeGrammarModel('{"tool": "lamp", "args": {"action": "on"}}')
     tools = ToolBox(parse_tool_specs(["lamp=5:light"], ["door=6"]), pin_factory=factory)
     skills = make(clock, llm=llm, tools=tools)
-    with caplog.at_level(logging.INFO, logger="assistant.skills"):
+    with caplog.at_level(logging.INFO, logger="assistant.skills.handler"):
         reply = skills.handle("switch on the light")
     assert reply == SkillReply("The lamp is on.", "tool", "tool.lamp.on")
     assert factory.pin(5).state == 1

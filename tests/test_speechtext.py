@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.speechtext import clean_for_speech, number_words, ordinal_words, year_words
+from assistant.stages.tts.text import clean_for_speech, number_words, ordinal_words, year_words
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.timers import MAX_TIMERS, Timers
+from assistant.skills.timers import MAX_TIMERS, Timers
 from tests.fakes import FakeClock
 
 

@@ -12,13 +12,20 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from assistant import tools as tools_module
-from assistant.config import LlmConfig, config_from_dict
-from assistant.errors import ConfigError
-from assistant.llm import LlamaLanguageModel, Message
-from assistant.skills import Skills
-from assistant.timers import Timers
-from assistant.tools import ToolBox, ToolCall, ToolError, parse_tool_specs, toolbox_from_config
+from assistant.core.config import LlmConfig, config_from_dict
+from assistant.core.errors import ConfigError
+from assistant.core.messages import Message
+from assistant.skills import tools as tools_module
+from assistant.skills.handler import Skills
+from assistant.skills.timers import Timers
+from assistant.skills.tools import (
+    ToolBox,
+    ToolCall,
+    ToolError,
+    parse_tool_specs,
+    toolbox_from_config,
+)
+from assistant.stages.llm.llama import LlamaLanguageModel
 from tests.conftest import require
 from tests.fakes import FakeGrammarModel
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.config import TtsConfig
-from assistant.errors import ModelError
-from assistant.pcm import AudioChunk, rms_dbfs
-from assistant.tts import PiperTextToSpeech, TextToSpeech
+from assistant.core.config import TtsConfig
+from assistant.core.errors import ModelError
+from assistant.stages.audio.pcm import AudioChunk, rms_dbfs
+from assistant.stages.tts.base import TextToSpeech
+from assistant.stages.tts.piper import PiperTextToSpeech
 from tests.conftest import require
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,415 @@
+"""`assistant bench`: every stage against its raw engine, and the streaming
+turn against a sequential pipeline, side by side in one run.
+
+Scenario: the questions in ``benchmarks/questions.txt`` (a built-in copy
+when not run from a checkout), spoken at bench time by the configured piper
+voice into WAV files. For each question and round, in alternating order so
+machine noise hits both arms:
+
+* **streaming**: the real `Controller` with `WavFileSource`, as ``assistant
+  listen`` runs it: ASR -> LLM tokens -> sentences -> TTS -> sink, overlapped;
+* **sequential**: the same engines and WAV, but transcribe everything, then
+  generate everything, then synthesize everything, then play;
+* **LLM stage vs bare**: ``LlamaLanguageModel.generate`` against a bare
+  llama-cpp-python ``Llama.generate`` loop (same file, threads, prompt and
+  sampling) - tokens/s after the first token;
+* **TTS stage vs bare**: ``PiperTextToSpeech.synthesize`` against
+  ``PiperVoice.synthesize`` on the same text - real-time factor.
+
+Plus: orchestration overhead with the `Instant*` stand-in engines, time to
+first token of a second turn against a cold first turn, and peak memory of
+the appliance's engines in a separate process. With ``threads_sweep``, llama
+1 vs 2 threads alone and while piper synthesizes, and Whisper's CPU threads.
+
+The speaker is `bench_probes.TimingSink`: an unbounded buffer that records
+when each chunk arrives, so TTFA is "first reply sample handed to the
+speaker" and playback stalls are simulated from the arrival times. The
+measurements live in `bench_probes`, the summaries, targets and table in
+`bench_report`; this module holds the command and the `Instant*` stand-ins.
+
+Every LLM run starts from the same KV cache (the system prompt, as after the
+appliance's warm-up) and samples greedily (temperature 0), so both arms of a
+pair generate the same reply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import platform
+import queue
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from assistant.bench.probes import (
+    TURN_TIMEOUT_S,
+    Engines,
+    TimingSink,
+    file_turn,
+    sequential_turn,
+    speak_questions,
+    streaming_turn,
+)
+from assistant.core.config import Config
+from assistant.core.errors import AssistantError, ConfigError
+from assistant.core.events import ButtonPressed, EventBus, TurnFailed, TurnFinished, TurnIgnored
+from assistant.pipeline.memory import Conversation
+from assistant.skills.handler import FixedReply
+from assistant.stages.audio.pcm import AudioChunk
+from assistant.stages.tts.base import TextToSpeech
+
+log = logging.getLogger(__name__)
+
+QUESTIONS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "questions.txt"
+DEFAULT_QUESTIONS = (
+    "What is the capital of France?",
+    "How many legs does a spider have?",
+    "What is the boiling point of water?",
+    "Who wrote Romeo and Juliet?",
+    "What color is the sky on a clear day?",
+)
+ORCHESTRATION_TURNS = 30
+
+
+# -- stand-in engines, for the orchestration overhead ---------------------------
+
+
+class InstantSpeechToText:
+    """Stand-in, not a real recognizer: hears a fixed question at once, so a
+    turn's time is the controller's own. For the orchestration measurement."""
+
+    name = "instant-asr"
+    sample_rate_hz = 16000
+
+    def __init__(self, text: str = "what is the capital of france") -> None:
+        self.text = text
+
+    def start(self) -> _InstantTranscriber:
+        return _InstantTranscriber(self.text)
+
+    def warm_up(self) -> None:
+        pass
+
+
+class _InstantTranscriber:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def accept(self, samples: np.ndarray) -> None:
+        pass
+
+    def partial(self) -> str:
+        return ""
+
+    def endpoint(self) -> bool:
+        return False
+
+    def finish(self) -> str:
+        return self.text
+
+
+INSTANT_REPLY = "The capital of France is Paris. It is a lovely city."
+"""What the stand-in LLM (a `FixedReply`) says: two sentences, one word per
+token, with no compute."""
+
+
+class InstantTextToSpeech:
+    """Stand-in, not a real voice: 10 ms of silence per call, with no compute."""
+
+    name = "instant-tts"
+    sample_rate_hz = 16000
+
+    def synthesize(self, text: str, cancel: threading.Event | None = None) -> Iterator[AudioChunk]:
+        if text.strip() and not (cancel is not None and cancel.is_set()):
+            yield AudioChunk(np.zeros(160, dtype=np.int16), self.sample_rate_hz)
+
+    def warm_up(self) -> None:
+        pass
+
+
+class InstantAudioSource:
+    """Stand-in microphone: ``blocks`` blocks of 30 ms of silence, as fast as
+    they are read, then exhausted (like `WavFileSource`)."""
+
+    sample_rate_hz = 16000
+
+    def __init__(self, blocks: int = 10) -> None:
+        self.blocks = blocks
+        self._left = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self._left <= 0
+
+    def open(self) -> None:
+        self._left = self.blocks
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        return np.zeros(480, dtype=np.int16)
+
+    def discard(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self._left = 0
+
+
+# -- set-up ---------------------------------------------------------------------
+
+
+def load_questions(path: Path | None = None) -> list[str]:
+    """One question per non-empty, non-``#`` line of ``path`` (default:
+    ``benchmarks/questions.txt``, else the built-in list)."""
+    if path is None and not QUESTIONS_FILE.is_file():
+        return list(DEFAULT_QUESTIONS)
+    path = Path(path or QUESTIONS_FILE)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"bench questions {path}: cannot read ({exc.strerror})") from None
+    questions = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not questions:
+        raise ConfigError(f"bench questions {path}: no questions; write one per line")
+    return questions
+
+
+def bench_config(config: Config, notes: list[str]) -> Config:
+    """The config the bench runs: greedy sampling, and Whisper when the
+    configured Vosk model is not installed (the English path on a dev box)."""
+    asr = config.asr
+    if asr.engine == "vosk" and not (config.models_dir / asr.vosk_model).is_dir():
+        notes.append(
+            f"Vosk model {asr.vosk_model} is not in {config.models_dir}; "
+            f"using whisper ({asr.whisper_model}) for ASR"
+        )
+        asr = dataclasses.replace(asr, engine="whisper")
+    llm = dataclasses.replace(config.llm, temperature=0.0)
+    return dataclasses.replace(config, asr=asr, llm=llm)
+
+
+# -- orchestration overhead ----------------------------------------------------
+
+
+def orchestration(config: Config, turns: int = ORCHESTRATION_TURNS) -> list[dict]:
+    """Turns through the real `Controller` with `Instant*` engines: whatever
+    time a turn takes is the pipeline's own (threads, queues, events)."""
+    from assistant.pipeline.controller import Controller
+
+    bus = EventBus()
+    done: queue.Queue = queue.Queue()
+    bus.subscribe(
+        lambda e: done.put(e) if isinstance(e, TurnFinished | TurnFailed | TurnIgnored) else None
+    )
+    controller = Controller(
+        stt=InstantSpeechToText(),
+        llm=FixedReply(INSTANT_REPLY, name="instant-llm"),
+        tts=InstantTextToSpeech(),
+        source=InstantAudioSource(),
+        sink=TimingSink(),
+        conversation=Conversation("You are a stand-in.", 2),
+        turn=file_turn(config),
+        bus=bus,
+        earcons=False,
+    )
+    rows = []
+    controller.start()
+    try:
+        for _ in range(turns):
+            pressed = ButtonPressed()
+            controller.submit(pressed)
+            event = done.get(timeout=TURN_TIMEOUT_S)
+            if not isinstance(event, TurnFinished):
+                raise AssistantError(f"bench: an Instant* turn did not finish: {event}")
+            rows.append(
+                {
+                    "turn_ms": round((event.at_s - pressed.at_s) * 1000, 2),
+                    "ttfa_ms": event.timings_ms.get("ttfa"),
+                }
+            )
+    finally:
+        controller.stop()
+    return rows
+
+
+# -- the command ---------------------------------------------------------------
+
+
+def collect(
+    config: Config,
+    *,
+    turns: int = 3,
+    questions_path: Path | None = None,
+    threads: bool = False,
+    memory: bool = True,
+    progress: Callable[[str], None] = lambda line: None,
+) -> dict:
+    """Run every measurement and return the JSON-ready result (fields in
+    benchmarks/README.md). Blocks for minutes; loads every model twice."""
+    from assistant.bench.probes import (
+        BareLlama,
+        BarePiper,
+        measure_memory,
+        threads_sweep,
+        ttft_pair,
+    )
+    from assistant.bench.report import evaluate_targets, stage_summaries, waterfall
+    from assistant.compose import build_llm, build_stt, build_tts
+    from assistant.stages.llm.llama import batch_threads
+
+    if turns < 1:
+        raise ConfigError(f"bench --turns {turns} is not allowed; expected 1 or more")
+    notes: list[str] = []
+    questions = load_questions(questions_path)
+    config = bench_config(config, notes)
+    for note in notes:
+        progress(f"note: {note}")
+    mem = None
+    if memory:
+        # First, while this process is small: the child inherits its ru_maxrss.
+        progress("memory of the appliance's engines, in a fresh process")
+        mem = measure_memory(config, questions[0])
+    progress("loading engines")
+    engines = Engines(build_stt(config), build_llm(config), build_tts(config))
+    for engine in (engines.stt, engines.llm, engines.tts):
+        engine.warm_up()
+    raw: dict[str, list] = {"streaming": [], "sequential": [], "llm": [], "tts": [], "ttft": []}
+    bare_llm = BareLlama(engines.llm)
+    bare_tts = BarePiper(config)
+    sweep = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp:
+            wavs = speak_questions(engines.tts, questions, Path(tmp))
+            step = 0
+            for round_ in range(turns):
+                for i, (question, wav) in enumerate(zip(questions, wavs, strict=True)):
+                    step += 1
+                    progress(f"turn {step}/{turns * len(questions)}: {question}")
+                    # Alternate which arm goes first, so drift hits both alike.
+                    flip = step % 2 == 0
+                    _pair_turns(engines, config, wav, flip, raw, {"question": i, "round": round_})
+                    raw["llm"].append(_pair_llm(engines.llm, bare_llm, config, question, flip))
+                    text = raw["streaming"][-1]["reply"] or question
+                    raw["tts"].append(_pair_tts(engines.tts, bare_tts, text, flip))
+            for k in range(turns):
+                progress(f"time to first token, conversation {k + 1}/{turns}")
+                first, second = questions[k % len(questions)], questions[(k + 1) % len(questions)]
+                raw["ttft"].append(ttft_pair(engines.llm, config, first, second))
+            progress("orchestration with Instant* engines")
+            orch = orchestration(config)
+            if threads:
+                texts = [r["reply"] or r["transcript"] for r in raw["streaming"][: len(wavs)]]
+                sweep = threads_sweep(engines, config, questions, wavs, texts, progress)
+    finally:
+        bare_llm.close()
+        engines.llm.close()
+
+    stages = stage_summaries(raw, orch)
+    n_threads = engines.llm.n_threads
+    asr = config.asr
+    return {
+        "setup": {
+            "turns": turns,
+            "questions": questions,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "asr_engine": asr.engine,
+            "asr_model": asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
+            "llm_model": Path(config.llm.model).name,
+            "llm_threads": n_threads,
+            "llm_batch_threads": batch_threads(n_threads),
+            "voice": config.tts.voice,
+            "notes": notes,
+        },
+        "stages": stages,
+        "targets": [t.to_dict() for t in evaluate_targets(stages, mem)],
+        "memory": mem,
+        "threads_sweep": sweep,
+        "waterfall": waterfall(raw["streaming"], raw["sequential"]),
+        "turns": {k: raw[k] for k in ("streaming", "sequential", "llm", "tts", "ttft")},
+    }
+
+
+def _pair_turns(
+    engines: Engines, config: Config, wav: Path, flip: bool, raw: dict, tags: dict
+) -> None:
+    for arm in ("sequential", "streaming") if flip else ("streaming", "sequential"):
+        run = streaming_turn if arm == "streaming" else sequential_turn
+        row = run(engines, config, wav)
+        row["reply_ttfa_ms"] = round(row["ttfa_ms"] - row["asr_ms"], 1)
+        raw[arm].append({**tags, **row})
+
+
+def _pair_llm(llm: Any, bare: Any, config: Config, question: str, flip: bool) -> dict:
+    from assistant.bench.probes import llm_stage_tokens_per_s
+
+    messages = Conversation(config.llm.system_prompt, 1).messages(question)
+    prompt = llm.tokenize(messages)
+    prefix = llm.tokenize(messages[:1], reply=False)
+    pair: dict[str, Any] = {}
+    for arm in ("bare", "stage") if flip else ("stage", "bare"):
+        if arm == "stage":
+            pair["stage"], pair["stage_tokens"] = llm_stage_tokens_per_s(llm, messages)
+        else:
+            pair["bare"], pair["bare_tokens"] = bare.tokens_per_s(
+                prefix, prompt, config.llm.max_tokens
+            )
+    return pair
+
+
+def _pair_tts(tts: TextToSpeech, bare: Any, text: str, flip: bool) -> dict:
+    from assistant.bench.probes import tts_stage_rtf
+
+    pair: dict[str, Any] = {"chars": len(text)}
+    for arm in ("bare", "stage") if flip else ("stage", "bare"):
+        pair[arm] = tts_stage_rtf(tts, text) if arm == "stage" else bare.rtf(text)
+    return pair
+
+
+def run_bench(
+    config: Config,
+    *,
+    turns: int = 3,
+    as_json: bool = False,
+    threads_sweep: bool = False,
+    questions: Path | None = None,
+    memory: bool = True,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+) -> int:
+    """The ``assistant bench`` command: print the table (or one JSON object)
+    on ``out``, progress on ``err``. Returns the exit status (0)."""
+    from assistant.bench.report import format_table
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+
+    def progress(line: str) -> None:
+        err.write(f"bench: {line}\n")
+        err.flush()
+
+    result = collect(
+        config,
+        turns=turns,
+        questions_path=questions,
+        threads=threads_sweep,
+        memory=memory,
+        progress=progress,
+    )
+    if as_json:
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    else:
+        out.write(format_table(result))
+    out.flush()
+    return 0

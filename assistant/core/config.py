@@ -1,0 +1,332 @@
+"""The typed configuration: frozen sections composed into one `Config`.
+
+Only `load_config` reads files. Everything after it receives a validated,
+immutable `Config`, never raw TOML or argparse values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from assistant.core.errors import ConfigError
+from assistant.core.profiles import DEFAULT_SYSTEM_PROMPT, apply_profile
+
+
+def _range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    models_dir: str = ""
+    """Where model files live. Empty: $ASSISTANT_MODELS_DIR, else the
+    checkout's ``models/`` when run from source, else
+    ``$XDG_DATA_HOME/assistant/models``."""
+
+
+@dataclass(frozen=True)
+class LlmConfig:
+    model: str = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    """GGUF file name inside the models directory, or an absolute path."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """The persona: the first message of every conversation."""
+    n_ctx: int = field(default=2048, metadata=_range(256, 131072))
+    """Context window in tokens; memory is trimmed to fit it."""
+    n_threads: int = field(default=0, metadata=_range(0, 64))
+    """Threads for generation. 0 picks a default from the core count."""
+    max_tokens: int = field(default=200, metadata=_range(1, 4096))
+    """Upper bound on one reply, in tokens."""
+    temperature: float = field(default=0.2, metadata=_range(0.0, 2.0))
+    """Sampling temperature; low keeps a small model on topic."""
+    max_turns: int = field(default=8, metadata=_range(0, 1000))
+    """Past exchanges kept in memory before the oldest are dropped."""
+    seed: int = field(default=-1, metadata=_range(-1, None))
+    """Sampling seed; -1 is random."""
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    voice: str = "en_US-joe-medium"
+    """Piper voice name; ``<voice>.onnx`` and ``.onnx.json`` in the models directory."""
+    length_scale: float = field(default=1.0, metadata=_range(0.3, 3.0))
+    """Speaking slowness: above 1 is slower."""
+    volume: float = field(default=1.0, metadata=_range(0.0, 4.0))
+    """Playback gain applied to synthesized audio."""
+    speak: bool = True
+    """Whether replies are spoken by default."""
+    noise_scale: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
+    """Piper's generator noise, the voice's liveliness; negative keeps the
+    voice's own. 0 makes the same text sound the same every time."""
+    noise_w_scale: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
+    """Piper's phoneme-length noise, the variety in timing; negative keeps
+    the voice's own."""
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    engine: Literal["vosk", "whisper"] = "vosk"
+    """Speech recognizer: ``vosk`` (streaming, default) or ``whisper`` (extra)."""
+    vosk_model: str = "vosk-model-small-en-us-0.15"
+    """Vosk model directory inside the models directory."""
+    whisper_model: str = "whisper-base"
+    """faster-whisper (CTranslate2) model directory inside the models directory."""
+    language: str = "en"
+    """Language code passed to engines that take one."""
+    grammar: list[str] = field(default_factory=list)
+    """Optional phrase list; when set, Vosk only recognizes these phrases."""
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    input_device: str = ""
+    """Microphone by name substring or index; empty is the system default."""
+    output_device: str = ""
+    """Speaker by name substring or index; empty is the system default."""
+    input_rate_hz: int = field(default=0, metadata=_range(0, 384000))
+    """Capture rate; 0 uses the device's native rate."""
+    block_ms: int = field(default=30, metadata=_range(5, 500))
+    """Capture and playback block length in milliseconds."""
+    earcons: bool = True
+    """Short sounds for listening, stopped listening and error."""
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    mode: Literal["hold", "toggle"] = "hold"
+    """``hold``: talk while the button is held. ``toggle``: press once, the
+    turn ends after trailing silence."""
+    min_press_s: float = field(default=0.3, metadata=_range(0.0, 10.0))
+    """Shorter presses are ignored with a short sound and no LLM call."""
+    max_listen_s: float = field(default=15.0, metadata=_range(1.0, 300.0))
+    """Listening stops after this long, whatever the mode."""
+    silence_s: float = field(default=1.0, metadata=_range(0.2, 10.0))
+    """Toggle mode: trailing silence that ends the turn."""
+    reply_timeout_s: float = field(default=60.0, metadata=_range(1.0, 600.0))
+    """A turn that produces nothing for this long fails and returns to idle."""
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    enabled: bool = True
+    """Use GPIO when a pin factory is available; off forces keyboard mode."""
+    button_pin: int = field(default=17, metadata=_range(0, 53))
+    """BCM pin of the push-to-talk button."""
+    cancel_pin: int = field(default=-1, metadata=_range(-1, 53))
+    """BCM pin of the optional cancel button; -1 for none."""
+    pull_up: bool = True
+    """Button wired to ground with the internal pull-up."""
+    bounce_s: float = field(default=0.05, metadata=_range(0.0, 1.0))
+    """Debounce time for the buttons."""
+    hold_s: float = field(default=1.0, metadata=_range(0.0, 10.0))
+    """gpiozero hold time for the push-to-talk button."""
+    led_kind: Literal["separate", "rgb", "none"] = "separate"
+    """Three separate LEDs, one RGB LED, or none."""
+    listening_pin: int = field(default=22, metadata=_range(0, 53))
+    """LED pin (or RGB red) for listening."""
+    thinking_pin: int = field(default=23, metadata=_range(0, 53))
+    """LED pin (or RGB green) for thinking."""
+    speaking_pin: int = field(default=24, metadata=_range(0, 53))
+    """LED pin (or RGB blue) for speaking."""
+    active_high: bool = True
+    """LEDs light when the pin is high (common-cathode RGB)."""
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log level for stderr (and so the journal)."""
+
+
+@dataclass(frozen=True)
+class ToolsConfig:
+    outputs: list[str] = field(default_factory=list)
+    """Digital outputs the LLM may switch, as ``"name=pin"`` or
+    ``"name=pin:synonym,synonym"`` with a BCM pin, e.g. ``"lamp=5:light"``."""
+    inputs: list[str] = field(default_factory=list)
+    """Digital inputs (buttons, switches) the LLM may read, same form, e.g.
+    ``"door=6"``. Pins must differ from the [gpio] pins."""
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    language: Literal["en", "pt", "es"] = "en"
+    """Top-level key, not a section. Set in the file, it picks a profile
+    (assistant/profiles.py): the Vosk model, voice and system prompt of that
+    language, for each of those keys the file does not set itself."""
+    source: str = field(default="built-in defaults", compare=False)
+    """Where this config came from; not a TOML key."""
+
+    @property
+    def models_dir(self) -> Path:
+        return resolve_models_dir(self.paths.models_dir)
+
+
+def resolve_models_dir(configured: str) -> Path:
+    if configured:
+        return Path(configured).expanduser()
+    env = os.environ.get("ASSISTANT_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
+        return checkout / "models"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "assistant" / "models"
+
+
+SYSTEM_CONFIG = Path("/etc/assistant/config.toml")
+
+
+def config_search_path(explicit: str | None = None) -> list[Path]:
+    """Candidate config files, first match wins."""
+    paths = []
+    if explicit:
+        return [Path(explicit).expanduser()]
+    if os.environ.get("ASSISTANT_CONFIG"):
+        return [Path(os.environ["ASSISTANT_CONFIG"]).expanduser()]
+    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    paths.append(Path(config_home) / "assistant" / "config.toml")
+    paths.append(SYSTEM_CONFIG)
+    return paths
+
+
+def load_config(explicit: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Find, parse and validate the config; raise `ConfigError` with one line.
+
+    An explicit path (``--config`` or ``$ASSISTANT_CONFIG``) must exist; the
+    default locations are optional. ``overrides`` maps ``"section.key"`` to
+    values from the command line and is validated like the file.
+    """
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    candidates = config_search_path(explicit)
+    must_exist = bool(explicit or os.environ.get("ASSISTANT_CONFIG"))
+    for path in candidates:
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(
+                    f"config {path}: not valid TOML ({exc}); fix the syntax"
+                ) from None
+            except OSError as exc:
+                raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
+            source = str(path)
+            break
+        if must_exist:
+            raise ConfigError(
+                f"config {path}: no such file; pass an existing file to --config "
+                "or unset ASSISTANT_CONFIG"
+            )
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        data.setdefault(section, {})[key] = value
+    return config_from_dict(data, source)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "built-in defaults") -> Config:
+    sections: dict[str, Any] = {}
+    hints = typing.get_type_hints(Config)
+    known = [f.name for f in dataclasses.fields(Config) if f.name != "source"]
+    if "language" in data:
+        f = next(f for f in dataclasses.fields(Config) if f.name == "language")
+        language = _check_value("language", data["language"], hints["language"], f, source)
+        data = {k: v for k, v in apply_profile(language, data).items() if k != "language"}
+        sections["language"] = language
+    for name, table in data.items():
+        if name not in known:
+            raise ConfigError(
+                f"config {source}: unknown section [{name}]; allowed: {', '.join(known)}"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"config {source}: [{name}] must be a table")
+        sections[name] = _build_section(hints[name], name, table, source)
+    return Config(**sections, source=source)
+
+
+def _build_section(cls: type, name: str, table: dict[str, Any], source: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(
+                f"config {source}: unknown key {name}.{key}; allowed: {', '.join(fields)}"
+            )
+        values[key] = _check_value(f"{name}.{key}", value, hints[key], fields[key], source)
+    return cls(**values)
+
+
+def _check_value(key: str, value: Any, hint: Any, f: dataclasses.Field, source: str) -> Any:
+    def bad(allowed: str) -> ConfigError:
+        return ConfigError(f"config {source}: {key} = {value!r} is not allowed; expected {allowed}")
+
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise bad("one of " + ", ".join(repr(c) for c in choices))
+        return value
+    if origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return list(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if hint in (int, float):
+        ok = isinstance(value, int) if hint is int else isinstance(value, int | float)
+        if not ok or isinstance(value, bool):
+            raise bad("an integer" if hint is int else "a number")
+        lo, hi = f.metadata.get("range", (None, None))
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            lo_s = "-inf" if lo is None else lo
+            hi_s = "inf" if hi is None else hi
+            raise bad(f"a number from {lo_s} to {hi_s}")
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    raise bad(str(hint))  # pragma: no cover - a new field type needs a rule here
+
+
+def config_to_toml(config: Config) -> str:
+    """The effective configuration as TOML, for ``assistant config show``."""
+    lines = [f"# effective configuration (from {config.source})"]
+    lines.append(f"language = {_toml_value(config.language)}")
+    for section in dataclasses.fields(Config):
+        if section.name in ("source", "language"):
+            continue
+        lines.append(f"\n[{section.name}]")
+        for key, value in dataclasses.asdict(getattr(config, section.name)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    lines.append(f"# models directory in use: {config.models_dir}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,331 @@
+"""The `assistant` command. Arguments become typed config here, at the edge.
+
+Every expected failure is an `AssistantError`, printed as one line with a
+non-zero exit; Ctrl-C exits quietly with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from assistant import __version__
+from assistant.core.config import Config, config_to_toml, load_config
+from assistant.core.errors import AssistantError, os_error_line
+
+log = logging.getLogger("assistant")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="assistant", description="Offline push-to-talk voice assistant."
+    )
+    p.add_argument("--version", action="version", version=f"assistant {__version__}")
+    p.add_argument("--config", metavar="FILE", help="config file (default: search path)")
+    p.add_argument("--models-dir", metavar="DIR", help="directory holding the model files")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--profile", action="store_true", help="log every stage's timings per turn")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # --profile also after the command; SUPPRESS keeps it from resetting the global one.
+    turn = argparse.ArgumentParser(add_help=False)
+    turn.add_argument("--profile", action="store_true", default=argparse.SUPPRESS)
+
+    sub.add_parser(
+        "run", parents=[turn], help="the appliance: push-to-talk voice turns"
+    ).add_argument(
+        "--keyboard", action="store_true", help="Enter starts and stops a turn (no GPIO)"
+    )
+
+    c = sub.add_parser("console", parents=[turn], help="text console on the language model")
+    c.add_argument("--speak", dest="speak", action="store_true", default=None)
+    c.add_argument("--no-speak", dest="speak", action="store_false")
+    c.add_argument("--wav-dir", type=Path, help="write spoken replies as numbered WAV files here")
+
+    a = sub.add_parser("ask", parents=[turn], help="answer one question and exit")
+    a.add_argument("question")
+    a.add_argument("--wav", type=Path, help="write the spoken reply to this WAV file")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+
+    li = sub.add_parser("listen", parents=[turn], help="one voice turn from a WAV file")
+    li.add_argument("--wav", type=Path, required=True, help="the question, any rate and channels")
+    li.add_argument("--out", type=Path, help="write the spoken reply to this WAV file")
+    li.add_argument("--json", action="store_true", help="print one JSON object")
+    li.add_argument("--engine", choices=["vosk", "whisper"], help="speech recognizer")
+
+    b = sub.add_parser("bench", help="benchmark every stage and the whole turn")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--turns", type=int, default=3, help="rounds over the questions (default 3)")
+    b.add_argument("--threads-sweep", action="store_true", help="also sweep llama n_threads")
+    b.add_argument("--questions", type=Path, help="one question per line (default: built-in)")
+    b.add_argument("--no-memory", dest="memory", action="store_false", help="skip the RSS probe")
+
+    sub.add_parser("devices", help="list audio input and output devices")
+    sub.add_parser("doctor", help="check this machine, the models and the config")
+
+    cfg = sub.add_parser("config", help="configuration")
+    cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True).add_parser(
+        "show", help="print the effective configuration"
+    )
+
+    m = sub.add_parser("models", help="list, fetch, verify and switch models")
+    msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="installed and available models, and whether they fit")
+    f = msub.add_parser("fetch", help="download models and check their SHA-256")
+    f.add_argument("ids", nargs="*", help="model ids or sets (default: the embedded defaults)")
+    f.add_argument("--set", dest="model_set", help="a named set: default, test, en, pt, es")
+    v = msub.add_parser("verify", help="re-hash installed models against their SHA-256")
+    v.add_argument("ids", nargs="*")
+    u = msub.add_parser("use", help="point the config file at an installed model")
+    u.add_argument("id", help="model id, e.g. qwen2.5-0.5b")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        overrides = {}
+        if args.models_dir:
+            overrides["paths.models_dir"] = str(Path(args.models_dir).resolve())
+        if getattr(args, "engine", None):
+            overrides["asr.engine"] = args.engine
+        config = load_config(args.config, overrides)
+        if args.command is None:
+            args = parser.parse_args([*argv, _default_command(config)])
+        level = config.log.level.upper()
+        if args.command != "run" and not args.profile:
+            # One-shot commands print results; their INFO logs would only be noise.
+            level = max(logging.getLevelName(level), logging.WARNING)
+        logging.getLogger().setLevel(logging.DEBUG if args.verbose else level)
+        return _dispatch(args, config)
+    except AssistantError as exc:
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # Unexpected file-system trouble (permissions, a full disk): still one line.
+        if isinstance(exc, BrokenPipeError):  # stdout closed early (piped into head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        print(f"assistant: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    command = args.command
+    if args.profile:
+        logging.getLogger("assistant.profile").setLevel(logging.INFO)
+    if command == "config":
+        sys.stdout.write(config_to_toml(config))
+        return 0
+    if command == "devices":
+        from assistant.stages.audio.soundcard import list_devices
+
+        print(list_devices())
+        return 0
+    if command == "models":
+        return _models(args, config)
+    if command == "doctor":
+        from assistant.frontends.doctor import run_doctor
+
+        return run_doctor(config)
+    if command == "console":
+        return _console(args, config)
+    if command == "ask":
+        return _ask(args, config)
+    if command == "listen":
+        from assistant.appliance.run import listen_once
+
+        result = listen_once(config, args.wav, args.out, profile=args.profile)
+        _emit(result, args.json, text_key="reply")
+        return 0
+    if command == "bench":
+        from assistant.bench.run import run_bench
+
+        return run_bench(
+            config,
+            turns=args.turns,
+            as_json=args.json,
+            threads_sweep=args.threads_sweep,
+            questions=args.questions,
+            memory=args.memory,
+        )
+    if command == "run":
+        from assistant.appliance.run import run_appliance
+
+        return run_appliance(config, keyboard=args.keyboard, profile=args.profile)
+    raise AssertionError(command)  # pragma: no cover
+
+
+def _default_command(config: Config) -> str:
+    """With no command: the appliance when there is a microphone and a speech
+    recognizer to use it with, else the console."""
+    from assistant.stages.audio.soundcard import have_input_device
+
+    if not have_input_device():
+        return "console"
+    asr = config.asr
+    model = asr.vosk_model if asr.engine == "vosk" else asr.whisper_model
+    if not (config.models_dir / model).is_dir():
+        print(
+            f"assistant: speech model {model} is not installed, so starting the text "
+            f"console; `assistant models fetch {model}` enables voice turns",
+            file=sys.stderr,
+        )
+        return "console"
+    return "run"
+
+
+def _console(args: argparse.Namespace, config: Config) -> int:
+    from assistant.compose import build_conversation, build_llm, build_sink, build_skills, build_tts
+    from assistant.frontends.console import Console
+
+    speak = config.tts.speak if args.speak is None else args.speak
+    llm = build_llm(config)
+    tts = build_tts(config) if speak else None
+    sink = build_sink(config, wav_dir=args.wav_dir) if speak else None
+    if sink is not None:
+        sink.open(tts.sample_rate_hz)
+    # Read the system prompt into the KV cache now, so the first turn is quick.
+    llm.warm_up()
+    if tts is not None:
+        tts.warm_up()
+    conversation = build_conversation(config)
+    skills = build_skills(config, llm, tts, conversation)
+    console = Console(llm, conversation, tts=tts, sink=sink, speak=speak, skills=skills)
+    try:
+        return console.run()
+    finally:
+        if sink is not None:
+            sink.close()
+        skills.close()
+        llm.close()
+
+
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    from assistant.compose import build_conversation, build_llm, build_sink, build_skills, build_tts
+    from assistant.frontends.console import ask
+    from assistant.stages.audio.soundcard import have_output_device
+
+    speak = args.wav is not None or (config.tts.speak and have_output_device())
+    llm = build_llm(config)
+    tts = build_tts(config) if speak else None
+    sink = build_sink(config, wav=args.wav) if speak else None
+    if sink is not None:
+        sink.open(tts.sample_rate_hz)
+    stream = None if args.json else _stream_to_stdout
+    conversation = build_conversation(config)
+    skills = build_skills(config, llm, tts, conversation)
+    try:
+        result = ask(
+            llm, conversation, args.question, tts=tts, sink=sink, on_token=stream, skills=skills
+        )
+    finally:
+        if sink is not None:
+            sink.close()
+        skills.close()
+        llm.close()
+    timings = result.timings_ms
+    payload = {
+        "question": args.question,
+        "reply": result.generated,
+        "timings_ms": {
+            "llm_first_token": timings.get("llm_first_token"),
+            "llm_total": timings.get("llm_total"),
+            "tts_first_audio": timings.get("tts_first_audio"),
+            "total": timings.get("total"),
+        },
+        "tokens_per_s": round(result.tokens_per_s, 2),
+        "path": result.path,
+    }
+    if args.wav is not None:
+        payload["wav"] = str(args.wav)
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print()
+    if args.profile:
+        logging.getLogger("assistant.profile").info("ask %s", json.dumps(payload["timings_ms"]))
+    return 0
+
+
+def _stream_to_stdout(token: str) -> None:
+    sys.stdout.write(token)
+    sys.stdout.flush()
+
+
+def _emit(result: dict, as_json: bool, text_key: str) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(result[text_key])
+
+
+def _models(args: argparse.Namespace, config: Config) -> int:
+    from assistant.catalog import manage as models
+
+    directory = config.models_dir
+    if args.models_command == "list":
+        print(f"models directory: {directory}")
+        print("fits: yes = fits in MemAvailable, tight = only in MemTotal; * = unverified hashes")
+        print(
+            f"{'id':<28} {'kind':<4} {'lang':<12} {'size':>9} {'memory':>7} {'fits':<5} "
+            f"{'suits':<16} status"
+        )
+        for row in models.list_models(directory):
+            approx = "" if row["size_known"] else "~"
+            size_mb = f"{approx}{row['size_bytes'] / 1e6:.0f} MB"
+            mark = "" if row["verified"] else " *"
+            print(
+                f"{row['id']:<28} {row['kind']:<4} {row['language']:<12} {size_mb:>9} "
+                f"{row['memory_mb']:>4} MB {row['fits']:<5} {row['suits']:<16} "
+                f"{row['status']}{mark}"
+            )
+        return 0
+    if args.models_command == "fetch":
+        ids = list(args.ids)
+        if args.model_set or not ids:
+            ids = [args.model_set or "default", *ids]
+        # A best-effort model that failed was reported as a warning: still success.
+        models.fetch_models(
+            ids, directory, echo=lambda line: print(line, file=sys.stderr), progress=sys.stderr
+        )
+        return 0
+    if args.models_command == "use":
+        path = _user_config_path(args, config)
+        changes = models.use_model(args.id, directory, path)
+        for (section, key), value in changes.items():
+            print(f"{path}: {section}.{key} = {value!r}")
+        return 0
+    results = models.verify_models(directory, args.ids or None)
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        print(f"{mark} {result.entry}: {result.file} {result.message}".rstrip())
+    if not results:
+        print(f"no models found in {directory}; run `assistant models fetch`")
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+def _user_config_path(args: argparse.Namespace, config: Config) -> Path:
+    """The file `load_config` read, else where it looks first (~/.config/...)."""
+    from assistant.core.config import config_search_path
+
+    if config.source != "built-in defaults":
+        return Path(config.source)
+    return config_search_path(args.config)[0]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

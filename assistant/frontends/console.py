@@ -1,0 +1,233 @@
+"""The text console: a line-editing REPL on the real LLM, optionally spoken.
+
+The reply is printed as tokens arrive. With speech on, the same overlapped
+`ReplyStreamer` that the voice turn uses speaks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import statistics
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from assistant.core.errors import AssistantError
+from assistant.pipeline.memory import Conversation
+from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer
+from assistant.skills.handler import FixedReply, Skills
+from assistant.stages.audio.base import AudioSink
+from assistant.stages.llm.base import LanguageModel
+from assistant.stages.tts.base import TextToSpeech
+
+profile_log = logging.getLogger("assistant.profile")
+
+HELP = """commands:
+  /help          this text
+  /reset         forget the conversation
+  /speak on|off  speak replies (to the speaker, or to WAV files without one)
+  /stats         median timings of this session
+  /tools         declared GPIO tools and their state
+  /quit          leave (Ctrl-D works too)"""
+
+
+def ask(
+    llm: LanguageModel,
+    conversation: Conversation,
+    question: str,
+    *,
+    tts: TextToSpeech | None = None,
+    sink: AudioSink | None = None,
+    on_token: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+    skills: Skills | None = None,
+    last_reply: str = "",
+) -> ReplyResult:
+    """One text turn (see `reply.answer`); the sink must already be open.
+
+    Timings include ``total`` in ms, and ``path`` says which path answered.
+    """
+    streamer = ReplyStreamer(llm, tts, sink if tts else None, on_token=on_token)
+    started = streamer.clock()
+    result = answer(
+        streamer, conversation, question, skills=skills, last_reply=last_reply, cancel=cancel
+    )
+    result.timings_ms["total"] = round((streamer.clock() - started) * 1000, 1)
+    return result
+
+
+def format_stats(result: ReplyResult) -> str:
+    t = result.timings_ms
+    if result.path == "llm":
+        parts = [f"first token {t.get('llm_first_token', 0):.0f} ms"]
+        parts.append(f"{result.tokens_per_s:.1f} tokens/s")
+    else:
+        parts = [f"answered by {result.path}, no LLM"]
+    if "tts_first_audio" in t:
+        parts.append(f"first audio {t['tts_first_audio']:.0f} ms")
+    return "[" + " · ".join(parts) + "]"
+
+
+class Console:
+    """The REPL. Input and output are injected so tests can drive it."""
+
+    def __init__(
+        self,
+        llm: LanguageModel,
+        conversation: Conversation,
+        *,
+        tts: TextToSpeech | None,
+        sink: AudioSink | None,
+        speak: bool,
+        skills: Skills | None = None,
+        read_line: Callable[[str], str] = input,
+        out: TextIO | None = None,
+    ) -> None:
+        self.llm = llm
+        self.conversation = conversation
+        self.tts = tts
+        self.sink = sink
+        self.speak = speak and tts is not None and sink is not None
+        self.skills = skills
+        self.read_line = read_line
+        self.out = out or sys.stdout
+        self.history: list[ReplyResult] = []
+
+    def run(self) -> int:
+        _enable_line_editing()
+        self._say(f"assistant console on {self.llm.name}; /help for commands, /quit to leave")
+        while True:
+            self._ring_timers()
+            try:
+                line = self.read_line("you> ").strip()
+            except EOFError:
+                self._say("")
+                return 0
+            if not line:
+                continue
+            if line.startswith("/"):
+                if self._command(line) == "quit":
+                    return 0
+                continue
+            self._turn(line)
+
+    def _turn(self, question: str) -> None:
+        self.out.write("assistant> ")
+        self.out.flush()
+
+        def show(token: str) -> None:
+            self.out.write(token)
+            self.out.flush()
+
+        cancel = threading.Event()
+        try:
+            with _ctrl_c_cancels(cancel, self.sink):
+                result = ask(
+                    self.llm,
+                    self.conversation,
+                    question,
+                    tts=self.tts if self.speak else None,
+                    sink=self.sink,
+                    on_token=show,
+                    cancel=cancel,
+                    skills=self.skills,
+                    last_reply=self.history[-1].spoken if self.history else "",
+                )
+        except AssistantError as exc:
+            self._say(f"\n[error] {exc}")
+            return
+        if result.interrupted:
+            self._say("\n[interrupted]")
+        self.history.append(result)
+        profile_log.info("turn path=%s timings_ms=%s", result.path, result.timings_ms)
+        self._say("\n" + format_stats(result))
+        files = getattr(self.sink, "paths", None)
+        if self.speak and files:
+            # No sound card: say where the spoken reply went.
+            self._say(f"[spoken reply saved to {files[-1]}]")
+
+    def _ring_timers(self) -> None:
+        """Timers that came due while the user was typing ring before the prompt."""
+        if self.skills is None:
+            return
+        for alert in self.skills.due_alerts():
+            self._say(f"[timer] {alert}")
+            if self.speak:
+                ReplyStreamer(FixedReply(alert), self.tts, self.sink).run([])
+
+    def _command(self, line: str) -> str | None:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip().lower()
+        if name in ("/quit", "/exit"):
+            return "quit"
+        if name == "/help":
+            self._say(HELP)
+        elif name == "/reset":
+            self.conversation.reset()
+            self._say("[conversation forgotten]")
+        elif name == "/speak":
+            if arg not in ("on", "off"):
+                self._say("usage: /speak on|off")
+            elif arg == "on" and (self.tts is None or self.sink is None):
+                self._say("[speech is not available: no voice loaded]")
+            else:
+                self.speak = arg == "on"
+                self._say(f"[speech {arg}]")
+        elif name == "/stats":
+            self._say(self._stats())
+        elif name == "/tools":
+            self._say(self.skills.describe_tools() if self.skills else "[no tools declared]")
+        else:
+            self._say(f"unknown command {name}; /help lists the commands")
+        return None
+
+    def _stats(self) -> str:
+        if not self.history:
+            return "[no turns yet]"
+
+        # Skills answer instantly; counting them would flatter the LLM figures.
+        llm_turns = [r for r in self.history if r.path == "llm"] or self.history
+
+        def median(key: str) -> str:
+            values = [r.timings_ms[key] for r in llm_turns if key in r.timings_ms]
+            return f"{statistics.median(values):.0f} ms" if values else "n/a"
+
+        rate = statistics.median(r.tokens_per_s for r in llm_turns)
+        return (
+            f"[{len(self.history)} turns · median first token {median('llm_first_token')} · "
+            f"{rate:.1f} tokens/s · first audio {median('tts_first_audio')} · "
+            f"total {median('total')}]"
+        )
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def _enable_line_editing() -> None:
+    # Importing readline turns on line editing and history for input().
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(cancel: threading.Event, sink: AudioSink | None):
+    """During a reply, Ctrl-C stops it like a barge-in: playback is cut, and
+    the reply returns with what was said, so memory stays right."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        cancel.set()
+        if sink is not None:
+            sink.stop()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

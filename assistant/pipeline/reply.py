@@ -1,0 +1,322 @@
+"""The streaming reply: LLM tokens -> sentences -> speech -> speaker, overlapped.
+
+Three stages run at once so the first sentence is spoken while the rest is
+still being generated:
+
+    caller thread:   LLM tokens -> SentenceSplitter -> sentence queue
+    "tts" thread:    sentence queue -> TextToSpeech -> audio queue
+    "playback":      audio queue -> AudioSink.write
+
+Queues are bounded, so a slow speaker back-pressures synthesis and
+generation instead of buffering a whole reply. One `threading.Event`
+cancels all three; each stage checks it between tokens or chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from assistant.core.errors import AssistantError, AudioError, TextToSpeechError
+from assistant.core.messages import Message
+from assistant.pipeline.memory import Conversation
+from assistant.skills.handler import FixedReply, Skills
+from assistant.stages.audio.base import AudioSink
+from assistant.stages.llm.base import LanguageModel
+from assistant.stages.tts.base import TextToSpeech
+from assistant.stages.tts.sentences import SentenceSplitter
+
+log = logging.getLogger(__name__)
+
+_END = object()
+_QUEUE_POLL_S = 0.05
+
+
+@dataclass
+class ReplyResult:
+    generated: str
+    """Everything the LLM produced."""
+    spoken: str
+    """The part the listener heard; equals `generated` unless interrupted."""
+    interrupted: bool
+    tokens: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """``llm_first_token``, ``llm_total``, ``tts_first_audio`` and
+    ``first_audio_played``, each in ms since the reply started."""
+    path: str = "llm"
+    """Which path answered: ``llm``, ``intent`` or ``tool``."""
+
+    @property
+    def tokens_per_s(self) -> float:
+        gen_ms = self.timings_ms.get("llm_total", 0.0) - self.timings_ms.get("llm_first_token", 0.0)
+        if self.tokens < 2 or gen_ms <= 0:
+            return 0.0
+        return (self.tokens - 1) / (gen_ms / 1000.0)
+
+
+@dataclass
+class _Spoken:
+    """A sentence and where its audio sits in the sink's frame count."""
+
+    text: str
+    start_frame: int = -1
+    end_frame: int = -1
+
+
+class ReplyStreamer:
+    """Runs one reply through the overlapped stages.
+
+    `tts` and `sink` may be None for a text-only reply. `on_token` and
+    `on_first_audio` are called on the caller's thread and the playback
+    thread respectively; they must not block.
+    """
+
+    def __init__(
+        self,
+        llm: LanguageModel,
+        tts: TextToSpeech | None = None,
+        sink: AudioSink | None = None,
+        *,
+        on_token: Callable[[str], None] | None = None,
+        on_first_audio: Callable[[], None] | None = None,
+        on_sentence_spoken: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.llm = llm
+        self.tts = tts
+        self.sink = sink
+        self.on_token = on_token
+        self.on_first_audio = on_first_audio
+        self.on_sentence_spoken = on_sentence_spoken
+        self.clock = clock
+        self._cancel = threading.Event()
+        self._played_at_interrupt: int | None = None
+
+    def interrupt(self) -> None:
+        """Barge-in, from any thread: cut playback now and cancel the rest.
+
+        The frames played so far are read at this moment, so audio written to
+        the sink afterwards (an earcon) is not mistaken for spoken reply.
+        """
+        # Cancel first, so the playback thread queues nothing after the stop.
+        self._cancel.set()
+        if self.sink is not None:
+            self.sink.stop()
+            self._played_at_interrupt = self.sink.played_frames()
+
+    def run(
+        self, messages: Sequence[Message], cancel: threading.Event | None = None
+    ) -> ReplyResult:
+        """Generate, speak and return the reply. Blocks until playback ends
+        or `cancel` is set (or `interrupt` is called); raises the first stage
+        error. Call once per streamer."""
+        if cancel is not None:
+            self._cancel = cancel
+        cancel = self._cancel
+        t0 = self.clock()
+        timings: dict[str, float] = {}
+        speaking = self.tts is not None
+        sentences: queue.Queue = queue.Queue(maxsize=4)
+        audio: queue.Queue = queue.Queue(maxsize=8)
+        spoken: list[_Spoken] = []
+        errors: list[BaseException] = []
+        base_frame = self.sink.played_frames() if self.sink else 0
+
+        def ms() -> float:
+            return round((self.clock() - t0) * 1000.0, 1)
+
+        def fail(exc: BaseException) -> None:
+            errors.append(exc)
+            cancel.set()
+
+        threads = []
+        if speaking:
+            threads.append(
+                threading.Thread(
+                    target=self._synthesize_loop,
+                    args=(sentences, audio, spoken, cancel, timings, ms, fail),
+                    name="tts",
+                    daemon=True,
+                )
+            )
+            threads.append(
+                threading.Thread(
+                    target=self._playback_loop,
+                    args=(audio, spoken, cancel, timings, ms, fail, base_frame),
+                    name="playback",
+                    daemon=True,
+                )
+            )
+        for thread in threads:
+            thread.start()
+
+        pieces: list[str] = []
+        splitter = SentenceSplitter()
+        try:
+            for piece in self.llm.generate(messages, cancel):
+                if not pieces:
+                    timings["llm_first_token"] = ms()
+                pieces.append(piece)
+                if self.on_token:
+                    self.on_token(piece)
+                if speaking:
+                    for sentence in splitter.feed(piece):
+                        _put(sentences, sentence, cancel)
+            timings["llm_total"] = ms()
+            if speaking:
+                rest = splitter.flush()
+                if rest:
+                    _put(sentences, rest, cancel)
+        except BaseException as exc:  # a C library error or Ctrl-C must still end cleanly
+            fail(exc)
+        finally:
+            if speaking:
+                _put(sentences, _END, cancel, force=True)
+            for thread in threads:
+                thread.join()
+
+        if errors:
+            raise errors[0]
+        generated = "".join(pieces).strip()
+        interrupted = cancel.is_set()
+        # Text-only replies were shown in full, so all of it counts as said.
+        said = self._spoken_text(spoken, base_frame, interrupted) if speaking else generated
+        return ReplyResult(generated, said, interrupted, len(pieces), timings)
+
+    def _synthesize_loop(self, sentences, audio, spoken, cancel, timings, ms, fail) -> None:
+        try:
+            while True:
+                sentence = _get(sentences, cancel)
+                if sentence is _END or sentence is None:
+                    break
+                record = _Spoken(sentence)
+                spoken.append(record)
+                for chunk in self.tts.synthesize(sentence, cancel):
+                    timings.setdefault("tts_first_audio", ms())
+                    if not _put(audio, (record, chunk), cancel):
+                        return
+        except AssistantError as exc:
+            fail(exc)
+        except Exception as exc:
+            fail(TextToSpeechError(f"speech synthesis failed: {exc}"))
+        finally:
+            _put(audio, _END, cancel, force=True)
+
+    def _playback_loop(self, audio, spoken, cancel, timings, ms, fail, base_frame) -> None:
+        sink = self.sink
+        written = base_frame
+        current: _Spoken | None = None
+        try:
+            while True:
+                item = _get(audio, cancel)
+                if item is _END or item is None:
+                    break
+                record, chunk = item
+                if record is not current:
+                    self._finish_sentence(current)
+                    current = record
+                    record.start_frame = written
+                if "first_audio_played" not in timings:
+                    timings["first_audio_played"] = ms()
+                    if self.on_first_audio:
+                        self.on_first_audio()
+                if sink is not None:
+                    sink.write(chunk, cancel)
+                # The sink is opened at the voice's rate, so frames count 1:1.
+                written += len(chunk.samples)
+                record.end_frame = written
+            if sink is not None and not cancel.is_set():
+                sink.drain(timeout_s=max(5.0, (written - base_frame) / 8000.0 + 5.0))
+            if not cancel.is_set():
+                self._finish_sentence(current)
+        except AssistantError as exc:
+            fail(exc)
+        except Exception as exc:
+            fail(AudioError(f"playback failed: {type(exc).__name__}: {exc}"))
+
+    def _finish_sentence(self, record: _Spoken | None) -> None:
+        if record is not None and self.on_sentence_spoken:
+            self.on_sentence_spoken(record.text)
+
+    def _spoken_text(self, spoken: list[_Spoken], base_frame: int, interrupted: bool) -> str:
+        if not interrupted:
+            return " ".join(s.text for s in spoken).strip()
+        played = self._played_at_interrupt
+        if played is None:
+            played = self.sink.played_frames() if self.sink else base_frame
+        said = []
+        for record in spoken:
+            if record.start_frame < 0 or record.start_frame >= played:
+                break
+            if record.end_frame <= played:
+                said.append(record.text)
+                continue
+            # Keep the words heard so far, in proportion to the audio played.
+            fraction = (played - record.start_frame) / max(1, record.end_frame - record.start_frame)
+            words = record.text.split()
+            heard = words[: int(len(words) * fraction)]
+            if heard:
+                said.append(" ".join(heard) + "…")
+            break
+        return " ".join(said).strip()
+
+
+def _put(q: queue.Queue, item, cancel: threading.Event, force: bool = False) -> bool:
+    """Put with back-pressure; give up when cancelled (unless `force`, used
+    for the end marker, which drops stale items to make room)."""
+    while True:
+        if cancel.is_set() and not force:
+            return False
+        try:
+            q.put(item, timeout=_QUEUE_POLL_S)
+            return True
+        except queue.Full:
+            if force and cancel.is_set():
+                with contextlib.suppress(queue.Empty):
+                    q.get_nowait()
+
+
+def _get(q: queue.Queue, cancel: threading.Event):
+    """Get the next item, or None once cancelled (the end marker still wins)."""
+    while True:
+        try:
+            item = q.get(timeout=_QUEUE_POLL_S)
+        except queue.Empty:
+            if cancel.is_set():
+                return None
+            continue
+        if cancel.is_set() and item is not _END:
+            continue
+        return item
+
+
+def answer(
+    streamer: ReplyStreamer,
+    conversation: Conversation,
+    text: str,
+    *,
+    skills: Skills | None = None,
+    last_reply: str = "",
+    cancel: threading.Event | None = None,
+) -> ReplyResult:
+    """One turn's reply: a skill when one matches, else the LLM with memory.
+
+    Trims the memory to fit the model, streams the reply through
+    `streamer`, and remembers what was actually said. Intents and tool
+    confirmations are not conversation memory. Blocks the calling worker.
+    """
+    skill = skills.handle(text, last_reply) if skills is not None else None
+    if skill is not None:
+        streamer.llm = FixedReply(skill.text)
+        result = streamer.run([], cancel)
+        result.path = skill.path
+        return result
+    conversation.trim(streamer.llm.fits, text)
+    result = streamer.run(conversation.messages(text), cancel)
+    conversation.add(text, result.spoken)
+    return result

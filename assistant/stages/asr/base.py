@@ -1,0 +1,56 @@
+"""The speech-recognition stage's contract: one streaming interface for every engine.
+
+A `SpeechToText` engine is loaded once and hands out one `Transcriber` per
+utterance: ``start()``, then ``accept()``\\* while the button is held (or
+until ``endpoint()``), then ``finish()`` exactly once. Audio is mono int16 at
+`ASR_RATE_HZ`.
+
+The backends are `vosk` (default, streaming) and `whisper` (optional extra);
+only the composition root picks one.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Transcriber(Protocol):
+    """One utterance.
+
+    Used from one worker thread only. ``accept`` must keep up with real time
+    and never waits for a full decode; ``finish`` may block for the final
+    decode (milliseconds for Vosk, about the utterance length for Whisper on a
+    Pi). Nothing is closed by the caller: the transcriber is done after
+    ``finish``.
+    """
+
+    def accept(self, samples: np.ndarray) -> None:
+        """Feed mono int16 samples at 16 kHz, any block length (20-30 ms typical)."""
+        ...
+
+    def partial(self) -> str:
+        """Best text so far, "" if none; cheap, never blocks on a decode."""
+        ...
+
+    def endpoint(self) -> bool:
+        """True once speech was heard and then trailing silence (toggle mode)."""
+        ...
+
+    def finish(self) -> str:
+        """Final text, stripped; "" when nothing was recognized."""
+        ...
+
+
+class SpeechToText(Protocol):
+    """A loaded recognizer. ``start`` and ``warm_up`` are called from the ASR
+    worker thread; implementations load their model on first use and may be
+    warmed up ahead of the first turn."""
+
+    name: str
+    sample_rate_hz: int
+
+    def start(self) -> Transcriber: ...
+
+    def warm_up(self) -> None: ...

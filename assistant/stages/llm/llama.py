@@ -1,0 +1,399 @@
+"""`LlamaLanguageModel`: the `LanguageModel` backend for GGUF models, on
+llama-cpp-python, which is imported lazily so this module imports without it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.core.config import LlmConfig
+from assistant.core.errors import LanguageModelError, ModelError
+from assistant.core.messages import Message
+from assistant.stages.llm.base import GenerationStats
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+FIX_HINT = "run `./setup.sh` or `assistant models fetch`"
+
+# Sampling settings not worth a config key. A mild repeat penalty keeps a
+# 135M-parameter model from looping on one phrase; the rest are llama.cpp's
+# defaults.
+TOP_K = 40
+TOP_P = 0.95
+MIN_P = 0.05
+REPEAT_PENALTY = 1.1
+
+# Used only when a GGUF carries no chat template; most small instruct models
+# are ChatML-trained.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def default_threads() -> int:
+    """Generation threads when ``llm.n_threads`` is 0: half the cores, 1 to 4.
+
+    Token generation is bound by memory bandwidth: on a Pi 5 it stops getting
+    faster at about 2 threads, and more threads only spin and steal cores
+    from the TTS, which speaks the reply while it is still being generated.
+    Speed past real time buys little: speech needs about 4 tokens/s, and
+    even 1 thread on the 2-core x86 dev VM makes 54 tokens/s (2 threads: 83,
+    but then none is left for TTS). Prompt evaluation is compute-bound and
+    runs before TTS starts, so it gets more threads (`batch_threads`).
+    """
+    return max(1, min(4, _cpu_count() // 2))
+
+
+def batch_threads(n_threads: int) -> int:
+    """Prompt-evaluation threads: every core but one, and no fewer than
+    ``n_threads``. Using every core looks faster alone, but ggml's threads
+    meet at a barrier after each layer, so one thread preempted by another
+    process (ASR finishing, the controller, a log burst) stalls them all:
+    on the busy 2-core dev VM, 40 prompt tokens took 7.7 s instead of 0.3 s
+    with 2 threads, and 1 thread only halved in speed."""
+    return max(n_threads, _cpu_count() - 1, 1)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_gguf(path: Path) -> None:
+    """Raise `ModelError` unless ``path`` is a readable file with GGUF magic."""
+    if not path.is_file():
+        raise ModelError(f"language model {path} is missing; {FIX_HINT}")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"language model {path} cannot be read ({exc.strerror})") from None
+    if magic != GGUF_MAGIC:
+        raise ModelError(
+            f"language model {path} is not a GGUF file (starts with {magic!r}); "
+            f"delete it and {FIX_HINT}"
+        )
+
+
+_log_callback: Any = None
+
+
+def _route_llama_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's C logging to our logger at DEBUG instead of stderr."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    llama_log = logging.getLogger("llama_cpp")
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if llama_log.isEnabledFor(logging.DEBUG):
+            llama_log.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+    _log_callback = callback  # a module global keeps the C callback alive
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+class LlamaLanguageModel:
+    """`LanguageModel` backed by a llama-cpp-python `Llama` and a GGUF file.
+
+    Prompts are formatted with the GGUF's own chat template. Consecutive
+    turns share a prompt prefix (system prompt and history), which llama.cpp
+    keeps in its KV cache, so only the new tokens are evaluated.
+    """
+
+    def __init__(self, config: LlmConfig, model_path: Path) -> None:
+        """Load the model (blocking, seconds). Raise `ModelError` if the file
+        is missing or not a loadable GGUF."""
+        check_gguf(model_path)
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise LanguageModelError(
+                f"llama-cpp-python is not installed ({exc}); run `./setup.sh`"
+            ) from None
+        _route_llama_logs(llama_cpp)
+        self.config = config
+        self.path = model_path
+        self.name = model_path.name
+        self.n_threads = config.n_threads or default_threads()
+        self.last_stats = GenerationStats()
+        self._llama_cpp = llama_cpp
+        started = time.monotonic()
+        try:
+            self._handle: Any = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=config.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=batch_threads(self.n_threads),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"language model {model_path} failed to load ({exc}); delete it and {FIX_HINT}"
+            ) from None
+        if config.seed >= 0:
+            # After construction: the constructor treats seed 0 as "random".
+            self._llama.set_seed(config.seed)
+        # llama.cpp polls this during a decode, so a cancel also stops a long
+        # prompt evaluation (a big model, a long history), not just sampling.
+        self._cancel: threading.Event | None = None
+        self._abort_cb = llama_cpp.ggml_abort_callback(
+            lambda _data: self._cancel is not None and self._cancel.is_set()
+        )
+        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_cb, None)
+        self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            log.warning("%s has no chat template; using ChatML", self.name)
+            template = CHATML_TEMPLATE
+        bos, eos = (
+            self._token_text(self._llama.token_bos()),
+            self._token_text(self._llama.token_eos()),
+        )
+        self._prompt_format = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=True)
+        self._prefix_format = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=False)
+        log.info(
+            "loaded %s in %.1f s (n_ctx %d, %d threads)",
+            self.name,
+            time.monotonic() - started,
+            config.n_ctx,
+            self.n_threads,
+        )
+
+    @classmethod
+    def from_config(cls, config: LlmConfig, models_dir: Path) -> LlamaLanguageModel:
+        """Load ``config.model`` from ``models_dir`` (or its absolute path)."""
+        return cls(config, models_dir / Path(config.model).expanduser())
+
+    @property
+    def _llama(self) -> Any:
+        if self._handle is None:
+            raise LanguageModelError(f"language model {self.name} is closed")
+        return self._handle
+
+    def __enter__(self) -> LlamaLanguageModel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _token_text(self, token: int) -> str:
+        text = self._llama.detokenize([token], special=True) if token >= 0 else b""
+        return text.decode("utf-8", "replace")
+
+    def format_prompt(self, messages: Sequence[Message], *, reply: bool = True) -> str:
+        """The prompt text the chat template makes of ``messages``; with
+        ``reply`` it ends by opening the assistant's turn."""
+        formatter = self._prompt_format if reply else self._prefix_format
+        dicts = [{"role": m.role, "content": m.content} for m in messages]
+        try:
+            return formatter(messages=dicts).prompt
+        except Exception as exc:  # jinja2 errors, or the template's raise_exception
+            raise LanguageModelError(
+                f"chat template of {self.name} rejected the conversation ({exc})"
+            ) from None
+
+    def tokenize(self, messages: Sequence[Message], *, reply: bool = True) -> list[int]:
+        """Prompt tokens for ``messages``. The template writes the special
+        tokens itself, so no BOS is added."""
+        text = self.format_prompt(messages, reply=reply)
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def fits(self, messages: Sequence[Message]) -> bool:
+        return len(self.tokenize(messages)) + self.config.max_tokens <= self.config.n_ctx
+
+    def reset(self) -> None:
+        """Forget the KV cache, so the next prompt is read cold, as after loading."""
+        self._llama.reset()
+
+    def warm_up(self) -> None:
+        """Evaluate the system prompt into the KV cache (blocking, LLM worker)."""
+        system = [Message("system", self.config.system_prompt)]
+        tokens = self.tokenize(system, reply=False)
+        started = time.monotonic()
+        self._llama.reset()
+        try:
+            self._llama.eval(tokens)
+        except RuntimeError as exc:
+            raise LanguageModelError(f"{self.name} failed to evaluate the prompt ({exc})") from exc
+        log.info("warmed up %d prompt tokens in %.2f s", len(tokens), time.monotonic() - started)
+
+    def generate(
+        self, messages: Sequence[Message], cancel: threading.Event | None = None
+    ) -> Iterator[str]:
+        """See `LanguageModel.generate`. `last_stats` is set when it ends."""
+        started = time.monotonic()
+        tokens, budget = self._prompt_within_context(list(messages))
+        cached = self._cached_prefix(tokens)
+        first_token_s = 0.0
+        generated = 0
+        stop = "error"
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._cancel = cancel
+        stream = self._llama.generate(
+            tokens,
+            top_k=TOP_K,
+            top_p=TOP_P,
+            min_p=MIN_P,
+            temp=self.config.temperature,
+            repeat_penalty=REPEAT_PENALTY,
+        )
+        try:
+            while True:
+                # Checked before asking for the next token, so a cancel set
+                # while the caller handled the last piece costs no more work.
+                if cancel is not None and cancel.is_set():
+                    stop = "cancelled"
+                    break
+                if generated >= budget:
+                    stop = "max_tokens"
+                    break
+                try:
+                    token = next(stream)
+                except StopIteration:
+                    stop = "end"
+                    break
+                except Exception as exc:
+                    if cancel is not None and cancel.is_set():
+                        stop = "cancelled"  # llama.cpp aborted the decode for us
+                        break
+                    raise LanguageModelError(
+                        f"{self.name} failed while generating ({exc})"
+                    ) from exc
+                generated += 1
+                if generated == 1:
+                    first_token_s = time.monotonic() - started
+                if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    stop = "end"
+                    break
+                piece = decoder.decode(self._llama.detokenize([token]))
+                if piece:
+                    yield piece
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+        finally:
+            self._cancel = None
+            stream.close()
+            self.last_stats = GenerationStats(
+                prompt_tokens=len(tokens),
+                cached_tokens=cached,
+                generated_tokens=generated,
+                first_token_s=first_token_s,
+                total_s=time.monotonic() - started,
+                stop=stop,
+            )
+            log.debug("generation: %s", self.last_stats)
+
+    def _prompt_within_context(self, messages: list[Message]) -> tuple[list[int], int]:
+        """Prompt tokens and the reply budget, dropping the oldest exchanges
+        (never the system prompt or the last message) until they fit."""
+        n_ctx, max_tokens = self.config.n_ctx, self.config.max_tokens
+        tokens = self.tokenize(messages)
+        while len(tokens) + max_tokens > n_ctx:
+            start = 1 if messages and messages[0].role == "system" else 0
+            if len(messages) - start <= 1:
+                break
+            # Drop a whole exchange: the oldest message and any replies to it.
+            end = start + 1
+            while end < len(messages) - 1 and messages[end].role != "user":
+                end += 1
+            del messages[start:end]
+            tokens = self.tokenize(messages)
+        room = n_ctx - len(tokens)
+        if room < 1:
+            raise LanguageModelError(
+                f"prompt of {len(tokens)} tokens does not fit llm.n_ctx = {n_ctx}; "
+                "raise llm.n_ctx or shorten llm.system_prompt"
+            )
+        if room < max_tokens:
+            log.warning("only %d of llm.max_tokens = %d fit the context", room, max_tokens)
+        return tokens, min(room, max_tokens)
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """Prompt tokens llama.cpp will reuse from its KV cache: the common
+        prefix with what it evaluated last, less one it must re-evaluate when
+        the whole prompt is cached (it needs fresh logits to sample from)."""
+        evaluated = self._llama.input_ids[: self._llama.n_tokens].tolist()
+        common = 0
+        for old, new in zip(evaluated, tokens, strict=False):
+            if old != new:
+                break
+            common += 1
+        return min(common, len(tokens) - 1) if common else 0
+
+    def close(self) -> None:
+        llama, self._handle = self._handle, None
+        if llama is not None:
+            llama.close()
+
+    def generate_with_grammar(
+        self, messages: Sequence[Message], gbnf: str, *, max_tokens: int = 64
+    ) -> Iterator[str]:
+        """Yield a greedy reply constrained by ``gbnf`` (llama.cpp's GBNF), as
+        text pieces. For tool calls (see tools.py): the model can only emit
+        what the grammar allows. Stops at the end token (llama.cpp allows only
+        that once the grammar is complete) or after ``max_tokens``; closing
+        the iterator early stops generation. Same one-thread rule as
+        `generate`. Raises `LanguageModelError` for a grammar llama.cpp
+        rejects or a prompt that does not fit."""
+        try:
+            grammar = self._llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise LanguageModelError(f"llama.cpp rejected the tool grammar ({exc})") from None
+        tokens = self.tokenize(messages)
+        if len(tokens) + max_tokens > self.config.n_ctx:
+            raise LanguageModelError(
+                f"tool prompt of {len(tokens)} tokens does not fit llm.n_ctx = "
+                f"{self.config.n_ctx}; raise llm.n_ctx or declare fewer tools"
+            )
+        # The tool prompt shares no prefix with the chat, so it would evict the
+        # chat from the KV cache and the next chat turn would read the whole
+        # conversation again (2.3 s for 173 tokens on the dev VM). A copy of
+        # the context state costs 2-5 ms to save and 6-7 ms to restore there
+        # (27-33 and 10-14 ms at 1545 tokens); Llama.save_state is 10x slower
+        # because it also copies the logits of every evaluated token.
+        llama, llama_cpp = self._llama, self._llama_cpp
+        saved_n = llama.n_tokens
+        saved_ids = llama.input_ids[:saved_n].copy()
+        size = llama_cpp.llama_state_get_size(llama.ctx) if saved_n else 0
+        state = (ctypes.c_uint8 * size)()
+        if size:
+            size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        stream = llama.generate(tokens, top_k=1, temp=0.0, grammar=grammar)
+        try:
+            for generated, token in enumerate(stream):
+                if generated >= max_tokens or llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    break
+                piece = decoder.decode(llama.detokenize([token]))
+                if piece:
+                    yield piece
+        except Exception as exc:
+            raise LanguageModelError(f"{self.name} failed while generating ({exc})") from exc
+        finally:
+            stream.close()
+            if size and llama_cpp.llama_state_set_data(llama.ctx, state, size) == size:
+                llama.input_ids[:saved_n] = saved_ids
+                # One token short: the next prompt re-evaluates its last
+                # token for fresh logits instead of sampling the tool's.
+                llama.n_tokens = saved_n - 1
+            elif saved_n:
+                log.warning("could not restore the chat context after a tool call")
+                llama.reset()
