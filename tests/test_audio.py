@@ -1,5 +1,6 @@
 """Microphone and speaker through the real sounddevice -> PortAudio -> ALSA
-stack, on fake ALSA devices (``tests/alsa.py``), and the WAV-file stand-ins."""
+stack, on fake ALSA devices (``tests/alsa.py``), and the WAV-file stand-ins.
+No model is loaded here."""
 
 from __future__ import annotations
 
@@ -15,16 +16,12 @@ import pytest
 
 from assistant.core.config import AudioConfig
 from assistant.core.errors import AudioError
-from assistant.stages.audio.pcm import AudioChunk, read_wav, resample
-from assistant.stages.audio.soundcard import (
-    SoundDeviceSink,
-    SoundDeviceSource,
-    WavFileSink,
-    WavFileSource,
-    find_device,
-    have_output_device,
-    list_devices,
-)
+from assistant.stages.audio.base import AudioSink, AudioSource
+from assistant.stages.audio.devices import find_device, have_output_device, list_devices
+from assistant.stages.audio.mic import SoundDeviceSource
+from assistant.stages.audio.pcm import AudioChunk, resample
+from assistant.stages.audio.speaker import SoundDeviceSink
+from assistant.stages.audio.wavfile import WavFileSink, WavFileSource, read_wav
 from tests.alsa import (
     MIC,
     NATIVE_RATE_HZ,
@@ -73,6 +70,25 @@ def best_correlation(captured: np.ndarray, reference: np.ndarray) -> float:
 
 def first_sound(samples: np.ndarray) -> int:
     return int(np.argmax(samples != 0))
+
+
+def protocol_members(protocol: type) -> set[str]:
+    """Public names a Protocol declares: methods, properties and attributes."""
+    declared = set(vars(protocol)) | set(getattr(protocol, "__annotations__", {}))
+    return {name for name in declared if not name.startswith("_")}
+
+
+def test_every_source_and_sink_provides_the_whole_protocol(tmp_path):
+    sources = [SoundDeviceSource(MIC_CONFIG), WavFileSource(tmp_path / "in.wav")]
+    sinks = [SoundDeviceSink(SPEAKER_CONFIG), WavFileSink(tmp_path / "out.wav")]
+    assert {"exhausted", "read", "sample_rate_hz"} <= protocol_members(AudioSource)
+    assert {"paths", "write", "played_frames"} <= protocol_members(AudioSink)
+    for device, protocol in [
+        *((s, AudioSource) for s in sources),
+        *((s, AudioSink) for s in sinks),
+    ]:
+        missing = {name for name in protocol_members(protocol) if not hasattr(device, name)}
+        assert not missing, f"{type(device).__name__} lacks {sorted(missing)}"
 
 
 # -- microphone -----------------------------------------------------------------
@@ -153,6 +169,19 @@ def test_device_gone_before_open_is_a_one_line_error_then_recovers(tmp_path):
             assert source.read(timeout_s=5.0) is not None
         finally:
             source.close()
+
+
+def test_a_microphone_is_never_exhausted(tmp_path):
+    with fake_devices(tmp_path, sine(440, 10, 16000)):
+        source = SoundDeviceSource(MIC_CONFIG)
+        assert source.exhausted is False
+        source.open()
+        try:
+            read_seconds(source, 0.5)
+            assert source.exhausted is False
+        finally:
+            source.close()
+        assert source.exhausted is False
 
 
 def test_close_wakes_a_blocked_reader_and_is_idempotent(tmp_path):
@@ -315,6 +344,21 @@ def test_stop_cuts_playback_and_drops_queued_audio(tmp_path):
     assert len(devices.played()) < len(long_audio)
 
 
+def test_a_speaker_writes_no_files(tmp_path):
+    with fake_devices(tmp_path):
+        sink = SoundDeviceSink(SPEAKER_CONFIG)
+        assert sink.paths == []
+        sink.open(16000)
+        try:
+            sink.write(AudioChunk(sine(440, 0.2, 16000), 16000))
+            assert sink.drain(timeout_s=10.0)
+            assert sink.played_frames() >= 3200
+            assert sink.paths == []
+        finally:
+            sink.close()
+    assert not list(tmp_path.glob("*.wav"))
+
+
 def test_write_returns_at_once_when_cancelled(tmp_path):
     cancel = threading.Event()
     cancel.set()
@@ -364,11 +408,16 @@ def test_wav_source_and_numbered_wav_sink_round_trip_44k_stereo(tmp_path):
     tone = sine(440, 1.0, 44100)
     write_stereo_wav(tmp_path / "in.wav", tone, tone, 44100)
     source = WavFileSource(tmp_path / "in.wav", block_ms=30)
+    assert not source.exhausted
     source.open()
     blocks = []
-    while (block := source.read(timeout_s=0.1)) is not None:
+    while not source.exhausted:
+        assert (block := source.read(timeout_s=0.1)) is not None
         blocks.append(block)
+    assert source.read(timeout_s=0.1) is None
     assert source.exhausted
+    source.close()
+    assert not source.exhausted
     assert {len(b) for b in blocks[:-1]} == {480}
     heard = np.concatenate(blocks)
     assert abs(len(heard) - 16000) <= 2
@@ -376,6 +425,7 @@ def test_wav_source_and_numbered_wav_sink_round_trip_44k_stereo(tmp_path):
 
     replies = tmp_path / "replies"
     sink = WavFileSink(replies, numbered=True)
+    assert sink.paths == []
     sink.open(16000)
     for block in blocks:
         sink.write(AudioChunk(block, 16000))
@@ -387,6 +437,7 @@ def test_wav_source_and_numbered_wav_sink_round_trip_44k_stereo(tmp_path):
     sink.close()
 
     assert sorted(p.name for p in replies.iterdir()) == ["reply-001.wav", "reply-002.wav"]
+    assert sink.paths == [replies / "reply-001.wav", replies / "reply-002.wav"]
     first = read_wav(replies / "reply-001.wav")
     assert first.rate_hz == 16000
     np.testing.assert_array_equal(first.samples, heard)
@@ -419,7 +470,7 @@ def test_devices_are_visible_to_a_subprocess_given_the_env(tmp_path):
     import sys
 
     env = {**os.environ, **alsa_env(tmp_path, None, tmp_path / "out.raw")}
-    code = "from assistant.stages.audio.soundcard import list_devices; print(list_devices())"
+    code = "from assistant.stages.audio.devices import list_devices; print(list_devices())"
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )

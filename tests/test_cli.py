@@ -91,7 +91,9 @@ def test_ask_json_has_the_documented_fields(tmp_path, models_dir):
         "tts_first_audio",
         "total",
     }
-    assert all(v is not None and v >= 0 for v in payload["timings_ms"].values())
+    timings = payload["timings_ms"]
+    assert 0 < timings["llm_first_token"] <= timings["llm_total"] <= timings["total"]
+    assert timings["llm_first_token"] <= timings["tts_first_audio"] <= timings["total"]
     assert payload["tokens_per_s"] > 0
     assert payload["path"] == "llm"
     assert wav.stat().st_size > 44 + 22050  # more than half a second of audio

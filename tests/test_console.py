@@ -105,3 +105,63 @@ def test_an_intent_answers_without_the_llm_and_stats_count_only_llm_turns():
     assert len(llm.calls) == 1, "only 'hi' reached the LLM"
     assert "[2 turns" in text
     assert "tokens/s" in text.split("[2 turns")[1]
+
+
+def scripted(lines: list[str]):
+    script = iter(lines)
+
+    def read_line(prompt: str) -> str:
+        try:
+            return next(script)
+        except StopIteration:
+            raise EOFError from None
+
+    return read_line
+
+
+def test_repeat_that_gets_the_last_reply_and_a_timer_alert_counts_as_said():
+    from tests.fakes import FakeShortcuts
+
+    out = io.StringIO()
+    skills = FakeShortcuts()
+    conversation = Conversation("system", 4)
+    tts, sink = FakeTextToSpeech(), FakeAudioSink()
+    console = Console(
+        FakeLanguageModel(["Hello", " there."]),
+        conversation,
+        tts=tts,
+        sink=sink,
+        speak=True,
+        skills=skills,
+        read_line=scripted(["hi", "repeat that"]),
+        out=out,
+    )
+    console.run()
+    text = out.getvalue()
+    assert text.count("assistant> Hello there.") == 2
+    assert skills.calls == [("hi", ""), ("repeat that", "Hello there.")]
+
+    skills.alerts = ["The timer is done."]
+    console.read_line = scripted(["repeat that"])
+    console.run()
+    assert "[timer] The timer is done." in out.getvalue()
+    assert "The timer is done." in tts.sentences, "the alert was spoken"
+    assert skills.calls[-1] == ("repeat that", "The timer is done.")
+    assert conversation.last_reply == "The timer is done."
+
+
+def test_with_no_sound_card_the_console_says_where_the_reply_went(tmp_path):
+    sink = FakeAudioSink()
+    sink.paths.append(tmp_path / "reply-001.wav")
+    out = io.StringIO()
+    console = Console(
+        FakeLanguageModel(["Hi."]),
+        Conversation("system", 4),
+        tts=FakeTextToSpeech(),
+        sink=sink,
+        speak=True,
+        read_line=scripted(["hello"]),
+        out=out,
+    )
+    console.run()
+    assert f"[spoken reply saved to {tmp_path / 'reply-001.wav'}]" in out.getvalue()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.core.config import (
     AsrConfig,
@@ -22,27 +23,28 @@ from assistant.core.config import (
     PathsConfig,
     ToolsConfig,
 )
-from assistant.frontends.cli import main
-from assistant.frontends.doctor import (
+from assistant.frontends.checks import (
     Check,
     check_config,
-    check_gpio,
-    check_input_level,
     check_memory,
-    check_microphone,
     check_models,
     check_packages,
-    check_pins,
     check_python,
+)
+from assistant.frontends.cli import main
+from assistant.frontends.doctor import format_check, run_doctor
+from assistant.frontends.hardware import (
+    check_gpio,
+    check_input_level,
+    check_microphone,
+    check_pins,
     check_speaker,
     check_temperature,
     check_throttling,
-    format_check,
     parse_throttled,
-    run_doctor,
     thermal_zones,
 )
-from assistant.stages.audio.soundcard import have_input_device, have_output_device
+from assistant.stages.audio.devices import have_input_device, have_output_device
 from tests.alsa import MIC, SPEAKER, AlsaDevices, portaudio_env, sine, write_raw
 from tests.conftest import require
 
@@ -56,6 +58,7 @@ def lines_of(text: str) -> list[str]:
 # -- the real checks on this machine --------------------------------------------
 
 
+@pytest.mark.slow  # re-hashes the real models (seconds)
 def test_real_checks_on_this_machine_one_line_each_and_models_verified(models_dir):
     require(models_dir / "whisper-base")
     config = Config(asr=AsrConfig(engine="whisper"))  # the models this machine has
@@ -120,6 +123,7 @@ def test_audio_checks_pass_on_fake_devices_and_measure_the_sine_level(tmp_path):
     assert abs(dbfs - expected) < 1.0, level.detail
 
 
+@pytest.mark.slow  # re-hashes the real models (seconds)
 def test_doctor_exits_zero_when_audio_and_models_are_there(tmp_path, models_dir):
     require(models_dir / "whisper-base")
     config = Config(audio=FAKE_AUDIO, asr=AsrConfig(engine="whisper"))

@@ -23,8 +23,9 @@ from assistant.core.events import (
 from assistant.pipeline.controller import Controller
 from assistant.pipeline.memory import Conversation
 from assistant.stages.asr.whisper import WhisperSpeechToText
+from assistant.stages.audio.mic import SoundDeviceSource
 from assistant.stages.audio.pcm import rms_dbfs
-from assistant.stages.audio.soundcard import SoundDeviceSink, SoundDeviceSource
+from assistant.stages.audio.speaker import SoundDeviceSink
 from assistant.stages.llm.llama import LlamaLanguageModel
 from assistant.stages.tts.piper import PiperTextToSpeech
 from tests.alsa import MIC, NATIVE_RATE_HZ, SPEAKER, AlsaDevices, portaudio_env, write_raw

@@ -1,4 +1,5 @@
-"""The language-model stage with real llama-cpp-python and the real SmolLM2 model."""
+"""The language-model stage with real llama-cpp-python and the real SmolLM2
+model. Tests that load the model are marked slow."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from assistant.core.config import LlmConfig
 from assistant.core.errors import LanguageModelError, ModelError
 from assistant.core.messages import Message
 from assistant.pipeline.memory import Conversation
-from assistant.stages.llm.llama import LlamaLanguageModel, check_gguf, default_threads
+from assistant.stages.llm.base import LanguageModel
+from assistant.stages.llm.llama import LlamaLanguageModel, check_gguf
+from assistant.stages.llm.threads import batch_threads, default_threads
 from tests.conftest import require
 
 MODEL = LlmConfig().model
@@ -42,6 +45,7 @@ def ask(llm: LlamaLanguageModel, text: str) -> list[str]:
     return list(llm.generate(Conversation(SYSTEM, 4).messages(text)))
 
 
+@pytest.mark.slow
 def test_answers_the_capital_of_france_streaming(model: LlamaLanguageModel) -> None:
     pieces = ask(model, FRANCE)
     reply = "".join(pieces)
@@ -55,6 +59,7 @@ def test_answers_the_capital_of_france_streaming(model: LlamaLanguageModel) -> N
     assert stats.prompt_tokens > 0
 
 
+@pytest.mark.slow
 def test_the_gguf_chat_template_is_applied(model: LlamaLanguageModel) -> None:
     prompt = model.format_prompt([Message("system", "S"), Message("user", "U")])
     assert prompt.startswith("<|im_start|>system\nS<|im_end|>")
@@ -64,6 +69,7 @@ def test_the_gguf_chat_template_is_applied(model: LlamaLanguageModel) -> None:
     assert tokens[0] == model._llama.tokenize(b"<|im_start|>", add_bos=False, special=True)[0]
 
 
+@pytest.mark.slow
 def test_cancel_after_the_third_piece_stops_at_once(model: LlamaLanguageModel) -> None:
     cancel = threading.Event()
     pieces = []
@@ -78,6 +84,7 @@ def test_cancel_after_the_third_piece_stops_at_once(model: LlamaLanguageModel) -
     assert model.last_stats.generated_tokens <= 4
 
 
+@pytest.mark.slow
 def test_cancel_from_another_thread_allows_at_most_one_more_piece(
     model: LlamaLanguageModel,
 ) -> None:
@@ -109,6 +116,7 @@ def iter_queue(q: queue.Queue) -> list:
     return items
 
 
+@pytest.mark.slow
 def test_second_turn_reuses_the_kv_cache(model: LlamaLanguageModel) -> None:
     model.warm_up()
     system_tokens = len(model.tokenize([Message("system", SYSTEM)], reply=False))
@@ -123,6 +131,7 @@ def test_second_turn_reuses_the_kv_cache(model: LlamaLanguageModel) -> None:
     assert turn2.cached_tokens < turn2.prompt_tokens
 
 
+@pytest.mark.slow
 def test_max_tokens_bounds_the_reply(small: LlamaLanguageModel) -> None:
     pieces = ask(small, "Write a very long poem about the sea, with many verses.")
     assert small.last_stats.stop == "max_tokens"
@@ -151,6 +160,7 @@ def test_trimmed_memory_keeps_a_long_conversation_in_a_small_context(
     assert cache_misses < 15  # halving the history keeps most turns cached
 
 
+@pytest.mark.slow
 def test_generate_drops_oldest_exchanges_that_do_not_fit(small: LlamaLanguageModel) -> None:
     messages = [Message("system", SYSTEM)]
     for i in range(20):
@@ -161,6 +171,7 @@ def test_generate_drops_oldest_exchanges_that_do_not_fit(small: LlamaLanguageMod
     assert small.last_stats.prompt_tokens + 32 <= 512
 
 
+@pytest.mark.slow
 def test_a_prompt_longer_than_the_context_raises(small: LlamaLanguageModel) -> None:
     messages = [Message("system", "word " * 600), Message("user", FRANCE)]
     with pytest.raises(LanguageModelError, match="n_ctx"):
@@ -189,6 +200,7 @@ def test_garbage_file_is_not_gguf(tmp_path: Path) -> None:
         LlamaLanguageModel(LlmConfig(), path)
 
 
+@pytest.mark.slow
 def test_truncated_gguf_fails_to_load(tmp_path: Path, models_dir: Path) -> None:
     path = tmp_path / "truncated.gguf"
     with (require(models_dir / MODEL)).open("rb") as f:
@@ -198,10 +210,12 @@ def test_truncated_gguf_fails_to_load(tmp_path: Path, models_dir: Path) -> None:
 
 
 def test_default_threads_leaves_cores_free() -> None:
-    assert default_threads() >= 1
-    assert default_threads() <= 4
+    assert 1 <= default_threads() <= 4
+    assert batch_threads(default_threads()) >= default_threads()
+    assert batch_threads(64) == 64
 
 
+@pytest.mark.slow
 def test_a_closed_model_says_so(models_dir: Path) -> None:
     llm = LlamaLanguageModel.from_config(LlmConfig(), models_dir)
     llm.close()
@@ -225,6 +239,7 @@ class CancelDuringPromptEvaluation(threading.Event):
         return self.checks >= self.polls
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_long_prompt_evaluation(model: LlamaLanguageModel) -> None:
     model.reset()
     history = " ".join(f"Fact {i}: the sky was blue on day {i}." for i in range(120))
@@ -238,3 +253,82 @@ def test_cancel_stops_a_long_prompt_evaluation(model: LlamaLanguageModel) -> Non
     # The model recovers: the next reply reads the prompt and answers.
     assert "".join(model.generate(messages)).strip()
     assert model.last_stats.stop in ("end", "max_tokens")
+
+
+@pytest.mark.slow
+def test_provides_the_whole_protocol(model: LlamaLanguageModel) -> None:
+    declared = set(vars(LanguageModel)) | set(LanguageModel.__annotations__)
+    members = {name for name in declared if not name.startswith("_")}
+    assert {"generate_with_grammar", "last_stats", "name"} <= members
+    assert not {name for name in members if not hasattr(model, name)}
+
+
+@pytest.mark.slow
+def test_closing_the_iterator_early_is_recorded(model: LlamaLanguageModel) -> None:
+    pieces = model.generate(Conversation(SYSTEM, 4).messages("Tell me a story about a fox."))
+    assert next(pieces)
+    pieces.close()
+    assert model.last_stats.stop == "closed"
+    assert model.last_stats.generated_tokens >= 1
+
+
+YES_NO = 'root ::= "yes" | "no"'
+COUNTING = 'root ::= "one two three four five six seven eight nine ten eleven twelve"'
+
+
+@pytest.mark.slow
+def test_generate_with_grammar_keeps_to_the_grammar_and_sets_stats(
+    model: LlamaLanguageModel,
+) -> None:
+    messages = [Message("system", "Answer yes or no."), Message("user", "Is Paris in France?")]
+    reply = "".join(model.generate_with_grammar(messages, YES_NO))
+    assert reply in ("yes", "no")
+    stats = model.last_stats
+    assert stats.stop == "end"
+    assert stats.prompt_tokens == len(model.tokenize(messages))
+    assert stats.generated_tokens >= 2  # at least one piece, then the end token
+    assert 0 < stats.first_token_s <= stats.total_s
+
+
+@pytest.mark.slow
+def test_generate_with_grammar_stops_at_max_tokens(model: LlamaLanguageModel) -> None:
+    messages = [Message("user", "Count to twelve.")]
+    pieces = list(model.generate_with_grammar(messages, COUNTING, max_tokens=3))
+    assert len(pieces) == 3
+    assert model.last_stats.stop == "max_tokens"
+    assert model.last_stats.generated_tokens == 3
+
+
+@pytest.mark.slow
+def test_grammar_generation_cancelled_after_three_pieces_stops_there(
+    model: LlamaLanguageModel,
+) -> None:
+    chat = [Message("system", "You are brief."), Message("user", "Name a colour.")]
+    "".join(model.generate(chat))
+    cancel = threading.Event()
+    pieces = []
+    for piece in model.generate_with_grammar([Message("user", "Count.")], COUNTING, cancel):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    assert len(pieces) == 3
+    assert COUNTING.split('"')[1].startswith("".join(pieces))
+    assert model.last_stats.stop == "cancelled"
+    assert model.last_stats.generated_tokens == 3
+    # The chat's KV cache was restored: only its last token is read again.
+    "".join(model.generate(chat))
+    assert model.last_stats.cached_tokens == model.last_stats.prompt_tokens - 1
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_prompt_evaluation_of_a_grammar_call(
+    model: LlamaLanguageModel,
+) -> None:
+    model.reset()
+    history = " ".join(f"Fact {i}: the sky was blue on day {i}." for i in range(120))
+    messages = [Message("user", history + " Is the sky blue?")]
+    cancel = CancelDuringPromptEvaluation(polls=3)
+    assert list(model.generate_with_grammar(messages, YES_NO, cancel)) == []
+    assert model.last_stats.stop == "cancelled"
+    assert model.last_stats.generated_tokens == 0
+    assert cancel.checks >= 3, "llama.cpp polled the cancel during the decode"

@@ -103,3 +103,14 @@ def test_trim_when_nothing_fits_drops_all_history() -> None:
     conv.add("q2", "a2")
     assert conv.trim(chars_fit(0), "next") == 2
     assert conv.messages("next") == [Message("system", "sys"), Message("user", "next")]
+
+
+def test_last_reply_is_what_was_said_last_and_is_not_history() -> None:
+    conv = Conversation("s", max_turns=4)
+    assert conv.last_reply == ""
+    conv.note_reply("Paris.")
+    conv.note_reply("   ")  # a "stop", or a reply cancelled before a word: kept
+    assert conv.last_reply == "Paris."
+    assert len(conv) == 0, "noting a reply records no exchange"
+    conv.reset()
+    assert conv.last_reply == ""

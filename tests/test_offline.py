@@ -3,7 +3,8 @@
 Each test blocks IPv4/IPv6 socket creation, connection and name lookup in this
 process (Unix sockets, e.g. systemd's notify socket, stay allowed), records
 every attempt, and drives the real CLI entry point in-process with the real
-models. Only `assistant models fetch` may use the network.
+models (so those tests are ``slow``). Only `assistant models fetch` may use
+the network.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def test_the_guard_blocks_inet_and_allows_unix(no_network: list[str]) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_ask_opens_no_socket(
     no_network: list[str], models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -79,6 +81,7 @@ def test_ask_opens_no_socket(
     assert no_network == []
 
 
+@pytest.mark.slow
 def test_console_opens_no_socket(
     no_network: list[str],
     models_dir: Path,
@@ -95,6 +98,7 @@ def test_console_opens_no_socket(
     assert no_network == []
 
 
+@pytest.mark.slow
 def test_listen_opens_no_socket(
     no_network: list[str], models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -119,6 +123,7 @@ class _Ready(logging.Handler):
             self.event.set()
 
 
+@pytest.mark.slow
 def test_run_opens_no_socket(
     no_network: list[str], models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,8 +138,8 @@ def test_run_opens_no_socket(
     )
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # the keyboard button: no presses
     ready = _Ready()
-    service_log = logging.getLogger("assistant.appliance.run")
-    service_log.addHandler(ready)
+    appliance_log = logging.getLogger("assistant.appliance.run")  # logs "ready"
+    appliance_log.addHandler(ready)
 
     def stop_when_ready() -> None:
         # SIGTERM only once run_appliance has installed its handler ("ready"
@@ -149,7 +154,7 @@ def test_run_opens_no_socket(
             stopper.start()
             code = main(["--config", str(config), "run", "--keyboard"])
     finally:
-        service_log.removeHandler(ready)
+        appliance_log.removeHandler(ready)
     assert ready.event.is_set(), "the appliance never reported ready"
     assert code == 0
     assert no_network == []

@@ -1,0 +1,2 @@
+"""`assistant bench`: every stage against its bare engine, and the streaming turn
+against a sequential one, measured side by side in one run."""

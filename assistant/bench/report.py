@@ -1,6 +1,6 @@
 """Summaries, targets and the printed table of `assistant bench`.
 
-Pure functions over the raw measurements that `bench.py` collects, so the
+Pure functions over the raw measurements that `bench.run` collects, so the
 report can be checked without running a model.
 """
 
@@ -106,7 +106,7 @@ def evaluate_targets(stages: dict[str, dict], memory: dict | None) -> list[Targe
         ),
         Target(
             "orchestration_ms",
-            "orchestration per turn (Instant* engines)",
+            "orchestration per turn (stand-in engines)",
             m("orch_turn_ms"),
             30.0,
             "<=",
@@ -239,8 +239,8 @@ STAGE_LABELS = {
     "ttft_cold_first_ms": "TTFT first turn, empty KV cache (ms)",
     "ttft_warm_first_ms": "TTFT first turn after warm-up (ms)",
     "ttft_second_ms": "TTFT second turn (ms)",
-    "orch_turn_ms": "Instant* engines: press -> turn finished (ms)",
-    "orch_ttfa_ms": "Instant* engines: end of speech -> first audio (ms)",
+    "orch_turn_ms": "stand-in engines: press -> turn finished (ms)",
+    "orch_ttfa_ms": "stand-in engines: end of speech -> first audio (ms)",
 }
 
 

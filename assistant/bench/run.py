@@ -6,8 +6,9 @@ when not run from a checkout), spoken at bench time by the configured piper
 voice into WAV files. For each question and round, in alternating order so
 machine noise hits both arms:
 
-* **streaming**: the real `Controller` with `WavFileSource`, as ``assistant
-  listen`` runs it: ASR -> LLM tokens -> sentences -> TTS -> sink, overlapped;
+* **streaming**: `compose.run_file_turn`, the turn ``assistant listen`` runs
+  (the real `Controller` on a WAV file): ASR -> LLM tokens -> sentences ->
+  TTS -> sink, overlapped;
 * **sequential**: the same engines and WAV, but transcribe everything, then
   generate everything, then synthesize everything, then play;
 * **LLM stage vs bare**: ``LlamaLanguageModel.generate`` against a bare
@@ -16,16 +17,18 @@ machine noise hits both arms:
 * **TTS stage vs bare**: ``PiperTextToSpeech.synthesize`` against
   ``PiperVoice.synthesize`` on the same text - real-time factor.
 
-Plus: orchestration overhead with the `Instant*` stand-in engines, time to
+Plus: orchestration overhead with stand-in engines (`bench.stand_ins`), time to
 first token of a second turn against a cold first turn, and peak memory of
 the appliance's engines in a separate process. With ``threads_sweep``, llama
 1 vs 2 threads alone and while piper synthesizes, and Whisper's CPU threads.
 
-The speaker is `bench_probes.TimingSink`: an unbounded buffer that records
+The speaker is `bench.turns.TimingSink`: an unbounded buffer that records
 when each chunk arrives, so TTFA is "first reply sample handed to the
-speaker" and playback stalls are simulated from the arrival times. The
-measurements live in `bench_probes`, the summaries, targets and table in
-`bench_report`; this module holds the command and the `Instant*` stand-ins.
+speaker" and playback stalls are simulated from the arrival times. The two
+arms are in `bench.turns`, the raw engines in `bench.bare`, the memory probe
+in `bench.memory`, the sweep in `bench.sweep`, the summaries, targets and
+table in `bench.report`; this module holds the command. Every assistant
+engine comes from the composition root (`assistant.compose`).
 
 Every LLM run starts from the same KV cache (the system prompt, as after the
 appliance's warm-up) and samples greedily (temperature 0), so both arms of a
@@ -39,36 +42,33 @@ import json
 import logging
 import os
 import platform
-import queue
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
-from assistant.bench.probes import (
-    TURN_TIMEOUT_S,
-    Engines,
-    TimingSink,
-    file_turn,
-    sequential_turn,
-    speak_questions,
-    streaming_turn,
+from assistant.bench.bare import (
+    BareLlama,
+    BarePiper,
+    llm_stage_tokens_per_s,
+    ttft_pair,
+    tts_stage_rtf,
 )
+from assistant.bench.memory import measure_memory
+from assistant.bench.report import evaluate_targets, format_table, stage_summaries, waterfall
+from assistant.bench.stand_ins import orchestration
+from assistant.bench.sweep import threads_sweep
+from assistant.bench.turns import sequential_turn, speak_questions, streaming_turn
+from assistant.compose import Engines, build_conversation, build_engines
 from assistant.core.config import Config
-from assistant.core.errors import AssistantError, ConfigError
-from assistant.core.events import ButtonPressed, EventBus, TurnFailed, TurnFinished, TurnIgnored
-from assistant.pipeline.memory import Conversation
-from assistant.skills.handler import FixedReply
-from assistant.stages.audio.pcm import AudioChunk
+from assistant.core.errors import ConfigError
+from assistant.stages.llm.threads import batch_threads
 from assistant.stages.tts.base import TextToSpeech
 
 log = logging.getLogger(__name__)
 
-QUESTIONS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "questions.txt"
+QUESTIONS_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "questions.txt"
 DEFAULT_QUESTIONS = (
     "What is the capital of France?",
     "How many legs does a spider have?",
@@ -76,93 +76,6 @@ DEFAULT_QUESTIONS = (
     "Who wrote Romeo and Juliet?",
     "What color is the sky on a clear day?",
 )
-ORCHESTRATION_TURNS = 30
-
-
-# -- stand-in engines, for the orchestration overhead ---------------------------
-
-
-class InstantSpeechToText:
-    """Stand-in, not a real recognizer: hears a fixed question at once, so a
-    turn's time is the controller's own. For the orchestration measurement."""
-
-    name = "instant-asr"
-    sample_rate_hz = 16000
-
-    def __init__(self, text: str = "what is the capital of france") -> None:
-        self.text = text
-
-    def start(self) -> _InstantTranscriber:
-        return _InstantTranscriber(self.text)
-
-    def warm_up(self) -> None:
-        pass
-
-
-class _InstantTranscriber:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def accept(self, samples: np.ndarray) -> None:
-        pass
-
-    def partial(self) -> str:
-        return ""
-
-    def endpoint(self) -> bool:
-        return False
-
-    def finish(self) -> str:
-        return self.text
-
-
-INSTANT_REPLY = "The capital of France is Paris. It is a lovely city."
-"""What the stand-in LLM (a `FixedReply`) says: two sentences, one word per
-token, with no compute."""
-
-
-class InstantTextToSpeech:
-    """Stand-in, not a real voice: 10 ms of silence per call, with no compute."""
-
-    name = "instant-tts"
-    sample_rate_hz = 16000
-
-    def synthesize(self, text: str, cancel: threading.Event | None = None) -> Iterator[AudioChunk]:
-        if text.strip() and not (cancel is not None and cancel.is_set()):
-            yield AudioChunk(np.zeros(160, dtype=np.int16), self.sample_rate_hz)
-
-    def warm_up(self) -> None:
-        pass
-
-
-class InstantAudioSource:
-    """Stand-in microphone: ``blocks`` blocks of 30 ms of silence, as fast as
-    they are read, then exhausted (like `WavFileSource`)."""
-
-    sample_rate_hz = 16000
-
-    def __init__(self, blocks: int = 10) -> None:
-        self.blocks = blocks
-        self._left = 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self._left <= 0
-
-    def open(self) -> None:
-        self._left = self.blocks
-
-    def read(self, timeout_s: float) -> np.ndarray | None:
-        if self._left <= 0:
-            return None
-        self._left -= 1
-        return np.zeros(480, dtype=np.int16)
-
-    def discard(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self._left = 0
 
 
 # -- set-up ---------------------------------------------------------------------
@@ -198,50 +111,6 @@ def bench_config(config: Config, notes: list[str]) -> Config:
     return dataclasses.replace(config, asr=asr, llm=llm)
 
 
-# -- orchestration overhead ----------------------------------------------------
-
-
-def orchestration(config: Config, turns: int = ORCHESTRATION_TURNS) -> list[dict]:
-    """Turns through the real `Controller` with `Instant*` engines: whatever
-    time a turn takes is the pipeline's own (threads, queues, events)."""
-    from assistant.pipeline.controller import Controller
-
-    bus = EventBus()
-    done: queue.Queue = queue.Queue()
-    bus.subscribe(
-        lambda e: done.put(e) if isinstance(e, TurnFinished | TurnFailed | TurnIgnored) else None
-    )
-    controller = Controller(
-        stt=InstantSpeechToText(),
-        llm=FixedReply(INSTANT_REPLY, name="instant-llm"),
-        tts=InstantTextToSpeech(),
-        source=InstantAudioSource(),
-        sink=TimingSink(),
-        conversation=Conversation("You are a stand-in.", 2),
-        turn=file_turn(config),
-        bus=bus,
-        earcons=False,
-    )
-    rows = []
-    controller.start()
-    try:
-        for _ in range(turns):
-            pressed = ButtonPressed()
-            controller.submit(pressed)
-            event = done.get(timeout=TURN_TIMEOUT_S)
-            if not isinstance(event, TurnFinished):
-                raise AssistantError(f"bench: an Instant* turn did not finish: {event}")
-            rows.append(
-                {
-                    "turn_ms": round((event.at_s - pressed.at_s) * 1000, 2),
-                    "ttfa_ms": event.timings_ms.get("ttfa"),
-                }
-            )
-    finally:
-        controller.stop()
-    return rows
-
-
 # -- the command ---------------------------------------------------------------
 
 
@@ -256,17 +125,6 @@ def collect(
 ) -> dict:
     """Run every measurement and return the JSON-ready result (fields in
     benchmarks/README.md). Blocks for minutes; loads every model twice."""
-    from assistant.bench.probes import (
-        BareLlama,
-        BarePiper,
-        measure_memory,
-        threads_sweep,
-        ttft_pair,
-    )
-    from assistant.bench.report import evaluate_targets, stage_summaries, waterfall
-    from assistant.compose import build_llm, build_stt, build_tts
-    from assistant.stages.llm.llama import batch_threads
-
     if turns < 1:
         raise ConfigError(f"bench --turns {turns} is not allowed; expected 1 or more")
     notes: list[str] = []
@@ -280,14 +138,26 @@ def collect(
         progress("memory of the appliance's engines, in a fresh process")
         mem = measure_memory(config, questions[0])
     progress("loading engines")
-    engines = Engines(build_stt(config), build_llm(config), build_tts(config))
-    for engine in (engines.stt, engines.llm, engines.tts):
-        engine.warm_up()
+    with build_engines(config) as engines:
+        return _measure(engines, config, questions, turns, threads, mem, notes, progress)
+
+
+def _measure(
+    engines: Engines,
+    config: Config,
+    questions: list[str],
+    turns: int,
+    threads: bool,
+    mem: dict | None,
+    notes: list[str],
+    progress: Callable[[str], None],
+) -> dict:
+    """Every measurement on the loaded ``engines``; see `collect`."""
     raw: dict[str, list] = {"streaming": [], "sequential": [], "llm": [], "tts": [], "ttft": []}
     bare_llm = BareLlama(engines.llm)
-    bare_tts = BarePiper(config)
     sweep = None
     try:
+        bare_tts = BarePiper(config)
         with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp:
             wavs = speak_questions(engines.tts, questions, Path(tmp))
             step = 0
@@ -305,17 +175,16 @@ def collect(
                 progress(f"time to first token, conversation {k + 1}/{turns}")
                 first, second = questions[k % len(questions)], questions[(k + 1) % len(questions)]
                 raw["ttft"].append(ttft_pair(engines.llm, config, first, second))
-            progress("orchestration with Instant* engines")
+            progress("orchestration with stand-in engines")
             orch = orchestration(config)
             if threads:
                 texts = [r["reply"] or r["transcript"] for r in raw["streaming"][: len(wavs)]]
                 sweep = threads_sweep(engines, config, questions, wavs, texts, progress)
     finally:
         bare_llm.close()
-        engines.llm.close()
 
     stages = stage_summaries(raw, orch)
-    n_threads = engines.llm.n_threads
+    n_threads = engines.llm.n_threads  # the llama backend's (see bench.bare)
     asr = config.asr
     return {
         "setup": {
@@ -352,9 +221,7 @@ def _pair_turns(
 
 
 def _pair_llm(llm: Any, bare: Any, config: Config, question: str, flip: bool) -> dict:
-    from assistant.bench.probes import llm_stage_tokens_per_s
-
-    messages = Conversation(config.llm.system_prompt, 1).messages(question)
+    messages = build_conversation(config).messages(question)
     prompt = llm.tokenize(messages)
     prefix = llm.tokenize(messages[:1], reply=False)
     pair: dict[str, Any] = {}
@@ -369,8 +236,6 @@ def _pair_llm(llm: Any, bare: Any, config: Config, question: str, flip: bool) ->
 
 
 def _pair_tts(tts: TextToSpeech, bare: Any, text: str, flip: bool) -> dict:
-    from assistant.bench.probes import tts_stage_rtf
-
     pair: dict[str, Any] = {"chars": len(text)}
     for arm in ("bare", "stage") if flip else ("stage", "bare"):
         pair[arm] = tts_stage_rtf(tts, text) if arm == "stage" else bare.rtf(text)
@@ -390,8 +255,6 @@ def run_bench(
 ) -> int:
     """The ``assistant bench`` command: print the table (or one JSON object)
     on ``out``, progress on ``err``. Returns the exit status (0)."""
-    from assistant.bench.report import format_table
-
     out = out or sys.stdout
     err = err or sys.stderr
 

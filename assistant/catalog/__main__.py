@@ -1,7 +1,9 @@
-"""`python -m assistant.catalog fetch --set default`: what set-up scripts run."""
+"""`python -m assistant.catalog fetch --set default`: what set-up scripts run
+(see `assistant.catalog.manage.main`)."""
 
 import sys
 
 from assistant.catalog.manage import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -106,11 +106,6 @@ class Source:
                 return (values[0] + path[len(key) :],)
         return None
 
-    def describe(self) -> str:
-        if self.type == "pypi":
-            return ", ".join(f"{w.package}=={w.version}" for w in self.wheels) + " (package index)"
-        return " + ".join(p.url for p in self.downloads)
-
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -206,15 +201,6 @@ class Catalog:
                 ids.append(name)
         entries = [self.get(i) for i in dict.fromkeys(ids)]
         return entries, best_effort - {i for i in names if i in self.entries}
-
-
-def is_raspberry_pi() -> bool:
-    try:
-        return (
-            "raspberry pi" in Path("/proc/device-tree/model").read_text("ascii", "ignore").lower()
-        )
-    except OSError:
-        return False
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

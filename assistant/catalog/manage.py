@@ -1,9 +1,11 @@
-"""Model management for the CLI: list, fetch, verify and switch catalogue
-models, and find an installed one.
+"""The user-facing model operations: list, fetch, verify and switch
+catalogue models, find an installed one, and the ``python -m assistant.catalog``
+command.
 
-``python -m assistant.catalog.manage fetch --set default`` is what ``setup.sh`` runs
+``python -m assistant.catalog fetch --set default`` is what ``setup.sh`` runs
 (before the ``assistant`` command exists); ``assistant models ...`` calls the
-same functions. All of them block; call them from the CLI thread.
+same functions. All of them block; call them from the CLI thread. Only
+`fetch_models` touches the network; the others read local files.
 """
 
 from __future__ import annotations
@@ -15,20 +17,13 @@ import re
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
-from assistant.catalog.catalogue import Catalog, ModelEntry, is_raspberry_pi, load_catalog
-from assistant.catalog.fetch import (
-    Echo,
-    Fetcher,
-    PipDownload,
-    State,
-    VerifyResult,
-    check_file,
-    entry_files,
-    pip_download,
-    status,
-)
+from assistant.catalog.catalogue import Catalog, ModelEntry, load_catalog
+from assistant.catalog.download import PipDownload, pip_download
+from assistant.catalog.fetch import Echo, Fetcher
+from assistant.catalog.machine import fits, is_raspberry_pi, memory_info
+from assistant.catalog.verify import State, VerifyResult, check_file, entry_files, status
 from assistant.core.config import config_from_dict, load_config, resolve_models_dir
 from assistant.core.errors import AssistantError, ConfigError, FetchError, ModelError, os_error_line
 
@@ -38,9 +33,8 @@ __all__ = [
     "VerifyResult",
     "config_changes",
     "fetch_models",
-    "fits",
     "list_models",
-    "memory_info",
+    "main",
     "model_path_for",
     "require_model",
     "set_toml_keys",
@@ -48,37 +42,7 @@ __all__ = [
     "verify_models",
 ]
 
-MB = 1_000_000
-MEMINFO = Path("/proc/meminfo")
-Fit = Literal["yes", "tight", "no", "?"]
-
-
-def memory_info(path: Path = MEMINFO) -> tuple[int, int] | None:
-    """(MemAvailable, MemTotal) in bytes from /proc/meminfo; None when unreadable."""
-    try:
-        text = path.read_text("ascii")
-    except OSError:
-        return None
-    values = {}
-    for line in text.splitlines():
-        name, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields and fields[0].isdigit():
-            values[name] = int(fields[0]) * 1024  # /proc/meminfo counts kB (KiB)
-    if "MemAvailable" not in values or "MemTotal" not in values:
-        return None
-    return values["MemAvailable"], values["MemTotal"]
-
-
-def fits(memory_mb: int, memory: tuple[int, int] | None) -> Fit:
-    """``yes`` when the model fits in MemAvailable, ``tight`` when only in
-    MemTotal (other programs must give way), ``no`` when not even that, ``?``
-    when the memory is unknown."""
-    if memory is None:
-        return "?"
-    available, total = memory
-    need = memory_mb * MB
-    return "yes" if need <= available else "tight" if need <= total else "no"
+PROG = "python -m assistant.catalog"
 
 
 def list_models(
@@ -282,7 +246,9 @@ def _toml_string(value: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assistant.catalog.manage")
+    """The ``python -m assistant.catalog`` command; returns the exit status
+    (1 with one ``error:`` line on stderr when something fails)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Fetch, list and verify models.")
     parser.add_argument("--models-dir", default="", help="default: the configured models dir")
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_p = sub.add_parser("fetch", help="download and verify models")

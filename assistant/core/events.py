@@ -102,9 +102,21 @@ class TurnFinished(Event):
 
 @dataclass(frozen=True)
 class TurnFailed(Event):
+    """A turn ended in an error; published once per failure, then the state
+    goes ERROR -> IDLE."""
+
     stage: str
-    """``audio``, ``asr``, ``llm`` or ``tts``."""
+    """Where it failed: ``audio`` (microphone or speaker; the speaker is
+    reopened on the next turn), ``asr`` (recognition, or loading its model),
+    ``llm``, ``tts``, ``skills``, ``gpio`` (a tool's pin), or ``controller``
+    (a bug in the controller itself). It is the ``stage`` of the
+    `AssistantError` raised; an error that does not say where (``model``,
+    ``config``, ``assistant``) or an unexpected exception is reported under
+    the stage of the step that raised it. A reply with no progress for
+    ``turn.reply_timeout_s`` is ``llm`` while thinking, ``audio`` while
+    speaking."""
     message: str
+    """One line naming the problem and, for an `AssistantError`, the fix."""
 
 
 Subscriber = Callable[[Event], None]

@@ -19,6 +19,9 @@ from assistant.core.errors import AssistantError, os_error_line
 
 log = logging.getLogger("assistant")
 
+ASK_TIMING_KEYS = ("llm_first_token", "llm_total", "tts_first_audio", "total")
+"""``timings_ms`` of ``ask --json``, in ms; a stage that did not run is None."""
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -131,7 +134,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         sys.stdout.write(config_to_toml(config))
         return 0
     if command == "devices":
-        from assistant.stages.audio.soundcard import list_devices
+        from assistant.stages.audio.devices import list_devices
 
         print(list_devices())
         return 0
@@ -146,7 +149,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if command == "ask":
         return _ask(args, config)
     if command == "listen":
-        from assistant.appliance.run import listen_once
+        from assistant.frontends.listen import listen_once
 
         result = listen_once(config, args.wav, args.out, profile=args.profile)
         _emit(result, args.json, text_key="reply")
@@ -163,16 +166,16 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
             memory=args.memory,
         )
     if command == "run":
-        from assistant.appliance.run import run_appliance
+        from assistant.frontends.run import run
 
-        return run_appliance(config, keyboard=args.keyboard, profile=args.profile)
+        return run(config, keyboard=args.keyboard, profile=args.profile)
     raise AssertionError(command)  # pragma: no cover
 
 
 def _default_command(config: Config) -> str:
     """With no command: the appliance when there is a microphone and a speech
     recognizer to use it with, else the console."""
-    from assistant.stages.audio.soundcard import have_input_device
+    from assistant.stages.audio.devices import have_input_device
 
     if not have_input_device():
         return "console"
@@ -189,64 +192,62 @@ def _default_command(config: Config) -> str:
 
 
 def _console(args: argparse.Namespace, config: Config) -> int:
-    from assistant.compose import build_conversation, build_llm, build_sink, build_skills, build_tts
+    from assistant.compose import build_conversation, build_engines, build_sink, build_skills
     from assistant.frontends.console import Console
 
     speak = config.tts.speak if args.speak is None else args.speak
-    llm = build_llm(config)
-    tts = build_tts(config) if speak else None
-    sink = build_sink(config, wav_dir=args.wav_dir) if speak else None
-    if sink is not None:
-        sink.open(tts.sample_rate_hz)
-    # Read the system prompt into the KV cache now, so the first turn is quick.
-    llm.warm_up()
-    if tts is not None:
-        tts.warm_up()
-    conversation = build_conversation(config)
-    skills = build_skills(config, llm, tts, conversation)
-    console = Console(llm, conversation, tts=tts, sink=sink, speak=speak, skills=skills)
-    try:
-        return console.run()
-    finally:
+    # Warm: the system prompt goes into the KV cache now, so the first turn is quick.
+    with build_engines(config, stt=False, tts=speak) as engines:
+        sink = build_sink(config, wav_dir=args.wav_dir) if engines.tts else None
         if sink is not None:
-            sink.close()
-        skills.close()
-        llm.close()
+            sink.open(engines.tts.sample_rate_hz)
+        conversation = build_conversation(config)
+        skills = build_skills(config, engines.llm, engines.tts, conversation)
+        console = Console(
+            engines.llm, conversation, tts=engines.tts, sink=sink, speak=speak, skills=skills
+        )
+        try:
+            return console.run()
+        finally:
+            if sink is not None:
+                sink.close()
+            skills.close()
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
-    from assistant.compose import build_conversation, build_llm, build_sink, build_skills, build_tts
+    from assistant.compose import build_conversation, build_engines, build_sink, build_skills
     from assistant.frontends.console import ask
-    from assistant.stages.audio.soundcard import have_output_device
+    from assistant.stages.audio.devices import have_output_device
 
     speak = args.wav is not None or (config.tts.speak and have_output_device())
-    llm = build_llm(config)
-    tts = build_tts(config) if speak else None
-    sink = build_sink(config, wav=args.wav) if speak else None
-    if sink is not None:
-        sink.open(tts.sample_rate_hz)
     stream = None if args.json else _stream_to_stdout
-    conversation = build_conversation(config)
-    skills = build_skills(config, llm, tts, conversation)
-    try:
-        result = ask(
-            llm, conversation, args.question, tts=tts, sink=sink, on_token=stream, skills=skills
-        )
-    finally:
+    # Not warmed: one question costs the same either way, and the timings
+    # then include reading the system prompt, as a cold `ask` does.
+    with build_engines(config, stt=False, tts=speak, warm=False) as engines:
+        sink = build_sink(config, wav=args.wav) if engines.tts else None
         if sink is not None:
-            sink.close()
-        skills.close()
-        llm.close()
+            sink.open(engines.tts.sample_rate_hz)
+        conversation = build_conversation(config)
+        skills = build_skills(config, engines.llm, engines.tts, conversation)
+        try:
+            result = ask(
+                engines.llm,
+                conversation,
+                args.question,
+                tts=engines.tts,
+                sink=sink,
+                on_token=stream,
+                skills=skills,
+            )
+        finally:
+            if sink is not None:
+                sink.close()
+            skills.close()
     timings = result.timings_ms
     payload = {
         "question": args.question,
         "reply": result.generated,
-        "timings_ms": {
-            "llm_first_token": timings.get("llm_first_token"),
-            "llm_total": timings.get("llm_total"),
-            "tts_first_audio": timings.get("tts_first_audio"),
-            "total": timings.get("total"),
-        },
+        "timings_ms": {k: timings.get(k) for k in ASK_TIMING_KEYS},
         "tokens_per_s": round(result.tokens_per_s, 2),
         "path": result.path,
     }

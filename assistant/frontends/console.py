@@ -1,7 +1,9 @@
 """The text console: a line-editing REPL on the real LLM, optionally spoken.
 
 The reply is printed as tokens arrive. With speech on, the same overlapped
-`ReplyStreamer` that the voice turn uses speaks it.
+`ReplyStreamer` that the voice turn uses speaks it. Everything runs on the
+calling (main) thread; Ctrl-C during a reply cancels it like a barge-in. The
+console closes nothing: the caller opens the sink and closes the engines.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import TextIO
 
 from assistant.core.errors import AssistantError
 from assistant.pipeline.memory import Conversation
-from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer
-from assistant.skills.handler import FixedReply, Skills
+from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer, say
+from assistant.skills import Skills
 from assistant.stages.audio.base import AudioSink
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
@@ -44,17 +46,15 @@ def ask(
     on_token: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
     skills: Skills | None = None,
-    last_reply: str = "",
 ) -> ReplyResult:
     """One text turn (see `reply.answer`); the sink must already be open.
 
     Timings include ``total`` in ms, and ``path`` says which path answered.
+    "Repeat that" repeats `Conversation.last_reply`.
     """
-    streamer = ReplyStreamer(llm, tts, sink if tts else None, on_token=on_token)
+    streamer = ReplyStreamer(tts, sink if tts else None, on_token=on_token)
     started = streamer.clock()
-    result = answer(
-        streamer, conversation, question, skills=skills, last_reply=last_reply, cancel=cancel
-    )
+    result = answer(streamer, llm, conversation, question, shortcuts=skills, cancel=cancel)
     result.timings_ms["total"] = round((streamer.clock() - started) * 1000, 1)
     return result
 
@@ -134,7 +134,6 @@ class Console:
                     on_token=show,
                     cancel=cancel,
                     skills=self.skills,
-                    last_reply=self.history[-1].spoken if self.history else "",
                 )
         except AssistantError as exc:
             self._say(f"\n[error] {exc}")
@@ -144,10 +143,9 @@ class Console:
         self.history.append(result)
         profile_log.info("turn path=%s timings_ms=%s", result.path, result.timings_ms)
         self._say("\n" + format_stats(result))
-        files = getattr(self.sink, "paths", None)
-        if self.speak and files:
+        if self.speak and self.sink.paths:
             # No sound card: say where the spoken reply went.
-            self._say(f"[spoken reply saved to {files[-1]}]")
+            self._say(f"[spoken reply saved to {self.sink.paths[-1]}]")
 
     def _ring_timers(self) -> None:
         """Timers that came due while the user was typing ring before the prompt."""
@@ -155,8 +153,9 @@ class Console:
             return
         for alert in self.skills.due_alerts():
             self._say(f"[timer] {alert}")
-            if self.speak:
-                ReplyStreamer(FixedReply(alert), self.tts, self.sink).run([])
+            # Spoken or not, the alert is what was said last ("repeat that").
+            streamer = ReplyStreamer(self.tts, self.sink) if self.speak else ReplyStreamer()
+            say(streamer, self.conversation, alert)
 
     def _command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")

@@ -1,8 +1,9 @@
 """The turn state machine.
 
 One controller thread owns the state and handles events in the order they
-arrive: button events from GPIO, the keyboard or tests, and the results of
-its own worker threads. Workers never change state; they post events back.
+arrive: button events from GPIO, the keyboard or tests, and what its own
+worker threads post back (`Heard`, `WorkerFailed`, a reply's progress and
+result). Workers never change state.
 
     IDLE --press--> LISTENING --release--> THINKING --first audio--> SPEAKING
       ^                |  (short press / no speech)                     |
@@ -10,6 +11,16 @@ its own worker threads. Workers never change state; they post events back.
     Any failure goes to ERROR, which returns to IDLE at once.
     A press while THINKING or SPEAKING is a barge-in: the reply stops and
     a new turn starts listening.
+
+A `VoiceTurn` listens on a ``listen-N`` thread (`listener.Listening`), then
+replies on a ``reply-N`` thread (`reply.answer`). An `AlertTurn` (a due
+timer) starts while idle and only speaks, on a ``reply-N`` thread (`reply.say`).
+
+Threads: the listeners run one after another (they share the microphone),
+and so do the replies (llama.cpp allows one thread at a time). A cancelled
+worker ends at its next block, token or chunk: a prompt evaluation stops
+through llama.cpp's abort callback. `stop` joins the controller thread and
+then every worker before it closes the speaker.
 """
 
 from __future__ import annotations
@@ -19,10 +30,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assistant.core.config import TurnConfig
-from assistant.core.errors import AssistantError
 from assistant.core.events import (
     ButtonPressed,
     ButtonReleased,
@@ -36,31 +46,25 @@ from assistant.core.events import (
     StateChanged,
     TranscriptReady,
     TurnFailed,
-    TurnFinished,
     TurnIgnored,
 )
+from assistant.pipeline.failure import WorkerFailed, worker_failure
+from assistant.pipeline.listener import Heard, Listening
 from assistant.pipeline.memory import Conversation
-from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer
-from assistant.skills.handler import FixedReply, Skills
+from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer, say
+from assistant.pipeline.shortcuts import Shortcuts
+from assistant.pipeline.speaker import Speaker
+from assistant.pipeline.turns import AlertTurn, Turn, VoiceTurn
 from assistant.stages.asr.base import SpeechToText
 from assistant.stages.audio.base import AudioSink, AudioSource
-from assistant.stages.audio.earcons import earcon
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
 
 log = logging.getLogger(__name__)
 
-_PARTIAL_EVERY_S = 0.2
-_READ_TIMEOUT_S = 0.1
+_IDLE_CHECK_S = 0.5
+"""How often, with no event, the loop checks for a stalled reply and due timers."""
 _JOIN_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class _Listened(Event):
-    turn: int
-    text: str
-    asr_final_ms: float
-    end_of_speech_s: float
 
 
 @dataclass(frozen=True)
@@ -70,15 +74,8 @@ class _SpeechStarted(Event):
 
 @dataclass(frozen=True)
 class _Replied(Event):
-    turn: int
+    turn: Turn
     result: ReplyResult
-
-
-@dataclass(frozen=True)
-class _Failed(Event):
-    turn: int
-    stage: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -86,33 +83,15 @@ class _Stop(Event):
     pass
 
 
-@dataclass
-class _Turn:
-    id: int
-    pressed_s: float
-    stop_listening: threading.Event = field(default_factory=threading.Event)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    transcript: str = ""
-    end_of_speech_s: float = 0.0
-    asr_final_ms: float = 0.0
-    reply_started_s: float = 0.0
-    alert: str = ""
-    """Text of a due timer alert; such a turn has no listening."""
-    progress_s: float = 0.0
-    """When the reply last produced a token or finished a sentence."""
-    listener: threading.Thread | None = None
-    replier: threading.Thread | None = None
-    streamer: ReplyStreamer | None = None
-
-
 class Controller:
     """Owns the pipeline state; everything else subscribes to `bus`.
 
     Engines and devices are injected. `submit` may be called from any thread
     and never blocks. `start` runs the controller thread; `stop` cancels the
-    current turn and joins every thread. The controller opens the sink in
-    `start` (and reopens it after an audio failure) and closes it in `stop`;
-    it closes nothing else it was given.
+    current turn and joins every thread. With a ``tts``, the controller
+    opens ``sink`` in `start` (and reopens it after an audio failure) and
+    closes it in `stop`; without one the sink is not used. It closes nothing
+    else it was given. ``skills`` answers before the LLM and rings timers.
     """
 
     def __init__(
@@ -127,29 +106,27 @@ class Controller:
         turn: TurnConfig,
         bus: EventBus | None = None,
         earcons: bool = True,
-        skills: Skills | None = None,
+        skills: Shortcuts | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stt = stt
         self.llm = llm
         self.tts = tts
         self.source = source
-        self.sink = sink
+        speaking = sink is not None and tts is not None
+        self.speaker = Speaker(sink, tts.sample_rate_hz) if speaking else None
         self.conversation = conversation
-        self.config = turn
+        self.turn_config = turn
         self.bus = bus or EventBus()
-        self.earcons = earcons and sink is not None and tts is not None
+        self.earcons = earcons and self.speaker is not None
         self.skills = skills
         self.clock = clock
-        self._last_reply = ""
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._state = State.IDLE
-        self._turn: _Turn | None = None
-        self._last_replier: threading.Thread | None = None
+        self._turn: Turn | None = None
         self._last_listener: threading.Thread | None = None
+        self._last_replier: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
-        self._reopen_sink = False
-        self._stop_deadline = 0.0
         self._next_id = 0
         self._thread: threading.Thread | None = None
         self.last_loop_s = clock()
@@ -165,27 +142,33 @@ class Controller:
     def start(self) -> None:
         if self._thread is not None:
             return
-        if self.sink is not None and self.tts is not None:
-            self.sink.open(self.tts.sample_rate_hz)
+        if self.speaker is not None:
+            self.speaker.open()
         self._thread = threading.Thread(target=self._loop, name="controller", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = _JOIN_TIMEOUT_S) -> bool:
-        """Cancel any turn and wait for every thread; safe to call twice.
+        """Cancel any turn, wait for the controller thread and then for every
+        worker, and close the speaker; safe to call twice.
 
-        Returns False if a worker is still busy after `timeout_s` (a prompt
-        evaluation cannot be interrupted): the caller must then not close
+        Returns False if a thread is still busy after ``timeout_s`` seconds
+        in all (a hung device or engine call): the caller must then not close
         the engines under it.
         """
         if self._thread is None:
             return True
-        self._stop_deadline = self.clock() + timeout_s
+        deadline = time.monotonic() + timeout_s
+        thread, self._thread = self._thread, None
         self.submit(_Stop())
-        self._thread.join(timeout_s)
-        stopped = not self._thread.is_alive()
-        self._thread = None
-        if self.sink is not None:
-            self.sink.close()
+        thread.join(timeout_s)
+        stopped = not thread.is_alive()
+        if stopped:
+            # The controller thread has ended, so `_workers` no longer changes.
+            for worker in self._workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
+            stopped = not any(worker.is_alive() for worker in self._workers)
+        if self.speaker is not None:
+            self.speaker.close()
         return stopped
 
     def alive(self, within_s: float) -> bool:
@@ -198,12 +181,11 @@ class Controller:
         while True:
             self.last_loop_s = self.clock()
             try:
-                event = self._inbox.get(timeout=0.5)
+                event = self._inbox.get(timeout=_IDLE_CHECK_S)
             except queue.Empty:
                 event = None
             if isinstance(event, _Stop):
                 self._abandon(State.IDLE)
-                self._join_workers()
                 return
             try:
                 if event is None:
@@ -213,42 +195,40 @@ class Controller:
                     self._handle(event)
             except Exception as exc:  # a bug here must not wedge the appliance
                 log.exception("controller failed on %s", type(event).__name__)
-                self._fail(self._turn.id if self._turn else -1, "controller", str(exc))
+                self._fail("controller", f"{type(exc).__name__}: {exc}")
 
     def _handle(self, event: Event) -> None:
-        state = self._state
-        turn = self._turn
+        state, turn, mode = self._state, self._turn, self.turn_config.mode
         if isinstance(event, ButtonPressed):
             if state is State.IDLE or state is State.ERROR:
                 self._start_listening(event.at_s)
-            elif state is State.LISTENING and self.config.mode == "toggle":
-                turn.stop_listening.set()
+            elif state is State.LISTENING and mode == "toggle":
+                turn.listening.stop()
             elif state in (State.THINKING, State.SPEAKING):
                 log.info("barge-in: stopping the reply and listening")
                 self._abandon(None)
                 self._start_listening(event.at_s)
         elif isinstance(event, ButtonReleased):
-            if state is State.LISTENING and self.config.mode == "hold":
-                if event.at_s - turn.pressed_s < self.config.min_press_s:
+            if state is State.LISTENING and mode == "hold":
+                if event.at_s - turn.pressed_s < self.turn_config.min_press_s:
                     self._ignore("short-press")
                 else:
-                    turn.end_of_speech_s = event.at_s
-                    turn.stop_listening.set()
+                    turn.listening.stop(released_s=event.at_s)
         elif isinstance(event, CancelPressed):
             if state is not State.IDLE:
                 log.info("cancelled in state %s", state.value)
                 self._abandon(State.IDLE)
-        elif isinstance(event, _Listened):
+        elif isinstance(event, Heard):
             if turn is not None and event.turn == turn.id and state is State.LISTENING:
-                self._listened(turn, event)
+                self._heard(turn, event)
         elif isinstance(event, _SpeechStarted):
             if turn is not None and event.turn == turn.id and state is State.THINKING:
                 self._set_state(State.SPEAKING)
         elif isinstance(event, _Replied):
             self._replied(event)
-        elif isinstance(event, _Failed):
+        elif isinstance(event, WorkerFailed):
             if turn is not None and event.turn == turn.id:
-                self._fail(event.turn, event.stage, event.message)
+                self._fail(event.stage, event.message)
             else:
                 log.info("an abandoned turn failed in %s: %s", event.stage, event.message)
 
@@ -260,39 +240,36 @@ class Controller:
 
     def _start_listening(self, pressed_s: float) -> None:
         self._next_id += 1
-        turn = _Turn(self._next_id, pressed_s)
+        turn = VoiceTurn(id=self._next_id, pressed_s=pressed_s)
         self._turn = turn
         self._set_state(State.LISTENING)
-        self._reopen_sink_if_failed()
+        if self.speaker is not None:
+            self.speaker.ensure_open()
         self._earcon("listening")
-        turn.listener = self._spawn(self._listen, turn, self._last_listener, f"listen-{turn.id}")
-        self._last_listener = turn.listener
+        turn.listening = Listening(
+            turn.id,
+            stt=self.stt,
+            source=self.source,
+            turn_config=self.turn_config,
+            post=self.submit,
+            on_partial=lambda text: self.bus.publish(PartialTranscript(text)),
+            cancel=turn.cancel,
+            previous=self._last_listener,
+            clock=self.clock,
+        )
+        self._last_listener = turn.listening.thread
+        self._start_worker(turn.listening.thread)
 
-    def _spawn(self, target, turn: _Turn, previous, name: str) -> threading.Thread:
+    def _start_worker(self, thread: threading.Thread) -> None:
+        """Start ``thread``, and keep it for `stop` to join."""
         self._workers = [t for t in self._workers if t.is_alive()]
-        thread = threading.Thread(target=target, args=(turn, previous), name=name, daemon=True)
         self._workers.append(thread)
         thread.start()
-        return thread
 
-    def _reopen_sink_if_failed(self) -> None:
-        """After an audio failure, reopen the speaker: it may be back."""
-        if not self._reopen_sink or self.sink is None or self.tts is None:
-            return
-        self._reopen_sink = False
-        self._stop_deadline = 0.0
-        try:
-            self.sink.close()
-            self.sink.open(self.tts.sample_rate_hz)
-            log.info("speaker reopened")
-        except AssistantError as exc:
-            self._reopen_sink = True
-            log.warning("speaker still unavailable: %s", exc)
-
-    def _listened(self, turn: _Turn, event: _Listened) -> None:
+    def _heard(self, turn: VoiceTurn, event: Heard) -> None:
         turn.transcript = event.text
         turn.asr_final_ms = event.asr_final_ms
-        turn.end_of_speech_s = event.end_of_speech_s
+        turn.started_s = event.end_of_speech_s
         self._earcon("stopped")
         if not event.text.strip():
             self._ignore("no-speech")
@@ -300,62 +277,48 @@ class Controller:
         self.bus.publish(TranscriptReady(event.text))
         self._start_reply(turn)
 
-    def _start_reply(self, turn: _Turn) -> None:
+    def _start_reply(self, turn: Turn) -> None:
         self._set_state(State.THINKING)
         turn.reply_started_s = self.clock()
+        if self.speaker is not None:
+            self.speaker.ensure_open()
         turn.streamer = ReplyStreamer(
-            self.llm,
-            self.tts,
-            self.sink if self.tts is not None else None,
+            self.tts if self.speaker is not None else None,
+            self.speaker.sink if self.speaker is not None else None,
             on_token=lambda text: self._progress(turn, ReplyToken(text)),
             on_first_audio=lambda: self.submit(_SpeechStarted(turn.id)),
             on_sentence_spoken=lambda text: self._progress(turn, SentenceSpoken(text)),
             clock=self.clock,
         )
-        self._reopen_sink_if_failed()
-        turn.replier = self._spawn(self._reply, turn, self._last_replier, f"reply-{turn.id}")
+        previous, name = self._last_replier, f"reply-{turn.id}"
+        turn.replier = threading.Thread(target=self._reply, args=(turn, previous), name=name)
+        turn.replier.daemon = True
         self._last_replier = turn.replier
+        self._start_worker(turn.replier)
 
     def _replied(self, event: _Replied) -> None:
-        turn = self._turn
-        result = event.result
-        current = turn is not None and event.turn == turn.id
-        timings = dict(result.timings_ms)
-        if current:
-            timings["asr_final"] = turn.asr_final_ms
-            if "first_audio_played" in timings:
-                ttfa_s = turn.reply_started_s - turn.end_of_speech_s
-                timings["ttfa"] = round(ttfa_s * 1000 + timings["first_audio_played"], 1)
-            timings["total"] = round((self.clock() - turn.end_of_speech_s) * 1000, 1)
-        self.bus.publish(
-            TurnFinished(
-                transcript=turn.transcript if current else "",
-                reply=result.spoken,
-                timings_ms=timings,
-                interrupted=result.interrupted,
-                tokens_per_s=round(result.tokens_per_s, 2),
-                generated=result.generated,
-                path=result.path,
-            )
-        )
-        if current and self._state in (State.THINKING, State.SPEAKING):
+        turn = event.turn
+        self.bus.publish(turn.finished(event.result, self.clock()))
+        if turn is self._turn and self._state in (State.THINKING, State.SPEAKING):
             self._turn = None
             self._set_state(State.IDLE)
 
     def _ignore(self, reason: str) -> None:
         log.info("turn ignored: %s", reason)
-        if self._turn is not None:
-            self._turn.stop_listening.set()
-            self._turn.cancel.set()
-        self._turn = None
+        turn, self._turn = self._turn, None
+        # Nothing is playing but the earcons, which are left to finish.
+        if isinstance(turn, VoiceTurn) and turn.listening is not None:
+            turn.listening.stop()
+            turn.cancel.set()
         self._earcon("ignored")
         self.bus.publish(TurnIgnored(reason))
         self._set_state(State.IDLE)
 
-    def _fail(self, turn_id: int, stage: str, message: str) -> None:
+    def _fail(self, stage: str, message: str) -> None:
+        turn_id = self._turn.id if self._turn is not None else 0
         log.error("turn %d failed in %s: %s", turn_id, stage, message)
-        if stage == "audio":
-            self._reopen_sink = True
+        if stage == "audio" and self.speaker is not None:
+            self.speaker.fail()
         self._abandon(None)
         self._set_state(State.ERROR)
         self.bus.publish(TurnFailed(stage, message))
@@ -363,19 +326,20 @@ class Controller:
         self._set_state(State.IDLE)
 
     def _abandon(self, then: State | None) -> None:
-        """Stop the current turn's workers without waiting for them."""
+        """Cancel the current turn's workers without waiting for them."""
         turn, self._turn = self._turn, None
         if turn is not None:
-            turn.stop_listening.set()
+            if isinstance(turn, VoiceTurn) and turn.listening is not None:
+                turn.listening.stop()
             if turn.streamer is not None:
                 turn.streamer.interrupt()
-            elif self.sink is not None:
-                self.sink.stop()
+            elif self.speaker is not None:
+                self.speaker.stop()
             turn.cancel.set()
         if then is not None:
             self._set_state(then)
 
-    def _progress(self, turn: _Turn, event: Event) -> None:
+    def _progress(self, turn: Turn, event: Event) -> None:
         """From a worker: the reply moved on; publish it and note the time."""
         turn.progress_s = self.clock()
         self.bus.publish(event)
@@ -387,9 +351,10 @@ class Controller:
         if turn is None or self._state not in (State.THINKING, State.SPEAKING):
             return
         quiet_s = self.clock() - max(turn.reply_started_s, turn.progress_s)
-        if quiet_s > self.config.reply_timeout_s:
+        limit_s = self.turn_config.reply_timeout_s
+        if quiet_s > limit_s:
             stage = "llm" if self._state is State.THINKING else "audio"
-            self._fail(turn.id, stage, f"no progress for {self.config.reply_timeout_s:g} s")
+            self._fail(stage, f"no progress for {limit_s:g} s")
 
     def _check_alerts(self) -> None:
         """Speak due timer alerts, only while idle so no turn is disturbed."""
@@ -398,119 +363,36 @@ class Controller:
         alerts = self.skills.due_alerts()
         if alerts:
             self._next_id += 1
-            turn = _Turn(self._next_id, self.clock(), alert=" ".join(alerts))
-            turn.end_of_speech_s = turn.pressed_s
+            turn = AlertTurn(id=self._next_id, started_s=self.clock(), text=" ".join(alerts))
             self._turn = turn
             self._start_reply(turn)
 
-    def _join_workers(self) -> None:
-        for thread in self._workers:
-            thread.join(max(0.0, self._stop_deadline - self.clock()))
-
     def _earcon(self, name: str) -> None:
-        if not self.earcons:
-            return
-        # On its own thread: a stalled speaker must not stall the controller.
-        chunk = earcon(name, self.tts.sample_rate_hz)
-        threading.Thread(target=self._play_earcon, args=(name, chunk), daemon=True).start()
+        if self.earcons:
+            self.speaker.play_earcon(name)
 
-    def _play_earcon(self, name: str, chunk) -> None:
-        try:
-            self.sink.write(chunk)
-        except AssistantError as exc:
-            log.warning("could not play the %s sound: %s", name, exc)
+    # -- the reply worker --------------------------------------------------
 
-    # -- worker threads ----------------------------------------------------
-
-    def _listen(self, turn: _Turn, previous: threading.Thread | None) -> None:
-        """Capture and recognize until released, silent, exhausted or too long."""
-        # The microphone is shared: an abandoned listener must close it first.
-        if previous is not None:
-            previous.join()
-        stage = "audio"
-        try:
-            transcriber = self.stt.start()
-            self.source.open()
-            # Audio queued while the assistant spoke is its own voice: drop it.
-            self.source.discard()
-            heard_s = 0.0
-            last_partial, partial_at = "", 0.0
-            while not turn.stop_listening.is_set():
-                stage = "audio"
-                block = self.source.read(_READ_TIMEOUT_S)
-                if block is None:
-                    if getattr(self.source, "exhausted", False):
-                        break
-                    continue
-                stage = "asr"
-                transcriber.accept(block)
-                heard_s += len(block) / self.stt.sample_rate_hz
-                now = self.clock()
-                if now - partial_at >= _PARTIAL_EVERY_S:
-                    partial_at = now
-                    text = transcriber.partial()
-                    if text and text != last_partial:
-                        last_partial = text
-                        self.bus.publish(PartialTranscript(text))
-                if self.config.mode == "toggle" and transcriber.endpoint():
-                    break
-                if heard_s >= self.config.max_listen_s:
-                    log.info("listening stopped after %.1f s", heard_s)
-                    break
-            end_of_speech = turn.end_of_speech_s or self.clock()
-            self.source.close()
-            if turn.cancel.is_set():
-                return
-            stage = "asr"
-            text = transcriber.finish().strip()
-            asr_ms = round((self.clock() - end_of_speech) * 1000, 1)
-            self.submit(_Listened(turn.id, text, asr_ms, end_of_speech))
-        except AssistantError as exc:
-            self.source.close()
-            self.submit(_Failed(turn.id, stage, str(exc)))
-        except Exception as exc:
-            log.exception("listening failed")
-            self.source.close()
-            self.submit(_Failed(turn.id, stage, f"{type(exc).__name__}: {exc}"))
-
-    def _reply(self, turn: _Turn, previous: threading.Thread | None) -> None:
-        # llama.cpp allows one thread at a time: a cancelled reply stops at its
-        # next token, or mid prompt evaluation through llama.cpp's abort
-        # callback, so waiting for it is short and never skipped.
+    def _reply(self, turn: Turn, previous: threading.Thread | None) -> None:
+        """Speak the turn's reply and post `_Replied`, or one `WorkerFailed`."""
+        # llama.cpp allows one thread at a time; a cancelled reply stops at its
+        # next token, or mid prompt through the abort callback, so this is short.
         if previous is not None:
             previous.join()
         try:
-            if turn.alert:
-                turn.streamer.llm = FixedReply(turn.alert)
-                result = turn.streamer.run([], turn.cancel)
-                result.path = "intent"
+            if isinstance(turn, AlertTurn):
+                result = say(turn.streamer, self.conversation, turn.text, cancel=turn.cancel)
             else:
                 result = answer(
                     turn.streamer,
+                    self.llm,
                     self.conversation,
                     turn.transcript,
-                    skills=self.skills,
-                    last_reply=self._last_reply,
+                    shortcuts=self.skills,
                     cancel=turn.cancel,
                 )
-            if result.spoken:
-                self._last_reply = result.spoken
-            self.submit(_Replied(turn.id, result))
-        except AssistantError as exc:
-            self.submit(_Failed(turn.id, _stage_of(exc), str(exc)))
+            self.submit(_Replied(turn, result))
         except Exception as exc:
-            log.exception("reply failed")
-            self.submit(_Failed(turn.id, "llm", f"{type(exc).__name__}: {exc}"))
-
-
-def _stage_of(exc: AssistantError) -> str:
-    from assistant.core.errors import AudioError, LanguageModelError, TextToSpeechError
-
-    for cls, stage in (
-        (AudioError, "audio"),
-        (TextToSpeechError, "tts"),
-        (LanguageModelError, "llm"),
-    ):
-        if isinstance(exc, cls):
-            return stage
-    return "llm"
+            # The streamer and `answer` raise each stage's own error; what is
+            # left (memory trimming asks the model) is the LLM's step.
+            self.submit(worker_failure(turn.id, exc, "llm"))

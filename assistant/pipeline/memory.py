@@ -1,4 +1,5 @@
-"""Conversation memory: the system prompt plus the last few exchanges.
+"""Conversation memory: the system prompt, the last few exchanges, and the
+last thing said.
 
 Pure Python and model-free, so it is tested with plain calls. The language
 model decides what fits; `Conversation.trim` only asks it through a callback.
@@ -23,11 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class Conversation:
-    """The system prompt and up to ``max_turns`` past (user, reply) exchanges.
+    """The system prompt, up to ``max_turns`` past (user, reply) exchanges,
+    and `last_reply`.
 
-    Thread-safe: the controller may `add` or `reset` from its thread while a
-    worker reads `messages`. Every method is quick except `trim`, which calls
-    ``fits`` (tokenizing, milliseconds) under the lock.
+    Thread-safe: the reply worker may `add` or `note_reply` while another
+    thread calls `reset` (the "forget" intent) or reads `messages`. Every
+    method is quick except `trim`, which calls ``fits`` (tokenizing,
+    milliseconds) under the lock.
     """
 
     def __init__(self, system_prompt: str, max_turns: int) -> None:
@@ -36,7 +39,22 @@ class Conversation:
         self.system_prompt = system_prompt
         self.max_turns = max_turns
         self._exchanges: list[tuple[str, str]] = []
+        self._last_reply = ""
         self._lock = threading.RLock()
+
+    @property
+    def last_reply(self) -> str:
+        """What was said last, by any path (the LLM, an intent, a tool, a
+        timer alert), for "repeat that"; "" before the first reply."""
+        with self._lock:
+            return self._last_reply
+
+    def note_reply(self, spoken: str) -> None:
+        """Remember ``spoken`` as `last_reply`; an empty reply (a "stop", or
+        one cancelled before its first word) changes nothing."""
+        if spoken.strip():
+            with self._lock:
+                self._last_reply = spoken
 
     def __len__(self) -> int:
         """Number of exchanges held."""
@@ -65,9 +83,10 @@ class Conversation:
                 self._drop(len(self._exchanges) - self.max_turns)
 
     def reset(self) -> None:
-        """Forget every exchange; the system prompt stays."""
+        """Forget every exchange and `last_reply`; the system prompt stays."""
         with self._lock:
             self._exchanges.clear()
+            self._last_reply = ""
 
     def trim(self, fits: Callable[[list[Message]], bool], user_text: str) -> int:
         """Drop the oldest exchanges until ``fits(self.messages(user_text))``;

@@ -1,15 +1,22 @@
-"""The streaming reply: LLM tokens -> sentences -> speech -> speaker, overlapped.
+"""The streaming reply: text pieces -> sentences -> speech -> speaker, overlapped.
 
 Three stages run at once so the first sentence is spoken while the rest is
 still being generated:
 
-    caller thread:   LLM tokens -> SentenceSplitter -> sentence queue
+    caller thread:   text pieces -> SentenceSplitter -> sentence queue
     "tts" thread:    sentence queue -> TextToSpeech -> audio queue
     "playback":      audio queue -> AudioSink.write
 
-Queues are bounded, so a slow speaker back-pressures synthesis and
-generation instead of buffering a whole reply. One `threading.Event`
-cancels all three; each stage checks it between tokens or chunks.
+The pieces are an LLM's tokens (``llm.generate(messages, cancel)``) or the
+words of a fixed answer (`words`); the streamer knows no model. Queues are
+bounded, so a slow speaker back-pressures synthesis and generation instead
+of buffering a whole reply. One `threading.Event` cancels all three; each
+stage checks it between pieces or chunks.
+
+`answer` is one turn's reply (the shortcuts, else the LLM with memory) and
+`say` speaks a fixed text such as a timer alert. Both run on the caller's
+worker thread, which is also the LLM's thread (llama.cpp's one-thread rule),
+and both keep `Conversation.last_reply` up to date.
 """
 
 from __future__ import annotations
@@ -19,13 +26,18 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from assistant.core.errors import AssistantError, AudioError, TextToSpeechError
-from assistant.core.messages import Message
+from assistant.core.errors import (
+    AssistantError,
+    AudioError,
+    LanguageModelError,
+    SkillError,
+    TextToSpeechError,
+)
 from assistant.pipeline.memory import Conversation
-from assistant.skills.handler import FixedReply, Skills
+from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.audio.base import AudioSink
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
@@ -40,14 +52,16 @@ _QUEUE_POLL_S = 0.05
 @dataclass
 class ReplyResult:
     generated: str
-    """Everything the LLM produced."""
+    """Every piece of the reply (everything the LLM produced)."""
     spoken: str
     """The part the listener heard; equals `generated` unless interrupted."""
     interrupted: bool
     tokens: int
+    """How many pieces (LLM tokens, or words of a fixed answer) there were."""
     timings_ms: dict[str, float] = field(default_factory=dict)
-    """``llm_first_token``, ``llm_total``, ``tts_first_audio`` and
-    ``first_audio_played``, each in ms since the reply started."""
+    """``llm_first_token`` and ``llm_total`` (the first and the last piece,
+    also for a fixed answer), ``tts_first_audio`` and ``first_audio_played``,
+    each in ms since the reply started."""
     path: str = "llm"
     """Which path answered: ``llm``, ``intent`` or ``tool``."""
 
@@ -69,16 +83,16 @@ class _Spoken:
 
 
 class ReplyStreamer:
-    """Runs one reply through the overlapped stages.
+    """Speaks one reply through the overlapped stages.
 
-    `tts` and `sink` may be None for a text-only reply. `on_token` and
-    `on_first_audio` are called on the caller's thread and the playback
-    thread respectively; they must not block.
+    `tts` and `sink` may be None for a text-only reply; the caller opens and
+    closes the sink. `on_token` is called on the caller's thread,
+    `on_first_audio` and `on_sentence_spoken` on the playback thread; none
+    may block.
     """
 
     def __init__(
         self,
-        llm: LanguageModel,
         tts: TextToSpeech | None = None,
         sink: AudioSink | None = None,
         *,
@@ -87,7 +101,6 @@ class ReplyStreamer:
         on_sentence_spoken: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.llm = llm
         self.tts = tts
         self.sink = sink
         self.on_token = on_token
@@ -109,12 +122,13 @@ class ReplyStreamer:
             self.sink.stop()
             self._played_at_interrupt = self.sink.played_frames()
 
-    def run(
-        self, messages: Sequence[Message], cancel: threading.Event | None = None
-    ) -> ReplyResult:
-        """Generate, speak and return the reply. Blocks until playback ends
-        or `cancel` is set (or `interrupt` is called); raises the first stage
-        error. Call once per streamer."""
+    def run(self, pieces: Iterable[str], cancel: threading.Event | None = None) -> ReplyResult:
+        """Speak ``pieces`` as they come and return the reply. Blocks until
+        playback ends or `cancel` is set (or `interrupt` is called); raises
+        the first stage error: an unexpected exception from ``pieces`` (the
+        LLM) as `LanguageModelError`, from synthesis as `TextToSpeechError`,
+        from playback as `AudioError`. Call once per streamer; ``pieces`` is
+        consumed on the calling thread."""
         if cancel is not None:
             self._cancel = cancel
         cancel = self._cancel
@@ -155,13 +169,13 @@ class ReplyStreamer:
         for thread in threads:
             thread.start()
 
-        pieces: list[str] = []
+        received: list[str] = []
         splitter = SentenceSplitter()
         try:
-            for piece in self.llm.generate(messages, cancel):
-                if not pieces:
+            for piece in pieces:
+                if not received:
                     timings["llm_first_token"] = ms()
-                pieces.append(piece)
+                received.append(piece)
                 if self.on_token:
                     self.on_token(piece)
                 if speaking:
@@ -172,7 +186,11 @@ class ReplyStreamer:
                 rest = splitter.flush()
                 if rest:
                     _put(sentences, rest, cancel)
-        except BaseException as exc:  # a C library error or Ctrl-C must still end cleanly
+        except AssistantError as exc:
+            fail(exc)
+        except Exception as exc:
+            fail(LanguageModelError(f"the reply failed: {type(exc).__name__}: {exc}"))
+        except BaseException as exc:  # Ctrl-C must still stop the other stages
             fail(exc)
         finally:
             if speaking:
@@ -182,11 +200,11 @@ class ReplyStreamer:
 
         if errors:
             raise errors[0]
-        generated = "".join(pieces).strip()
+        generated = "".join(received).strip()
         interrupted = cancel.is_set()
         # Text-only replies were shown in full, so all of it counts as said.
         said = self._spoken_text(spoken, base_frame, interrupted) if speaking else generated
-        return ReplyResult(generated, said, interrupted, len(pieces), timings)
+        return ReplyResult(generated, said, interrupted, len(received), timings)
 
     def _synthesize_loop(self, sentences, audio, spoken, cancel, timings, ms, fail) -> None:
         try:
@@ -200,9 +218,9 @@ class ReplyStreamer:
                     timings.setdefault("tts_first_audio", ms())
                     if not _put(audio, (record, chunk), cancel):
                         return
-        except AssistantError as exc:
+        except TextToSpeechError as exc:
             fail(exc)
-        except Exception as exc:
+        except Exception as exc:  # even an `AssistantError` (a voice file gone) is this stage's
             fail(TextToSpeechError(f"speech synthesis failed: {exc}"))
         finally:
             _put(audio, _END, cancel, force=True)
@@ -234,7 +252,7 @@ class ReplyStreamer:
                 sink.drain(timeout_s=max(5.0, (written - base_frame) / 8000.0 + 5.0))
             if not cancel.is_set():
                 self._finish_sentence(current)
-        except AssistantError as exc:
+        except AudioError as exc:
             fail(exc)
         except Exception as exc:
             fail(AudioError(f"playback failed: {type(exc).__name__}: {exc}"))
@@ -295,28 +313,62 @@ def _get(q: queue.Queue, cancel: threading.Event):
         return item
 
 
-def answer(
+def words(text: str) -> Iterator[str]:
+    """``text`` as pieces of one word each (with the space before it), so a
+    fixed answer streams to ``on_token`` like an LLM reply."""
+    for i, word in enumerate(text.split(" ") if text else []):
+        yield word if i == 0 else " " + word
+
+
+def say(
     streamer: ReplyStreamer,
     conversation: Conversation,
     text: str,
     *,
-    skills: Skills | None = None,
-    last_reply: str = "",
+    path: str = "intent",
     cancel: threading.Event | None = None,
 ) -> ReplyResult:
-    """One turn's reply: a skill when one matches, else the LLM with memory.
+    """Speak the fixed ``text`` (a shortcut's answer or a timer alert) and
+    note it as `Conversation.last_reply`; it is not conversation memory.
+    Blocks the calling worker."""
+    result = streamer.run(words(text), cancel)
+    result.path = path
+    conversation.note_reply(result.spoken)
+    return result
 
-    Trims the memory to fit the model, streams the reply through
-    `streamer`, and remembers what was actually said. Intents and tool
-    confirmations are not conversation memory. Blocks the calling worker.
+
+def answer(
+    streamer: ReplyStreamer,
+    llm: LanguageModel,
+    conversation: Conversation,
+    text: str,
+    *,
+    shortcuts: Shortcuts | None = None,
+    cancel: threading.Event | None = None,
+) -> ReplyResult:
+    """One turn's reply to the transcript ``text``: the shortcuts' answer
+    when they have one, else the LLM with memory.
+
+    The shortcuts get ``text`` once, with `Conversation.last_reply`. For the
+    LLM, the memory is trimmed to fit, the reply streams through
+    ``streamer``, and what was actually said is remembered; shortcut answers
+    are not conversation memory. Either way `last_reply` is updated. Blocks
+    the calling worker, which must be the LLM's thread. An unexpected
+    exception from the shortcuts is raised as `SkillError`.
     """
-    skill = skills.handle(text, last_reply) if skills is not None else None
-    if skill is not None:
-        streamer.llm = FixedReply(skill.text)
-        result = streamer.run([], cancel)
-        result.path = skill.path
-        return result
-    conversation.trim(streamer.llm.fits, text)
-    result = streamer.run(conversation.messages(text), cancel)
+    shortcut = None
+    if shortcuts is not None:
+        try:
+            shortcut = shortcuts.answer(text, conversation.last_reply, cancel)
+        except AssistantError:
+            raise
+        except Exception as exc:
+            log.exception("the shortcuts failed on %r", text)
+            raise SkillError(f"answering {text!r} failed: {type(exc).__name__}: {exc}") from exc
+    if shortcut is not None:
+        return say(streamer, conversation, shortcut.text, path=shortcut.path, cancel=cancel)
+    conversation.trim(llm.fits, text)
+    result = streamer.run(llm.generate(conversation.messages(text), cancel), cancel)
     conversation.add(text, result.spoken)
+    conversation.note_reply(result.spoken)
     return result

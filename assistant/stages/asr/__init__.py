@@ -1,7 +1,6 @@
-"""The speech-recognition stage; see `base` for the contract and `endpoint`
-for toggle-mode endpointing. Backends: `vosk` (default) and `whisper`."""
+"""The speech-recognition stage: `base` holds the `SpeechToText` contract,
+`endpoint` the energy endpointer both recognizers use in toggle mode.
 
-from assistant.stages.asr.base import SpeechToText, Transcriber
-from assistant.stages.asr.endpoint import SilenceEndpointer
-
-__all__ = ["SilenceEndpointer", "SpeechToText", "Transcriber"]
+Backends: `vosk` (default, streaming) and `whisper` (optional extra); only
+the composition root picks one.
+"""

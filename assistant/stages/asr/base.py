@@ -44,13 +44,22 @@ class Transcriber(Protocol):
 
 
 class SpeechToText(Protocol):
-    """A loaded recognizer. ``start`` and ``warm_up`` are called from the ASR
-    worker thread; implementations load their model on first use and may be
-    warmed up ahead of the first turn."""
+    """A recognizer. ``start`` and ``warm_up`` are called from the ASR worker
+    thread; implementations load their model on first use (blocking, seconds)
+    and may be warmed up ahead of the first turn. Whoever built it owns it;
+    the model is freed with the object, so there is nothing to close."""
 
     name: str
+    """Engine name, for logs and ``assistant doctor``."""
     sample_rate_hz: int
+    """Rate `Transcriber.accept` expects, in Hertz (`ASR_RATE_HZ`)."""
 
-    def start(self) -> Transcriber: ...
+    def start(self) -> Transcriber:
+        """A new transcriber for one utterance, loading the model if needed.
+        `ModelError` if the model cannot load, `SpeechToTextError` if the
+        engine fails."""
+        ...
 
-    def warm_up(self) -> None: ...
+    def warm_up(self) -> None:
+        """Load the model and decode a moment of silence, so the first turn is fast."""
+        ...

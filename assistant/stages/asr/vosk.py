@@ -101,7 +101,7 @@ def _text(result_json: str, key: str) -> str:
 
 
 class _VoskTranscriber:
-    """One utterance on one `KaldiRecognizer`; see `asr.Transcriber`.
+    """One utterance on one `KaldiRecognizer`; see `base.Transcriber`.
 
     ``endpoint`` needs both the energy detector (speech, then ``silence_s`` of
     quiet) and Vosk's own endpoint after the last speech, so a loud pause

@@ -108,7 +108,7 @@ def _decode(model: Any, samples: np.ndarray, language: str | None) -> str:
 
 
 class _WhisperTranscriber:
-    """One buffered utterance; see `asr.Transcriber`.
+    """One buffered utterance; see `base.Transcriber`.
 
     ``partial()`` is always "": a background decode would compete with the
     LLM for the Pi's cores and block nothing useful. ``finish()`` blocks for

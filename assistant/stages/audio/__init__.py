@@ -1,5 +1,8 @@
-"""The audio stage: microphones, speakers, WAV files, PCM conversion and earcons; see `base`."""
+"""The audio stage: `base` holds the `AudioSource` / `AudioSink` contract.
 
-from assistant.stages.audio.base import AudioSink, AudioSource
-
-__all__ = ["AudioSink", "AudioSource"]
+`pcm` (the `AudioChunk` value and sample conversion), `mic` and `speaker`
+(PortAudio), `devices` (finding and listing PortAudio devices), `portaudio`
+(PortAudio itself), `wavfile` (WAV files in place of a sound card) and
+`earcons` (short status tones). Import each name from the module that
+defines it.
+"""

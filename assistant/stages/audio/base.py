@@ -1,4 +1,8 @@
-"""The audio stage's contract: a microphone that gives blocks, a speaker that takes chunks."""
+"""The audio stage's contract: a microphone that gives blocks, a speaker that takes chunks.
+
+Implementations: `mic.SoundDeviceSource` and `speaker.SoundDeviceSink`
+(PortAudio), `wavfile.WavFileSource` and `wavfile.WavFileSink` (files).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ import numpy as np
 
 from assistant.stages.audio.pcm import AudioChunk
 
-__all__ = ["AudioChunk", "AudioSink", "AudioSource"]
-
 
 class AudioSource(Protocol):
     """Microphone. `open` starts capture; `read` returns mono int16 blocks at
@@ -20,14 +22,31 @@ class AudioSource(Protocol):
 
     sample_rate_hz: int
     """Rate of every block `read` returns, in Hertz."""
-    exhausted: bool
-    """True once a finite source (a file) has delivered its last block;
-    always False for a microphone."""
 
-    def open(self) -> None: ...
-    def read(self, timeout_s: float) -> np.ndarray | None: ...
-    def discard(self) -> None: ...
-    def close(self) -> None: ...
+    @property
+    def exhausted(self) -> bool:
+        """True once a finite source (a file) has delivered its last block;
+        always False for a microphone."""
+        ...
+
+    def open(self) -> None:
+        """Start capture; `AudioError` naming the device and the fix if it
+        cannot. Opening an open source does nothing."""
+        ...
+
+    def read(self, timeout_s: float) -> np.ndarray | None:
+        """The next block, waiting up to ``timeout_s`` seconds; None on
+        timeout, once closed, or once exhausted. `AudioError` if the device
+        failed (`close` then `open` recovers)."""
+        ...
+
+    def discard(self) -> None:
+        """Drop audio captured but not yet read."""
+        ...
+
+    def close(self) -> None:
+        """Stop capture and release the device; wakes a blocked `read`. Idempotent."""
+        ...
 
 
 class AudioSink(Protocol):
@@ -35,12 +54,32 @@ class AudioSink(Protocol):
     thread calls `write` and `drain`; `stop`, `played_frames` and `close` may
     be called from any thread. The owner closes it."""
 
-    paths: list[Path]
-    """Files written so far, oldest first; always empty for a sound card."""
+    @property
+    def paths(self) -> list[Path]:
+        """Files written so far, oldest first; always empty for a sound card."""
+        ...
 
-    def open(self, rate_hz: int) -> None: ...
-    def write(self, chunk: AudioChunk, cancel: threading.Event | None = None) -> None: ...
-    def played_frames(self) -> int: ...
-    def drain(self, timeout_s: float) -> bool: ...
-    def stop(self) -> None: ...
-    def close(self) -> None: ...
+    def open(self, rate_hz: int) -> None:
+        """Get ready for audio at ``rate_hz`` Hertz; reopening starts afresh."""
+        ...
+
+    def write(self, chunk: AudioChunk, cancel: threading.Event | None = None) -> None:
+        """Queue ``chunk`` (any rate: resampled); returns early once ``cancel``
+        is set or `stop` is called. `AudioError` if not open or the device failed."""
+        ...
+
+    def played_frames(self) -> int:
+        """Frames handed to the device since `open`, at the rate given to `open`."""
+        ...
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until the queued audio has played; True if done within ``timeout_s``."""
+        ...
+
+    def stop(self) -> None:
+        """Cut playback now and drop queued audio; the sink stays open."""
+        ...
+
+    def close(self) -> None:
+        """Stop and release the device. Idempotent."""
+        ...

@@ -1,77 +1,24 @@
-"""Which device to use: PortAudio device lookup (a microphone or speaker by
-name or index), and the WAV-file stand-ins used without a sound card.
+"""Which device to use: PortAudio's microphones and speakers, found by name
+or index, and the table ``assistant devices`` prints.
 
-`sounddevice` is imported lazily so the package imports without PortAudio.
-PortAudio enumerates devices once, when it initializes; `rescan` re-runs that
-so a USB microphone plugged in later can be found. Re-initializing PortAudio
-closes every open stream, so it only happens while this package has none open
-(streams report themselves with `stream_opened` / `stream_closed`).
+Every function may block while PortAudio enumerates devices (tens of
+milliseconds) and may be called from any thread. When a name matches nothing,
+`find_device` re-scans once (`portaudio.rescan`), so a device plugged in after
+start-up is found.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import wave
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-import numpy as np
-
 from assistant.core.errors import AudioError
-from assistant.stages.audio.pcm import ASR_RATE_HZ, AudioChunk, read_wav, resample
+from assistant.stages.audio.portaudio import rescan, sounddevice
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["input", "output"]
-
-PORTAUDIO_MISSING = "PortAudio library not found; install it with `sudo apt install libportaudio2`"
-
-_lock = threading.Lock()
-_open_streams = 0
-
-
-def portaudio() -> ModuleType:
-    """The `sounddevice` module; `AudioError` with the fix when PortAudio is missing."""
-    try:
-        import sounddevice
-    except OSError:
-        raise AudioError(PORTAUDIO_MISSING) from None
-    except ImportError:
-        raise AudioError(
-            "Python package sounddevice is not installed; reinstall the assistant "
-            "(`pip install sounddevice`)"
-        ) from None
-    return sounddevice
-
-
-def stream_opened() -> None:
-    global _open_streams
-    with _lock:
-        _open_streams += 1
-
-
-def stream_closed() -> None:
-    global _open_streams
-    with _lock:
-        _open_streams = max(0, _open_streams - 1)
-
-
-def rescan() -> bool:
-    """Re-enumerate devices if no stream of ours is open; return whether it did.
-
-    Uses sounddevice's documented way to refresh the device list
-    (``_terminate()`` then ``_initialize()``). Blocks for the enumeration,
-    typically tens of milliseconds.
-    """
-    sd = portaudio()
-    with _lock:
-        if _open_streams:
-            return False
-        sd._terminate()
-        sd._initialize()
-    return True
 
 
 def _channels_key(kind: Kind) -> str:
@@ -116,7 +63,7 @@ def find_device(spec: str, kind: Kind) -> int | None:
     """
     if not spec.strip():
         return None
-    sd = portaudio()
+    sd = sounddevice()
     found = _match(_devices(sd, kind), spec)
     if found is None and rescan():
         found = _match(_devices(sd, kind), spec)
@@ -132,7 +79,7 @@ def find_device(spec: str, kind: Kind) -> int | None:
 
 def device_info(device: int | None, kind: Kind) -> dict[str, Any]:
     """PortAudio's description of a device (None: the default of that kind)."""
-    sd = portaudio()
+    sd = sounddevice()
     try:
         return dict(sd.query_devices(device, kind=kind))
     except (sd.PortAudioError, ValueError):
@@ -150,7 +97,7 @@ def list_devices() -> str:
     Never raises: without PortAudio or devices it returns one explanatory line.
     """
     try:
-        sd = portaudio()
+        sd = sounddevice()
         rescan()
         everything = sd.query_devices()
     except AudioError as exc:
@@ -189,128 +136,7 @@ def have_input_device() -> bool:
 
 def _have_device(kind: Literal["input", "output"]) -> bool:
     try:
-        sd = portaudio()
+        sd = sounddevice()
         return _default_index(sd, kind) >= 0 and bool(_devices(sd, kind))
     except AudioError:
         return False
-
-
-class WavFileSink:
-    """Writes replies to WAV files instead of a speaker (no sound card).
-
-    A file is started by the first `write` after `open`, `drain` or `stop`,
-    and finalized by `drain`, `stop` or `close`: so one file per reply whether
-    the caller opens once per reply or once per session. With ``numbered``,
-    ``path_or_dir`` is a directory and files are ``reply-001.wav``,
-    ``reply-002.wav``... (continuing after existing ones); otherwise each
-    reply overwrites the one file. `paths` lists the files written. Writes
-    never block; `played_frames` counts frames written since `open`.
-    """
-
-    def __init__(self, path_or_dir: Path, numbered: bool = False):
-        self._target = Path(path_or_dir)
-        self._numbered = numbered
-        self._rate_hz = 0
-        self._wav: wave.Wave_write | None = None
-        self._frames = 0
-        self._lock = threading.Lock()
-        self.paths: list[Path] = []
-
-    def _next_path(self) -> Path:
-        folder = self._target if self._numbered else self._target.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AudioError(f"WAV folder {folder}: cannot create it ({exc.strerror})") from None
-        if not self._numbered:
-            return self._target
-        used = [int(p.stem.split("-")[1]) for p in self._target.glob("reply-[0-9]*.wav")]
-        return self._target / f"reply-{max(used, default=0) + 1:03d}.wav"
-
-    def open(self, rate_hz: int) -> None:
-        with self._lock:
-            self._finish()
-            self._rate_hz = rate_hz
-            self._frames = 0
-
-    def write(self, chunk: AudioChunk, cancel: threading.Event | None = None) -> None:
-        if cancel is not None and cancel.is_set():
-            return
-        with self._lock:
-            if not self._rate_hz:
-                raise AudioError("WAV sink is not open; call open() first")
-            samples = chunk.samples
-            if chunk.rate_hz != self._rate_hz:
-                samples = resample(samples, chunk.rate_hz, self._rate_hz)
-            if self._wav is None:
-                path = self._next_path()
-                try:
-                    self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed by _finish
-                except OSError as exc:
-                    raise AudioError(f"WAV file {path}: cannot write ({exc.strerror})") from None
-                self._wav.setnchannels(1)
-                self._wav.setsampwidth(2)
-                self._wav.setframerate(self._rate_hz)
-                self.paths.append(path)
-            self._wav.writeframes(samples.astype("<i2", copy=False).tobytes())
-            self._frames += len(samples)
-
-    def played_frames(self) -> int:
-        return self._frames
-
-    def _finish(self) -> None:
-        if self._wav is not None:
-            self._wav.close()
-            self._wav = None
-            log.info("reply written to %s", self.paths[-1])
-
-    def drain(self, timeout_s: float) -> bool:
-        with self._lock:
-            self._finish()
-        return True
-
-    def stop(self) -> None:
-        with self._lock:
-            self._finish()
-
-    def close(self) -> None:
-        with self._lock:
-            self._finish()
-            self._rate_hz = 0
-
-
-class WavFileSource:
-    """Plays a WAV file (any rate and channels) as a microphone for
-    ``assistant listen --wav``: mono int16 blocks at 16 kHz of ``block_ms``,
-    as fast as they are read, then None with `exhausted` set."""
-
-    sample_rate_hz = ASR_RATE_HZ
-
-    def __init__(self, path: Path, block_ms: int = 30):
-        self._path = Path(path)
-        self._block = ASR_RATE_HZ * block_ms // 1000
-        self._samples: np.ndarray | None = None
-        self._pos = 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self._samples is not None and self._pos >= len(self._samples)
-
-    def open(self) -> None:
-        """Read and resample the whole file; `AudioError` if it is missing or not PCM WAV."""
-        chunk = read_wav(self._path)
-        self._samples = resample(chunk.samples, chunk.rate_hz, ASR_RATE_HZ)
-        self._pos = 0
-
-    def read(self, timeout_s: float) -> np.ndarray | None:
-        if self._samples is None or self.exhausted:
-            return None
-        block = self._samples[self._pos : self._pos + self._block]
-        self._pos += len(block)
-        return block
-
-    def discard(self) -> None:
-        """Nothing is queued ahead of `read`, so nothing to drop."""
-
-    def close(self) -> None:
-        self._samples = None

@@ -1,24 +1,24 @@
-"""PCM audio values and conversions shared by every audio stage.
+"""PCM samples: the `AudioChunk` value and pure sample conversions.
 
 All audio inside the pipeline is mono signed 16-bit (`numpy.int16`). Each
-chunk carries its own rate, so no stage has to guess it.
+chunk carries its own rate in Hertz, so no stage has to guess it. Everything
+here is pure and thread-safe; WAV files are in `wavfile`.
 """
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from assistant.core.errors import AudioError
-
 ASR_RATE_HZ = 16000
+"""The rate every recognizer takes and every `AudioSource` delivers, in Hertz."""
 
 
 @dataclass(frozen=True)
 class AudioChunk:
+    """A stretch of mono audio that carries its own rate."""
+
     samples: np.ndarray
     """Mono int16 samples."""
     rate_hz: int
@@ -26,9 +26,11 @@ class AudioChunk:
 
     @property
     def duration_s(self) -> float:
+        """Length in seconds."""
         return len(self.samples) / self.rate_hz
 
     def to_bytes(self) -> bytes:
+        """The samples as little-endian 16-bit PCM."""
         return self.samples.astype("<i2", copy=False).tobytes()
 
 
@@ -64,35 +66,3 @@ def rms_dbfs(samples: np.ndarray) -> float:
         return float("-inf")
     rms = float(np.sqrt(np.mean((samples.astype(np.float64) / 32768.0) ** 2)))
     return 20 * np.log10(rms) if rms > 0 else float("-inf")
-
-
-def read_wav(path: str | Path, header_only: bool = False) -> AudioChunk:
-    """Read a PCM WAV file of any rate and channel count as mono int16.
-
-    With ``header_only``, just check the file and return an empty chunk.
-    """
-    try:
-        with wave.open(str(path), "rb") as wav:
-            width = wav.getsampwidth()
-            channels = wav.getnchannels()
-            rate = wav.getframerate()
-            raw = b"" if header_only else wav.readframes(wav.getnframes())
-    except FileNotFoundError:
-        raise AudioError(f"WAV file {path}: no such file") from None
-    except (wave.Error, EOFError) as exc:
-        raise AudioError(
-            f"WAV file {path}: not a PCM WAV file ({exc}); convert it with sox"
-        ) from None
-    dtypes = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}
-    if width not in dtypes:
-        raise AudioError(f"WAV file {path}: {8 * width}-bit samples are not supported; use 16-bit")
-    data = np.frombuffer(raw, dtype=dtypes[width]).reshape(-1, channels)
-    return AudioChunk(to_mono_int16(data), rate)
-
-
-def write_wav(path: str | Path, chunk: AudioChunk) -> None:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(chunk.rate_hz)
-        wav.writeframes(chunk.to_bytes())

@@ -1,5 +1,6 @@
-"""The language-model stage; see `base` for the contract."""
+"""The language-model stage: `base` holds the `LanguageModel` contract and
+`GenerationStats`.
 
-from assistant.stages.llm.base import GenerationStats, LanguageModel
-
-__all__ = ["GenerationStats", "LanguageModel"]
+Backend: `llama` (llama.cpp; with `prompt` for its chat formatting); only the
+composition root picks it.
+"""

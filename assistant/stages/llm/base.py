@@ -7,18 +7,16 @@ is `assistant.stages.llm.llama`, and only the composition root picks it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from assistant.core.messages import Message
 
-__all__ = ["GenerationStats", "LanguageModel", "Message"]
-
 
 @dataclass(frozen=True)
 class GenerationStats:
-    """What one `LanguageModel.generate` call cost."""
+    """What one `LanguageModel.generate` or `generate_with_grammar` call cost."""
 
     prompt_tokens: int = 0
     """Tokens in the formatted prompt."""
@@ -31,7 +29,9 @@ class GenerationStats:
     total_s: float = 0.0
     """Seconds from the call to the end of generation."""
     stop: str = ""
-    """Why it stopped: ``"end"``, ``"max_tokens"``, ``"cancelled"`` or ``"error"``."""
+    """Why it stopped: ``"end"`` (end token), ``"max_tokens"``, ``"cancelled"``
+    (the cancel event), ``"closed"`` (the caller closed the iterator early) or
+    ``"error"``."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -45,8 +45,8 @@ class LanguageModel(Protocol):
 
     Implementations must provide every member below. The model is used by one
     thread at a time (llama.cpp's rule): the controller's LLM worker calls
-    `generate`, `fits` and `warm_up`; whoever created the model calls `close`
-    once that worker has stopped.
+    `generate`, `generate_with_grammar`, `fits` and `warm_up`; whoever
+    created the model calls `close` once that worker has stopped.
     """
 
     name: str
@@ -57,13 +57,15 @@ class LanguageModel(Protocol):
 
     def generate(
         self, messages: Sequence[Message], cancel: threading.Event | None = None
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield the reply as text pieces, one per token, as they are sampled.
 
         Blocks the calling worker thread while computing each token. Stops at
-        the model's end token (never yielded), at ``max_tokens``, or before the
-        next token once ``cancel`` is set. Oldest exchanges are dropped if the
-        messages do not fit. Raises `LanguageModelError` when the model fails.
+        the model's end token (never yielded), at ``max_tokens``, before the
+        next token once ``cancel`` is set (a prompt evaluation in progress
+        stops too), or when the caller closes the generator. Oldest exchanges
+        are dropped if the messages do not fit. Raises `LanguageModelError`
+        when the model fails.
         """
         ...
 
@@ -74,7 +76,7 @@ class LanguageModel(Protocol):
         cancel: threading.Event | None = None,
         *,
         max_tokens: int = 64,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Yield a greedy reply that llama.cpp's GBNF grammar ``gbnf`` allows.
 
         For tool calls: the model can only emit what the grammar allows. Same

@@ -1,16 +1,22 @@
 """`LlamaLanguageModel`: the `LanguageModel` backend for GGUF models, on
 llama-cpp-python, which is imported lazily so this module imports without it.
+
+Threads: llama.cpp lets one thread at a time use a model, so every method
+except `close` runs on the caller's LLM worker thread and blocks it; `close`
+comes from the owner once that worker has stopped. A cancel event is checked
+between tokens and, through llama.cpp's abort callback, during a prompt
+evaluation too. Prompt formatting and context trimming are in `prompt`.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import logging
-import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +24,8 @@ from assistant.core.config import LlmConfig
 from assistant.core.errors import LanguageModelError, ModelError
 from assistant.core.messages import Message
 from assistant.stages.llm.base import GenerationStats
+from assistant.stages.llm.prompt import CHATML_TEMPLATE, ChatTemplate, fit_context
+from assistant.stages.llm.threads import batch_threads, default_threads
 
 log = logging.getLogger(__name__)
 
@@ -31,46 +39,6 @@ TOP_K = 40
 TOP_P = 0.95
 MIN_P = 0.05
 REPEAT_PENALTY = 1.1
-
-# Used only when a GGUF carries no chat template; most small instruct models
-# are ChatML-trained.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-
-
-def default_threads() -> int:
-    """Generation threads when ``llm.n_threads`` is 0: half the cores, 1 to 4.
-
-    Token generation is bound by memory bandwidth: on a Pi 5 it stops getting
-    faster at about 2 threads, and more threads only spin and steal cores
-    from the TTS, which speaks the reply while it is still being generated.
-    Speed past real time buys little: speech needs about 4 tokens/s, and
-    even 1 thread on the 2-core x86 dev VM makes 54 tokens/s (2 threads: 83,
-    but then none is left for TTS). Prompt evaluation is compute-bound and
-    runs before TTS starts, so it gets more threads (`batch_threads`).
-    """
-    return max(1, min(4, _cpu_count() // 2))
-
-
-def batch_threads(n_threads: int) -> int:
-    """Prompt-evaluation threads: every core but one, and no fewer than
-    ``n_threads``. Using every core looks faster alone, but ggml's threads
-    meet at a barrier after each layer, so one thread preempted by another
-    process (ASR finishing, the controller, a log burst) stalls them all:
-    on the busy 2-core dev VM, 40 prompt tokens took 7.7 s instead of 0.3 s
-    with 2 threads, and 1 thread only halved in speed."""
-    return max(n_threads, _cpu_count() - 1, 1)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def check_gguf(path: Path) -> None:
@@ -122,7 +90,6 @@ class LlamaLanguageModel:
         check_gguf(model_path)
         try:
             import llama_cpp
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:
             raise LanguageModelError(
                 f"llama-cpp-python is not installed ({exc}); run `./setup.sh`"
@@ -162,12 +129,12 @@ class LlamaLanguageModel:
         if not template:
             log.warning("%s has no chat template; using ChatML", self.name)
             template = CHATML_TEMPLATE
-        bos, eos = (
-            self._token_text(self._llama.token_bos()),
-            self._token_text(self._llama.token_eos()),
+        self._template = ChatTemplate(
+            template,
+            bos=self._token_text(self._llama.token_bos()),
+            eos=self._token_text(self._llama.token_eos()),
+            model_name=self.name,
         )
-        self._prompt_format = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=True)
-        self._prefix_format = Jinja2ChatFormatter(template, eos, bos, add_generation_prompt=False)
         log.info(
             "loaded %s in %.1f s (n_ctx %d, %d threads)",
             self.name,
@@ -200,14 +167,7 @@ class LlamaLanguageModel:
     def format_prompt(self, messages: Sequence[Message], *, reply: bool = True) -> str:
         """The prompt text the chat template makes of ``messages``; with
         ``reply`` it ends by opening the assistant's turn."""
-        formatter = self._prompt_format if reply else self._prefix_format
-        dicts = [{"role": m.role, "content": m.content} for m in messages]
-        try:
-            return formatter(messages=dicts).prompt
-        except Exception as exc:  # jinja2 errors, or the template's raise_exception
-            raise LanguageModelError(
-                f"chat template of {self.name} rejected the conversation ({exc})"
-            ) from None
+        return self._template.format(messages, reply=reply)
 
     def tokenize(self, messages: Sequence[Message], *, reply: bool = True) -> list[int]:
         """Prompt tokens for ``messages``. The template writes the special
@@ -216,6 +176,7 @@ class LlamaLanguageModel:
         return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def fits(self, messages: Sequence[Message]) -> bool:
+        """See `LanguageModel.fits`."""
         return len(self.tokenize(messages)) + self.config.max_tokens <= self.config.n_ctx
 
     def reset(self) -> None:
@@ -236,24 +197,72 @@ class LlamaLanguageModel:
 
     def generate(
         self, messages: Sequence[Message], cancel: threading.Event | None = None
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """See `LanguageModel.generate`. `last_stats` is set when it ends."""
         started = time.monotonic()
-        tokens, budget = self._prompt_within_context(list(messages))
-        cached = self._cached_prefix(tokens)
-        first_token_s = 0.0
-        generated = 0
-        stop = "error"
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._cancel = cancel
-        stream = self._llama.generate(
+        tokens, budget = fit_context(
+            messages, self.tokenize, self.config.n_ctx, self.config.max_tokens
+        )
+        yield from self._sample(
             tokens,
+            budget,
+            cancel,
+            started,
             top_k=TOP_K,
             top_p=TOP_P,
             min_p=MIN_P,
             temp=self.config.temperature,
             repeat_penalty=REPEAT_PENALTY,
         )
+
+    def generate_with_grammar(
+        self,
+        messages: Sequence[Message],
+        gbnf: str,
+        cancel: threading.Event | None = None,
+        *,
+        max_tokens: int = 64,
+    ) -> Generator[str, None, None]:
+        """See `LanguageModel.generate_with_grammar`: a greedy reply that
+        ``gbnf`` (llama.cpp's GBNF) allows, for tool calls. Stops at the end
+        token (the only one allowed once the grammar is complete), after
+        ``max_tokens``, once ``cancel`` is set, or when the caller closes the
+        iterator; `last_stats` is set when it ends. The chat's KV cache is
+        restored afterwards. Raises `LanguageModelError` for a grammar
+        llama.cpp rejects or a prompt that does not fit."""
+        started = time.monotonic()
+        try:
+            grammar = self._llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise LanguageModelError(f"llama.cpp rejected the tool grammar ({exc})") from None
+        tokens = self.tokenize(messages)
+        if len(tokens) + max_tokens > self.config.n_ctx:
+            raise LanguageModelError(
+                f"tool prompt of {len(tokens)} tokens does not fit llm.n_ctx = "
+                f"{self.config.n_ctx}; raise llm.n_ctx or declare fewer tools"
+            )
+        with self._chat_context_kept():
+            yield from self._sample(
+                tokens, max_tokens, cancel, started, top_k=1, temp=0.0, grammar=grammar
+            )
+
+    def _sample(
+        self,
+        tokens: list[int],
+        budget: int,
+        cancel: threading.Event | None,
+        started: float,
+        **sampling: Any,
+    ) -> Generator[str, None, None]:
+        """Evaluate ``tokens`` and yield the text of up to ``budget`` sampled
+        tokens; `last_stats` is set however it ends."""
+        cached = self._cached_prefix(tokens)
+        first_token_s = 0.0
+        generated = 0
+        stop = "error"
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._cancel = cancel
+        stream = self._llama.generate(tokens, **sampling)
         try:
             while True:
                 # Checked before asking for the next token, so a cancel set
@@ -284,7 +293,11 @@ class LlamaLanguageModel:
                     break
                 piece = decoder.decode(self._llama.detokenize([token]))
                 if piece:
-                    yield piece
+                    try:
+                        yield piece
+                    except GeneratorExit:
+                        stop = "closed"
+                        raise
             tail = decoder.decode(b"", final=True)
             if tail:
                 yield tail
@@ -301,30 +314,35 @@ class LlamaLanguageModel:
             )
             log.debug("generation: %s", self.last_stats)
 
-    def _prompt_within_context(self, messages: list[Message]) -> tuple[list[int], int]:
-        """Prompt tokens and the reply budget, dropping the oldest exchanges
-        (never the system prompt or the last message) until they fit."""
-        n_ctx, max_tokens = self.config.n_ctx, self.config.max_tokens
-        tokens = self.tokenize(messages)
-        while len(tokens) + max_tokens > n_ctx:
-            start = 1 if messages and messages[0].role == "system" else 0
-            if len(messages) - start <= 1:
-                break
-            # Drop a whole exchange: the oldest message and any replies to it.
-            end = start + 1
-            while end < len(messages) - 1 and messages[end].role != "user":
-                end += 1
-            del messages[start:end]
-            tokens = self.tokenize(messages)
-        room = n_ctx - len(tokens)
-        if room < 1:
-            raise LanguageModelError(
-                f"prompt of {len(tokens)} tokens does not fit llm.n_ctx = {n_ctx}; "
-                "raise llm.n_ctx or shorten llm.system_prompt"
-            )
-        if room < max_tokens:
-            log.warning("only %d of llm.max_tokens = %d fit the context", room, max_tokens)
-        return tokens, min(room, max_tokens)
+    @contextlib.contextmanager
+    def _chat_context_kept(self) -> Iterator[None]:
+        """Save the context state (KV cache) now and restore it on exit.
+
+        A tool prompt shares no prefix with the chat, so it would evict the
+        chat from the KV cache and the next chat turn would read the whole
+        conversation again (2.3 s for 173 tokens on the dev VM). A copy of the
+        context state costs 2-5 ms to save and 6-7 ms to restore there (27-33
+        and 10-14 ms at 1545 tokens); `Llama.save_state` is 10x slower
+        because it also copies the logits of every evaluated token.
+        """
+        llama, llama_cpp = self._llama, self._llama_cpp
+        saved_n = llama.n_tokens
+        saved_ids = llama.input_ids[:saved_n].copy()
+        size = llama_cpp.llama_state_get_size(llama.ctx) if saved_n else 0
+        state = (ctypes.c_uint8 * size)()
+        if size:
+            size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
+        try:
+            yield
+        finally:
+            if size and llama_cpp.llama_state_set_data(llama.ctx, state, size) == size:
+                llama.input_ids[:saved_n] = saved_ids
+                # One token short: the next prompt re-evaluates its last
+                # token for fresh logits instead of sampling the tool's.
+                llama.n_tokens = saved_n - 1
+            elif saved_n:
+                log.warning("could not restore the chat context after a tool call")
+                llama.reset()
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """Prompt tokens llama.cpp will reuse from its KV cache: the common
@@ -339,61 +357,7 @@ class LlamaLanguageModel:
         return min(common, len(tokens) - 1) if common else 0
 
     def close(self) -> None:
+        """Free the model (owner's thread, after the LLM worker stopped); safe to call twice."""
         llama, self._handle = self._handle, None
         if llama is not None:
             llama.close()
-
-    def generate_with_grammar(
-        self, messages: Sequence[Message], gbnf: str, *, max_tokens: int = 64
-    ) -> Iterator[str]:
-        """Yield a greedy reply constrained by ``gbnf`` (llama.cpp's GBNF), as
-        text pieces. For tool calls (see tools.py): the model can only emit
-        what the grammar allows. Stops at the end token (llama.cpp allows only
-        that once the grammar is complete) or after ``max_tokens``; closing
-        the iterator early stops generation. Same one-thread rule as
-        `generate`. Raises `LanguageModelError` for a grammar llama.cpp
-        rejects or a prompt that does not fit."""
-        try:
-            grammar = self._llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
-        except (ValueError, RuntimeError) as exc:
-            raise LanguageModelError(f"llama.cpp rejected the tool grammar ({exc})") from None
-        tokens = self.tokenize(messages)
-        if len(tokens) + max_tokens > self.config.n_ctx:
-            raise LanguageModelError(
-                f"tool prompt of {len(tokens)} tokens does not fit llm.n_ctx = "
-                f"{self.config.n_ctx}; raise llm.n_ctx or declare fewer tools"
-            )
-        # The tool prompt shares no prefix with the chat, so it would evict the
-        # chat from the KV cache and the next chat turn would read the whole
-        # conversation again (2.3 s for 173 tokens on the dev VM). A copy of
-        # the context state costs 2-5 ms to save and 6-7 ms to restore there
-        # (27-33 and 10-14 ms at 1545 tokens); Llama.save_state is 10x slower
-        # because it also copies the logits of every evaluated token.
-        llama, llama_cpp = self._llama, self._llama_cpp
-        saved_n = llama.n_tokens
-        saved_ids = llama.input_ids[:saved_n].copy()
-        size = llama_cpp.llama_state_get_size(llama.ctx) if saved_n else 0
-        state = (ctypes.c_uint8 * size)()
-        if size:
-            size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        stream = llama.generate(tokens, top_k=1, temp=0.0, grammar=grammar)
-        try:
-            for generated, token in enumerate(stream):
-                if generated >= max_tokens or llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    break
-                piece = decoder.decode(llama.detokenize([token]))
-                if piece:
-                    yield piece
-        except Exception as exc:
-            raise LanguageModelError(f"{self.name} failed while generating ({exc})") from exc
-        finally:
-            stream.close()
-            if size and llama_cpp.llama_state_set_data(llama.ctx, state, size) == size:
-                llama.input_ids[:saved_n] = saved_ids
-                # One token short: the next prompt re-evaluates its last
-                # token for fresh logits instead of sampling the tool's.
-                llama.n_tokens = saved_n - 1
-            elif saved_n:
-                log.warning("could not restore the chat context after a tool call")
-                llama.reset()

@@ -1,5 +1,5 @@
-"""The speech stage: text cleaning, sentence segmenting and synthesis; see `base`."""
+"""The speech stage: `base` holds the `TextToSpeech` contract, `text` cleans
+LLM text for speaking and `sentences` cuts it into pieces to speak.
 
-from assistant.stages.tts.base import TextToSpeech
-
-__all__ = ["TextToSpeech"]
+Backend: `piper`; only the composition root picks it.
+"""

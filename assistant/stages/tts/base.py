@@ -1,4 +1,7 @@
-"""The speech stage's contract: text in, one self-describing chunk per sentence out."""
+"""The speech stage's contract: text in, one self-describing chunk per sentence out.
+
+Implementation: `piper.PiperTextToSpeech`; only the composition root builds it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ from typing import Protocol
 
 from assistant.stages.audio.pcm import AudioChunk
 
-__all__ = ["AudioChunk", "TextToSpeech"]
-
 
 class TextToSpeech(Protocol):
-    """A speech synthesizer. Implementations must provide every member below;
-    `synthesize` and `warm_up` run on the TTS worker thread."""
+    """A speech synthesizer. Implementations must provide every member below.
+
+    `synthesize` and `warm_up` run on the TTS worker thread, one call at a
+    time; `set_volume` may come from any thread. Whoever built the engine
+    owns it; it holds no device, so there is nothing to close.
+    """
 
     sample_rate_hz: int
     """Rate of every chunk `synthesize` yields, in Hertz."""

@@ -1,9 +1,10 @@
-"""Text to speech: the `TextToSpeech` protocol and its piper backend.
+"""`PiperTextToSpeech`: the `TextToSpeech` backend for piper voices.
 
 Concurrency: `synthesize` blocks and runs on the caller's worker thread, one
 call at a time per engine. piper serialises espeak-ng phonemization behind a
 process-wide lock, so concurrent calls would not run in parallel anyway; the
-ONNX inference itself runs on onnxruntime's own thread pool.
+ONNX inference itself runs on onnxruntime's own thread pool. `set_volume`
+may come from any thread. The engine holds no device: nothing to close.
 """
 
 from __future__ import annotations
@@ -75,8 +76,10 @@ class PiperTextToSpeech:
             volume=config.volume,
         )
         self.sample_rate_hz: int = self._voice.config.sample_rate or rate
+        """Rate of every chunk, in Hertz: the voice's."""
         self.language = language
-        self.name = f"piper:{model_path.name.removesuffix('.onnx')}"
+        self.name: str = f"piper:{model_path.name.removesuffix('.onnx')}"
+        """``piper:<voice>``, for logs and ``assistant doctor``."""
         log.info(
             "loaded piper voice %s (%d Hz) in %.2f s",
             model_path,
@@ -129,10 +132,12 @@ class PiperTextToSpeech:
         return samples.astype(np.int16, copy=False)
 
     def set_volume(self, gain: float) -> None:
-        """Playback gain for the next sentences (voice commands change it)."""
+        """Gain for the sentences synthesized from now on (1.0 keeps piper's
+        full-scale level); any thread. Voice commands change it."""
         self._syn_config.volume = gain
 
     def warm_up(self) -> None:
+        """Synthesize one word so onnxruntime's lazy setup is done before the first reply."""
         started = time.monotonic()
         for _ in self.synthesize("Ready."):
             pass

@@ -1,0 +1,137 @@
+"""SHA-256 checks of installed model files, the hash cache, and quarantine.
+
+An installed file is trusted only when its SHA-256 matches the catalogue (or,
+for an entry with no published hash, the hash recorded when it was fetched).
+`State` is ``<models_dir>/.assistant-models.json``; losing it costs only a
+re-hash. Everything here reads local files only and blocks: call it from the
+CLI thread, never from an audio or engine thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from assistant.catalog.catalogue import ModelEntry, ModelFile
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = ".assistant-models.json"
+CHUNK = 1 << 20
+"""Bytes read (and hashed) at a time."""
+
+Status = Literal["installed", "missing", "corrupt"]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    entry: str
+    """Catalogue id."""
+    file: str
+    """Path relative to the models directory."""
+    ok: bool
+    message: str
+    """``ok``, ``missing``, or what is wrong, in a few words."""
+
+
+def sha256_file(path: Path) -> str:
+    """Lower-case hex SHA-256 of ``path``, read in `CHUNK` blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class State:
+    """``<models_dir>/.assistant-models.json``: verified hashes keyed by
+    (size, mtime), so a re-run does not re-hash hundreds of megabytes, and the
+    hashes observed for unverified entries (trust on first use). Changes stay
+    in memory until `save`."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.path = models_dir / STATE_FILE
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        self.hashes: dict[str, list] = data.get("hashes", {})
+        self.observed: dict[str, dict[str, str]] = data.get("observed", {})
+
+    def sha256(self, models_dir: Path, rel: str, use_cache: bool = True) -> str:
+        """The digest of ``models_dir / rel``: the cached one when its size and
+        mtime still match and ``use_cache``, else a fresh hash (then cached)."""
+        st = (models_dir / rel).stat()
+        cached = self.hashes.get(rel)
+        if use_cache and cached and cached[:2] == [st.st_size, st.st_mtime_ns]:
+            return cached[2]
+        digest = sha256_file(models_dir / rel)
+        self.remember(models_dir, rel, digest)
+        return digest
+
+    def remember(self, models_dir: Path, rel: str, digest: str) -> None:
+        st = (models_dir / rel).stat()
+        self.hashes[rel] = [st.st_size, st.st_mtime_ns, digest]
+
+    def save(self) -> None:
+        """Write the file atomically; a read-only models directory only loses the cache."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        data = {"hashes": self.hashes, "observed": self.observed}
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True), "utf-8")
+            os.replace(tmp, self.path)
+
+
+def check_file(
+    entry: ModelEntry, f: ModelFile, models_dir: Path, state: State, use_cache: bool = True
+) -> VerifyResult:
+    """Whether ``f`` of ``entry`` is present with the right size and SHA-256."""
+    path = models_dir / f.path
+    if not path.is_file():
+        return VerifyResult(entry.id, f.path, False, "missing")
+    size = path.stat().st_size
+    if f.size and size != f.size:
+        return VerifyResult(entry.id, f.path, False, f"size {size} bytes, expected {f.size}")
+    want = f.sha256 or state.observed.get(entry.id, {}).get(f.path, "")
+    got = state.sha256(models_dir, f.path, use_cache)
+    if not want:
+        return VerifyResult(entry.id, f.path, True, "present; no published sha256 (unverified)")
+    if got != want:
+        return VerifyResult(
+            entry.id, f.path, False, f"sha256 {got[:12]}… does not match {want[:12]}…"
+        )
+    return VerifyResult(entry.id, f.path, True, "ok" if f.sha256 else "ok (hash seen at fetch)")
+
+
+def entry_files(entry: ModelEntry, state: State) -> list[ModelFile]:
+    """The catalogue's files plus, for unverified entries, those seen at fetch."""
+    listed = {f.path for f in entry.files}
+    seen = state.observed.get(entry.id, {})
+    return list(entry.files) + [ModelFile(p, 0, "") for p in sorted(seen) if p not in listed]
+
+
+def status(entry: ModelEntry, models_dir: Path, state: State) -> Status:
+    """``installed`` when every file checks out, ``corrupt`` when one is
+    present but wrong, else ``missing``. Uses the hash cache."""
+    results = [check_file(entry, f, models_dir, state) for f in entry_files(entry, state)]
+    if all(r.ok for r in results):
+        return "installed"
+    if any(r.message != "missing" for r in results if not r.ok):
+        return "corrupt"
+    return "missing"
+
+
+def quarantine(path: Path, into: Path | None = None) -> Path:
+    """Rename ``path`` to ``<name>.quarantine`` in ``into`` (default: its own
+    directory, which must exist) so nothing loads it; return the new path.
+    The caller reports it: this only logs at INFO."""
+    target = (into or path.parent) / (path.name + ".quarantine")
+    os.replace(path, target)
+    log.info("moved %s to %s", path, target)
+    return target

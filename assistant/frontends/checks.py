@@ -1,0 +1,155 @@
+"""The installation checks of ``assistant doctor``: Python, packages, the
+config, the configured models (re-hashed) and whether they fit in memory.
+
+Each check takes the `Config` and returns a `Check` (or a list of them); what
+it probes (package versions, the catalogue, /proc/meminfo) is a keyword
+argument so tests can swap it. Everything blocks on the calling thread.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from assistant.catalog.catalogue import Catalog, ModelEntry, load_catalog
+from assistant.core.config import Config
+
+Status = Literal["ok", "warn", "fail", "info"]
+"""``fail``: ``assistant run`` cannot work; ``warn`` does not block it;
+``info`` is neither good nor bad."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``assistant doctor``'s report."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+    """One line telling the user what to do; expected for ``fail`` and ``warn``."""
+
+
+def check_python(config: Config, *, version: tuple[int, ...] = sys.version_info[:3]) -> Check:
+    text = ".".join(map(str, version))
+    if version < (3, 11):
+        return Check("python", "fail", text, "install Python 3.11 or newer (Raspberry Pi OS 12+)")
+    return Check("python", "ok", text)
+
+
+def check_packages(
+    config: Config, *, version: Callable[[str], str] = importlib.metadata.version
+) -> Check:
+    """The run-time packages; the recognizer not configured is informational."""
+    required = ["numpy", "llama-cpp-python", "piper-tts", "sounddevice", "soxr", "gpiozero"]
+    asr = {"vosk": "vosk", "whisper": "faster-whisper"}
+    required.append(asr[config.asr.engine])
+    optional = [p for e, p in asr.items() if e != config.asr.engine]
+    found, missing = [], []
+    for name in required + optional:
+        try:
+            found.append(f"{name} {version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            (missing if name in required else found).append(f"{name} (not installed)")
+    if missing:
+        fix = "reinstall the assistant (`pip install .`, `.[whisper]` for faster-whisper)"
+        return Check("packages", "fail", ", ".join(missing), fix)
+    return Check("packages", "ok", ", ".join(found))
+
+
+def configured_models(
+    config: Config, catalog: Catalog
+) -> list[tuple[str, Path, ModelEntry | None]]:
+    """(role, path, catalogue entry or None) for the LLM, recognizer and voice in use."""
+    d = config.models_dir
+    asr = config.asr.vosk_model if config.asr.engine == "vosk" else config.asr.whisper_model
+    wanted = [
+        ("language model", "llm", d / config.llm.model),
+        (f"{config.asr.engine} model", "asr", d / asr),
+        ("voice", "tts", d / f"{config.tts.voice}.onnx"),
+    ]
+    engines = {"llm": "llama.cpp", "asr": config.asr.engine, "tts": "piper"}
+    found = []
+    for role, kind, path in wanted:
+        same = [
+            e
+            for e in catalog.entries.values()
+            if e.kind == kind and e.engine == engines[kind] and d / e.root == path
+        ]
+        found.append((role, path, same[0] if same else None))
+    return found
+
+
+def check_models(
+    config: Config, *, catalog: Catalog | None = None, verify: Callable | None = None
+) -> list[Check]:
+    """Re-hash every file of the configured models (seconds for large ones)."""
+    from assistant.catalog.manage import verify_models
+
+    catalog = catalog or load_catalog()
+    checks = []
+    for role, path, entry in configured_models(config, catalog):
+        if entry is None:  # not a catalogue model: only its presence can be checked
+            fix = "`assistant models list` shows the catalogue's models"
+            status, what = (
+                ("warn", "not in the catalogue") if path.exists() else ("fail", "missing")
+            )
+            checks.append(Check(role, status, f"{path} is {what}", fix))
+            continue
+        results = (verify or verify_models)(config.models_dir, [entry.id], catalog=catalog)
+        bad = [r for r in results if not r.ok]
+        fix = f"run `assistant models fetch {entry.id}`"
+        if bad and all(r.message == "missing" for r in bad):
+            checks.append(Check(role, "fail", f"{entry.id} is missing from {path.parent}", fix))
+        elif bad:
+            problems = "; ".join(f"{r.file}: {r.message}" for r in bad)
+            checks.append(Check(role, "fail", f"{entry.id} is corrupt ({problems})", fix))
+        else:
+            how = "sha256 ok" if entry.verified else "present (no published checksum)"
+            checks.append(Check(role, "ok", f"{entry.id}: {how}, {len(results)} file(s)"))
+    return checks
+
+
+def check_memory(
+    config: Config,
+    *,
+    catalog: Catalog | None = None,
+    memory: Callable[[], tuple[int, int] | None] | None = None,
+) -> Check:
+    """MemAvailable against the catalogue's memory_mb of the configured models."""
+    from assistant.catalog.machine import MB, fits, memory_info
+
+    catalog = catalog or load_catalog()
+    entries = [e for _, _, e in configured_models(config, catalog) if e is not None]
+    need_mb = sum(e.memory_mb for e in entries)
+    mem = (memory or memory_info)()
+    if mem is None:
+        return Check("memory", "info", f"models need ~{need_mb} MB; /proc/meminfo unreadable")
+    detail = f"{mem[0] / MB:.0f} MB available of {mem[1] / MB:.0f} MB; models need ~{need_mb} MB"
+    fit = fits(need_mb, mem)
+    if fit == "no":
+        fix = "pick smaller models (`assistant models list` shows what fits)"
+        return Check("memory", "fail", detail, fix)
+    if fit == "tight":
+        return Check("memory", "warn", detail, "close other programs or pick smaller models")
+    return Check("memory", "ok", detail)
+
+
+def check_config(config: Config, *, catalog: Catalog | None = None) -> list[Check]:
+    """The config loaded (or we would not be here); plus cross-checks between keys."""
+    checks = [Check("config", "ok", f"loaded from {config.source}")]
+    if config.asr.grammar and config.asr.engine == "whisper":
+        fix = 'remove asr.grammar, or set asr.engine = "vosk"'
+        checks.append(Check("config", "warn", "asr.grammar is ignored by the whisper engine", fix))
+    lang = config.asr.language.lower()
+    for role, _, entry in configured_models(config, catalog or load_catalog()):
+        spoken = entry.language.lower().split("_")[0] if entry else lang
+        if entry and entry.kind != "llm" and spoken not in ("multilingual", lang):
+            fix = f"set asr.language, or pick a {lang} model (`assistant models list`)"
+            detail = f"{role} {entry.id} is {entry.language} but asr.language is {lang!r}"
+            checks.append(Check("config", "warn", detail, fix))
+    return checks

@@ -1,0 +1,51 @@
+"""``assistant listen --wav``: one whole voice turn from a WAV file, as the
+appliance runs it (the shared `compose.run_file_turn`), with JSON-ready
+results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.appliance.run import log_turns
+from assistant.compose import build_engines, build_sink, run_file_turn
+from assistant.core.config import Config
+from assistant.stages.audio.wavfile import read_wav
+
+MAX_LISTEN_S = 600.0
+"""The file is the whole question: hear up to this much of it, however
+short ``turn.max_listen_s`` is for a held button."""
+
+TIMING_KEYS = ("asr_final", "llm_first_token", "tts_first_audio", "ttfa", "total")
+"""``timings_ms`` of the JSON output, in ms; a stage that did not run is None."""
+
+
+def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = False) -> dict:
+    """Run one voice turn on ``wav`` and return the JSON-ready result.
+
+    The reply is spoken to ``out`` (a WAV file) when given, else to the
+    speaker (WAV files in ``./replies`` without one). Engines are warmed up
+    first, like the appliance's, so the timings are those of a real turn.
+    Raises `AssistantError` for a bad file (before any model loads), a failed
+    turn, or a file with no recognizable speech.
+    """
+    read_wav(wav, header_only=True)
+    with build_engines(config) as engines:
+        event = run_file_turn(
+            engines,
+            config,
+            wav,
+            build_sink(config, wav=out),
+            max_listen_s=max(config.turn.max_listen_s, MAX_LISTEN_S),
+            observers=[log_turns(profile)],
+        )
+    result = {
+        "transcript": event.transcript,
+        "reply": event.reply,
+        "timings_ms": {k: event.timings_ms.get(k) for k in TIMING_KEYS},
+        "tokens_per_s": event.tokens_per_s,
+        "path": event.path,
+        "engine": config.asr.engine,
+    }
+    if out is not None:
+        result["wav"] = str(out)
+    return result
