@@ -9,12 +9,22 @@ fast inner loop that really runs no model.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+from hypothesis import HealthCheck, settings
 
 from assistant.core.config import resolve_models_dir
+
+# Property tests: a few thousand examples each, in CI and locally alike;
+# HYPOTHESIS_PROFILE=quick gives a faster inner loop.
+settings.register_profile(
+    "thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("quick", max_examples=200, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough"))
 
 # Read before any test changes the environment (see `models_only_when_slow`).
 _MODELS_DIR = resolve_models_dir("")
