@@ -24,6 +24,7 @@ from typing import TextIO
 
 from assistant.appliance.gpio import GpioButtons, LedIndicator, gpio_available
 from assistant.appliance.keyboard import KeyboardButton
+from assistant.catalog.verify import verify_at_load
 from assistant.core.config import AsrConfig, Config, TurnConfig
 from assistant.core.errors import AssistantError, ConfigError, GpioError
 from assistant.core.events import (
@@ -76,13 +77,15 @@ def make_speech_to_text(
     if config.engine == "vosk":
         from assistant.stages.asr.vosk import VoskSpeechToText
 
-        return VoskSpeechToText(config, Path(models_dir) / config.vosk_model, silence_s)
+        path = Path(models_dir) / config.vosk_model
+        verify_at_load(path, Path(models_dir))
+        return VoskSpeechToText(config, path, silence_s)
     if config.engine == "whisper":
         from assistant.stages.asr.whisper import WhisperSpeechToText
 
-        return WhisperSpeechToText(
-            config, Path(models_dir) / config.whisper_model, silence_s, n_threads=n_threads
-        )
+        path = Path(models_dir) / config.whisper_model
+        verify_at_load(path, Path(models_dir))
+        return WhisperSpeechToText(config, path, silence_s, n_threads=n_threads)
     raise ConfigError(
         f"asr.engine = {config.engine!r} is not allowed; expected 'vosk' or 'whisper'"
     )
@@ -96,14 +99,19 @@ def build_stt(config: Config, *, n_threads: int = 0) -> SpeechToText:
 
 
 def build_llm(config: Config) -> LlamaLanguageModel:
-    """The configured language model, loaded (seconds) but not warmed up.
-    The caller closes it."""
-    return LlamaLanguageModel.from_config(config.llm, config.models_dir)
+    """The configured language model, re-verified if its file changed
+    (`verify_at_load`), loaded (seconds) but not warmed up. The caller closes it."""
+    path = config.models_dir / Path(config.llm.model).expanduser()
+    verify_at_load(path, config.models_dir)
+    return LlamaLanguageModel(config.llm, path)
 
 
 def build_tts(config: Config) -> TextToSpeech:
-    """The configured piper voice, loaded but not warmed up."""
-    return PiperTextToSpeech.from_config(config.tts, config.models_dir, config.language)
+    """The configured piper voice, re-verified if its files changed
+    (`verify_at_load`), loaded but not warmed up."""
+    path = config.models_dir / f"{config.tts.voice}.onnx"
+    verify_at_load(path, config.models_dir)
+    return PiperTextToSpeech(config.tts, path, config.language)
 
 
 @dataclass
@@ -205,15 +213,20 @@ def build_speaker(config: Config) -> AudioSink:
 
 
 def build_sink(config: Config, wav: Path | None = None, wav_dir: Path | None = None) -> AudioSink:
-    """The speaker, or WAV files: ``wav`` (one file, each reply overwrites
-    it), ``wav_dir`` (numbered files), or ``./replies`` with no sound card."""
+    """The speaker, or WAV files: ``wav`` (one file, each reply overwrites it),
+    ``wav_dir`` or ``./replies`` with no sound card (numbered, the newest
+    ``audio.keep_replies`` kept). `AudioError` now if a WAV target cannot be
+    written, so a caller that builds the sink first fails before loading models."""
     if wav is not None:
-        return WavFileSink(wav)
-    if wav_dir is None and have_output_device():
+        sink = WavFileSink(wav)
+    elif wav_dir is None and have_output_device():
         return build_speaker(config)
-    target = wav_dir or Path.cwd() / "replies"
-    log.info("no sound card: spoken replies go to %s", target)
-    return WavFileSink(target, numbered=True)
+    else:
+        target = wav_dir or Path.cwd() / "replies"
+        log.info("no sound card: spoken replies go to %s", target)
+        sink = WavFileSink(target, numbered=True, keep=config.audio.keep_replies)
+    sink.check_writable()
+    return sink
 
 
 def use_gpio(config: Config, *, keyboard: bool = False, stdin: TextIO | None = None) -> bool:

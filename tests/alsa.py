@@ -8,6 +8,9 @@ The generated config includes the stock ``/usr/share/alsa/alsa.conf`` and adds:
 - ``testspeaker``: playback written to a file, over the ``null`` PCM;
 - ``default``: an ``asym`` PCM of the two.
 
+`only_channels` makes the microphone refuse all but one channel count, like
+a stereo-only device.
+
 PortAudio lists them by those names, all with a native (default) rate of
 44100 Hz: the ``null`` PCM accepts any rate, channel count and format, so a
 stream opened at rate R reads the raw file as if it were recorded at R.
@@ -250,6 +253,33 @@ class AlsaDevices:
     def played(self) -> np.ndarray:
         """Everything written to `SPEAKER` so far, mono int16."""
         return read_raw(self.playback_out)
+
+
+@contextlib.contextmanager
+def only_channels(channels: int) -> Iterator[list[int]]:
+    """Make PortAudio refuse to open an input stream with any other channel
+    count, with paInvalidChannelCount, as a microphone that only opens in
+    stereo does (the null PCM takes any count). Yields the channel counts
+    asked for, in order. The stream that opens is the real one."""
+    import sounddevice
+
+    real = sounddevice.InputStream
+    asked: list[int] = []
+
+    def refusing(*args: object, channels: int | None = None, **kwargs: object) -> object:
+        asked.append(channels)
+        if channels != only:
+            raise sounddevice.PortAudioError(
+                "Error opening InputStream: Invalid number of channels", -9998
+            )
+        return real(*args, channels=channels, **kwargs)
+
+    only = channels
+    sounddevice.InputStream = refusing
+    try:
+        yield asked
+    finally:
+        sounddevice.InputStream = real
 
 
 def reinit_portaudio() -> None:

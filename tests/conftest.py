@@ -68,6 +68,7 @@ def factory():
 _LOADERS = (
     ("llama_cpp", "Llama"),
     ("piper", "PiperVoice"),
+    ("onnxruntime", "InferenceSession"),  # what the piper backend builds its voice on
     ("vosk", "Model"),
     ("faster_whisper", "WhisperModel"),
 )

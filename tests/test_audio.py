@@ -29,6 +29,7 @@ from tests.alsa import (
     AlsaDevices,
     alsa_env,
     dominant_hz,
+    only_channels,
     portaudio_env,
     sine,
     write_raw,
@@ -119,6 +120,30 @@ def test_capture_at_native_rate_matches_the_input_sample_for_sample(tmp_path):
             source.close()
     expected = resample(noise, NATIVE_RATE_HZ, 16000)
     assert best_correlation(captured, expected) > 0.99
+
+
+@pytest.mark.parametrize("rate", [48000, NATIVE_RATE_HZ])
+def test_a_stereo_only_microphone_is_heard_at_its_true_level(tmp_path, rate):
+    # It was deaf: int16 channels averaged, then clipped as float, gave +-32767.
+    rng = np.random.default_rng(4)
+    left = (rng.standard_normal(rate * 3) * 2000).astype(np.int16)
+    right = left // 2  # one mic nearer the talker
+    mono = np.rint((left.astype(np.float64) + right) / 2).astype(np.int16)
+    config = AudioConfig(input_device=MIC, input_rate_hz=0 if rate == NATIVE_RATE_HZ else rate)
+    stereo = np.stack([left, right], axis=1)
+    with fake_devices(tmp_path, stereo, rate_hz=rate, channels=2), only_channels(2) as asked:
+        source = SoundDeviceSource(config)
+        source.open()
+        try:
+            captured = read_seconds(source, 1.5)
+        finally:
+            source.close()
+    assert asked == [1, 2]
+    expected = resample(mono, rate, 16000)
+    assert best_correlation(captured, expected) > 0.99
+    level_db = 20 * np.log10(np.std(captured[1600:].astype(float)) / np.std(expected.astype(float)))
+    assert abs(level_db) < 0.5
+    assert np.abs(captured).max() < 16000
 
 
 def test_reader_that_falls_behind_loses_the_oldest_blocks_not_the_stream(tmp_path):

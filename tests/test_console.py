@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
+from assistant.core.errors import AudioError
 from assistant.frontends.console import Console
 from assistant.pipeline.memory import Conversation
 from tests.fakes import FakeAudioSink, FakeLanguageModel, FakeTextToSpeech
@@ -165,3 +168,118 @@ def test_with_no_sound_card_the_console_says_where_the_reply_went(tmp_path):
     )
     console.run()
     assert f"[spoken reply saved to {tmp_path / 'reply-001.wav'}]" in out.getvalue()
+
+
+def test_bytes_that_are_not_utf8_reach_the_llm_as_replacement_characters():
+    # input() hands over an undecodable byte as a lone surrogate (PEP 383),
+    # which crashed the real tokenizer's encode("utf-8").
+    code, out, conversation, _, llm = run_console(["caf\udce9?", "\udcff\udcfe", "a\ud800b"])
+    assert code == 0
+    asked = [call[-1].content for call in llm.calls]
+    assert asked == ["caf\ufffd?", "a\ufffdb"], "only-bad-bytes line ignored"
+    for question in asked:
+        question.encode("utf-8")  # would raise on a surrogate
+    assert out.count("[bytes that are not UTF-8 were read as \ufffd]") == 2
+
+
+def test_utf8_that_only_the_terminal_encoding_failed_on_is_recovered_silently():
+    # PYTHONIOENCODING=ascii: "café" typed in UTF-8 arrives as two escaped bytes.
+    _, out, _, _, llm = run_console(["caf\udcc3\udca9"])
+    assert llm.calls[0][-1].content == "café"
+    assert "not UTF-8" not in out
+
+
+@pytest.mark.parametrize(
+    "line", ["", "   ", "\t", "\x00", "\x1b[A", "\u200b", "\u200f\u202e", "\r", "\x7f"]
+)
+def test_a_line_with_nothing_to_answer_is_ignored_silently(line):
+    code, out, _, sink, llm = run_console([line])
+    assert code == 0
+    assert llm.calls == [], f"{line!r} reached the LLM"
+    assert "assistant>" not in out
+    assert sink.chunks == []
+
+
+def test_pasted_strange_text_is_asked_whole_with_controls_as_spaces():
+    line = "hi\x00there \u202eevil\u202c 😀 " + "word " * 5000
+    _, out, _, _, llm = run_console([line])
+    asked = llm.calls[0][-1].content
+    assert asked.startswith("hi there \u202eevil\u202c 😀 word")
+    assert "\x00" not in asked
+    assert "assistant> Hello there." in out
+
+
+class FailingSink(FakeAudioSink):
+    """A fake sink whose every write fails, as a read-only replies folder does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, chunk, cancel=None) -> None:
+        self.writes += 1
+        raise AudioError("WAV folder /ro/replies: cannot create it (Read-only file system)")
+
+
+def test_a_failing_sink_turns_speech_off_and_never_cuts_the_printed_reply():
+    tokens = ["Hello", " there.", " How", " are", " you", " today?", " Fine."]
+    sink = FailingSink()
+    out = io.StringIO()
+    console = Console(
+        FakeLanguageModel(tokens),
+        Conversation("system", 4),
+        tts=FakeTextToSpeech(),
+        sink=sink,
+        speak=True,
+        read_line=scripted(["hi", "again"]),
+        out=out,
+    )
+    assert console.run() == 0
+    text = out.getvalue()
+    assert "[error]" not in text
+    assert text.count("assistant> Hello there. How are you today? Fine.\n") == 2
+    assert text.count("[speech off: WAV folder /ro/replies: cannot create it") == 1
+    assert sink.writes == 1, "speech stayed off after the failure"
+    assert "first token" in text.split("[speech off")[0], "the stats line still came"
+
+
+def test_speak_on_after_a_sink_failure_tries_again():
+    sink = FailingSink()
+    out = io.StringIO()
+    console = Console(
+        FakeLanguageModel(["Hi."]),
+        Conversation("system", 4),
+        tts=FakeTextToSpeech(),
+        sink=sink,
+        speak=True,
+        read_line=scripted(["hi", "/speak on", "again"]),
+        out=out,
+    )
+    console.run()
+    assert sink.writes == 2
+    assert out.getvalue().count("[speech off:") == 2
+
+
+def test_keep_replies_caps_the_numbered_replies_folder(tmp_path):
+    from assistant.compose import build_sink
+    from assistant.core.config import config_from_dict
+
+    config = config_from_dict({"audio": {"keep_replies": 3}})
+    sink = build_sink(config, wav_dir=tmp_path / "replies")
+    tts = FakeTextToSpeech()
+    sink.open(tts.sample_rate_hz)
+    console = Console(
+        FakeLanguageModel(["Hi."]),
+        Conversation("system", 4),
+        tts=tts,
+        sink=sink,
+        speak=True,
+        read_line=scripted(["one", "two", "three", "four", "five"]),
+        out=io.StringIO(),
+    )
+    try:
+        console.run()
+    finally:
+        sink.close()
+    kept = sorted(p.name for p in (tmp_path / "replies").iterdir())
+    assert kept == ["reply-003.wav", "reply-004.wav", "reply-005.wav"]

@@ -286,6 +286,42 @@ def test_a_failed_speaker_is_reopened_for_the_next_turn(stop_later):
     assert sink.closed >= 1
 
 
+class UnpluggedSink(FailingOnceSink):
+    """A fake speaker that fails mid-reply, then refuses to open until plugged back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plugged = False
+
+    def open(self, rate_hz: int) -> None:
+        if self.failed and not self.plugged:
+            raise AudioError("output device 'fake speaker' not found; plug it in")
+        super().open(rate_hz)
+
+
+def test_a_speaker_that_stays_unplugged_fails_each_reply_saying_why(stop_later):
+    tokens = ["Paris is the capital of France and it is a big old city."]
+    sink = UnpluggedSink()
+    controller, rec, _ = make(llm=FakeLanguageModel(tokens), sink=sink, earcons=False)
+    stop_later(controller)
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    rec.wait_for(lambda e: isinstance(e, TurnFailed))
+    rec.wait_state(State.IDLE)
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    failed = rec.wait_for(lambda e: isinstance(e, TurnFailed))
+    assert failed.stage == "audio"
+    assert failed.message.startswith("speaker still unavailable: ")
+    assert "plug it in" in failed.message
+    rec.wait_state(State.IDLE)
+    sink.plugged = True
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    finished = rec.wait_for(lambda e: isinstance(e, TurnFinished))
+    assert "Paris" in finished.reply
+
+
 def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mode():
     import io
 

@@ -207,8 +207,9 @@ def test_corrupt_and_missing_models_fail_with_the_fetch_command(tmp_path, models
     json_path.write_bytes(bytes(data))
     bad = check_models(config)[2]
     assert bad.status == "fail"
-    assert "corrupt" in bad.detail and "en_US-joe-medium.onnx.json: sha256" in bad.detail
-    assert bad.fix == "run `assistant models fetch en_US-joe-medium`"
+    assert "changed since it was installed" in bad.detail
+    assert "en_US-joe-medium.onnx.json: sha256" in bad.detail
+    assert bad.fix.startswith("run `assistant models fetch en_US-joe-medium`: it moves the bad")
 
 
 def test_model_outside_the_catalogue_is_a_warning_or_missing(tmp_path):
@@ -218,6 +219,10 @@ def test_model_outside_the_catalogue_is_a_warning_or_missing(tmp_path):
     gguf.write_bytes(b"GGUF")
     first = check_models(config)[0]
     assert first.status == "warn" and "not in the catalogue" in first.detail
+    gguf.write_bytes(b"<html>not a model</html>")
+    garbage = check_models(config)[0]
+    assert garbage.status == "fail" and "is not a GGUF file" in garbage.detail
+    assert garbage.fix.startswith("replace it with a GGUF model")
 
 
 def test_memory_against_the_configured_models():

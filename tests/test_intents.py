@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.skills.devices import parse_tool_specs
-from assistant.skills.intents import Recogniser
+from assistant.skills.intents import MAX_COMMAND_WORDS, MAX_VOLUME_PERCENT, Recogniser
 from assistant.skills.lang import language
-from assistant.skills.words import normalize, numbers_to_digits, parse_duration
+from assistant.skills.words import MAX_COUNT, normalize, numbers_to_digits, parse_duration
 
 DEVICES = parse_tool_specs(["lamp=5:light,luz", "fan=13"], ["door=6"])
 
@@ -258,3 +258,41 @@ def test_commands_win_over_devices() -> None:
     timer = parse_tool_specs(["timer=5"], [])
     intent = Recogniser("en", timer).recognise("turn off the timer")
     assert intent is not None and intent.name == "timer.cancel"
+
+
+# -- found by fuzzing (tests/test_fuzz_skills.py) ------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "pt", "es"])
+def test_numbers_too_long_for_int_are_saturated_not_raised(lang) -> None:
+    """Python's int() refuses more than 4300 digits; this raised ValueError."""
+    recogniser = Recogniser(lang)
+    volume = recogniser.recognise("volume " + "9" * 5000)
+    assert volume is not None and volume.slots == {"percent": MAX_VOLUME_PERCENT}
+    assert parse_duration("9" * 5000 + " minutes") == MAX_COUNT * 60
+    timer = Recogniser("en").recognise("set a timer for " + "9" * 5000 + " minutes")
+    assert timer is not None and timer.slots == {"seconds": MAX_COUNT * 60, "label": ""}
+
+
+def test_a_volume_slot_is_capped_at_the_loudest_gain() -> None:
+    """Before, "volume 1000...0" gave an int the handler could not divide into a float."""
+    assert Recogniser("en").recognise("volume 5000").slots == {"percent": MAX_VOLUME_PERCENT}
+    assert Recogniser("en").recognise("volume 150").slots == {"percent": 150}
+
+
+def test_a_long_text_is_never_a_command() -> None:
+    """A pasted essay that mentions the lamp and "on" went to the tool path,
+    after a difflib comparison for each of its words."""
+    essay = "I left the lamp on and went out, and the story goes on and on. " * 1500
+    assert Recogniser("en", DEVICES).recognise(essay) is None
+    words = ["please"] * (MAX_COMMAND_WORDS - 3) + ["what", "time", "is", "it"]
+    assert Recogniser("en").recognise(" ".join(words)) is None
+    assert Recogniser("en").recognise(" ".join(words[1:])).name == "time"
+
+
+@pytest.mark.parametrize("mark", ["\u200d", "\u200b", "\u00ad", "\u2060", "\ufeff"])
+def test_invisible_format_characters_do_not_split_words(mark) -> None:
+    """A zero-width joiner inside "timer" made two words, so no intent matched."""
+    intent = Recogniser("en").recognise(f"set a ti{mark}mer for fi{mark}ve minutes")
+    assert intent is not None and intent.slots == {"seconds": 300, "label": ""}
+    assert normalize(f"\u202eturn on{mark} the lamp\u200f") == "turn on the lamp"

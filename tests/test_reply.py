@@ -6,7 +6,7 @@ import pytest
 
 from assistant.core.errors import LanguageModelError, SkillError
 from assistant.pipeline.memory import Conversation
-from assistant.pipeline.reply import ReplyStreamer, answer, say, words
+from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer, say, words
 from assistant.pipeline.shortcuts import Answer
 from tests.fakes import FakeAudioSink, FakeLanguageModel, FakeShortcuts, FakeTextToSpeech
 
@@ -65,3 +65,14 @@ def test_a_crashing_skill_is_a_skill_error_and_a_crashing_model_an_llm_error():
 
     with pytest.raises(LanguageModelError, match="KeyError"):
         ReplyStreamer(FakeTextToSpeech(), FakeAudioSink()).run(pieces())
+
+
+def test_only_an_llm_reply_reports_a_generation_speed():
+    timings = {"llm_first_token": 10.0, "llm_total": 10.05}
+    fixed = ReplyResult("Timer set.", "Timer set.", False, 8, dict(timings), path="intent")
+    tool = ReplyResult("Done.", "Done.", False, 8, dict(timings), path="tool")
+    llm = ReplyResult("Paris.", "Paris.", False, 8, {"llm_first_token": 10.0, "llm_total": 710.0})
+    assert fixed.tokens_per_s == 0.0 and tool.tokens_per_s == 0.0
+    assert llm.tokens_per_s == pytest.approx(10.0)
+    spoken = say(ReplyStreamer(FakeTextToSpeech(), FakeAudioSink()), Conversation("s", 4), "a b c")
+    assert spoken.path == "intent" and spoken.tokens == 3 and spoken.tokens_per_s == 0.0

@@ -125,7 +125,7 @@ def test_first_long_clause_is_emitted_early() -> None:
     assert splitter.feed("truly. Next") == [
         "and it is old, very old, older than most of the cities, truly."
     ]
-    assert splitter.flush() == "Next"
+    assert splitter.flush() == ["Next"]
 
 
 def test_a_short_first_clause_waits_for_the_sentence() -> None:
@@ -152,20 +152,20 @@ def test_a_decimal_comma_is_not_a_clause_boundary() -> None:
 def test_flush_returns_the_remainder_and_resets() -> None:
     splitter = SentenceSplitter()
     assert splitter.feed("One. Two") == ["One."]
-    assert splitter.flush() == "Two"
-    assert splitter.flush() is None
+    assert splitter.flush() == ["Two"]
+    assert splitter.flush() == []
     # A new reply gets the early clause again.
     assert splitter.feed("a first clause that is long enough to go early, then ") == [
         "a first clause that is long enough to go early,"
     ]
 
 
-def test_flush_of_nothing_speakable_is_none() -> None:
+def test_flush_of_nothing_speakable_is_empty() -> None:
     splitter = SentenceSplitter()
     assert splitter.feed("  ") == []
-    assert splitter.flush() is None
+    assert splitter.flush() == []
     splitter.feed("```py\nprint(1)")
-    assert splitter.flush() is None
+    assert splitter.flush() == []
 
 
 def test_a_sentence_end_waits_for_the_following_whitespace() -> None:
@@ -188,8 +188,7 @@ def _stream(splitter: SentenceSplitter, text: str, rng: random.Random) -> list[s
         size = rng.randint(1, 3)
         pieces += splitter.feed(text[i : i + size])
         i += size
-    rest = splitter.flush()
-    return pieces + ([rest] if rest else [])
+    return pieces + splitter.flush()
 
 
 @pytest.mark.parametrize("text", CORPUS)
@@ -205,8 +204,7 @@ def test_streaming_with_early_clause_does_not_depend_on_chunking(text: str) -> N
     rng = random.Random(99)
     splitter = SentenceSplitter()
     whole = splitter.feed(text)
-    rest = splitter.flush()
-    whole += [rest] if rest else []
+    whole += splitter.flush()
     for _ in range(5):
         assert _stream(SentenceSplitter(), text, rng) == whole
 
@@ -221,4 +219,16 @@ def test_a_leading_number_is_kept_in_its_sentence() -> None:
     assert split_sentences(text) == ["42. That is the answer to six times seven.", "Nice."]
     splitter = SentenceSplitter()
     pieces = [p for token in text.split(" ") for p in splitter.feed(" " + token)]
-    assert [*pieces, splitter.flush()] == split_sentences(text)
+    assert [*pieces, *splitter.flush()] == split_sentences(text)
+
+
+def test_the_last_piece_is_cut_to_max_chars_too() -> None:
+    # Found by fuzzing: a trailing run of stops carried the end past the bound.
+    splitter = SentenceSplitter(0, 10)
+    assert splitter.feed("000000000..") == []
+    assert all(len(piece) <= 10 for piece in splitter.flush())
+    splitter = SentenceSplitter(0, 10)
+    pieces = splitter.feed("one two three four five six seven")
+    pieces += splitter.flush()
+    assert pieces and all(len(piece) <= 10 for piece in pieces)
+    assert " ".join(pieces) == "one two three four five six seven"

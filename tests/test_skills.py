@@ -348,3 +348,19 @@ def test_a_cancelled_tool_call_moves_no_pin(clock, factory) -> None:
 def test_an_unknown_language_is_refused_with_the_choices(clock) -> None:
     with pytest.raises(ValueError, match="'fr'.*en, pt, es"):
         make(clock, "fr")
+
+
+# -- found by fuzzing (tests/test_fuzz_skills.py) ------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "pt", "es"])
+def test_an_absurd_volume_or_timer_is_answered_not_raised(clock, language) -> None:
+    """ "volume 999...9" (400 digits) raised OverflowError turning the percent
+    into a gain; 5000 digits raised ValueError in int()."""
+    skills = make(clock, language)
+    reply = skills.answer("volume " + "9" * 400, "")
+    assert reply is not None and reply.action == "volume.set" and skills.volume == 2.0
+    assert skills.answer("volume " + "9" * 5000, "").action == "volume.set"
+    timer = skills.answer("timer " + "9" * 5000 + " minutes", "")
+    assert timer == Answer(skills.replies["timer_bad"], "intent", "timer.set")
+    assert skills.timers.active() == []

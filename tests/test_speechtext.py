@@ -246,3 +246,63 @@ def test_arithmetic_and_fractions_are_read_as_words(text: str, spoken: str) -> N
 )
 def test_numbers_are_spelled_out_in_english_only(language, text, spoken) -> None:
     assert clean_for_speech(text, language) == spoken
+
+
+# -- found by fuzzing (tests/test_fuzz_text.py) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("1" * 5000, " ".join(["one"] * 5000)),
+        ("the " + "2" * 5000 + "th", "the " + " ".join(["two"] * 4999) + " second"),
+        ("$" + "3" * 5000, " ".join(["three"] * 5000) + " dollars"),
+        ("4" * 5000 + "%", " ".join(["four"] * 5000) + " percent"),
+        ("5" * 5000 + ".5", " ".join(["five"] * 5000) + " point five"),
+    ],
+    ids=["integer", "ordinal", "currency", "percent", "decimal"],
+)
+def test_numbers_too_long_for_int_are_read_digit_by_digit(text: str, spoken: str) -> None:
+    """int() refuses more than 4300 digits: these raised ValueError."""
+    assert clean_for_speech(text) == spoken
+
+
+def test_number_words_of_an_int_too_long_for_str() -> None:
+    assert number_words(7 * 10**5000) == "seven " + " ".join(["zero"] * 5000)
+
+
+@pytest.mark.parametrize("language", ["en", "pt", "es"])
+def test_control_and_invisible_characters_are_dropped(language: str) -> None:
+    """They reached the synthesizer; a lone surrogate cannot even be encoded."""
+    text = "\x00He\x07l\x1blo\u200b wo\u200frl\u202ed\ufeff\ud800\ue000\U000e0001 \x1fagain\x7f"
+    assert clean_for_speech(text, language) == "Hello world again"
+
+
+@pytest.mark.parametrize("symbol", ["▶️", "◀", "■", "▪", "‼️", "⤴"])
+def test_emoji_style_symbols_are_removed(symbol: str) -> None:
+    assert clean_for_speech(f"Press {symbol} now") == "Press now"
+
+
+def test_a_link_whose_target_has_parentheses_is_read_as_its_text() -> None:
+    text = "See [Python](https://en.wikipedia.org/wiki/Python_(programming_language)) now."
+    assert clean_for_speech(text) == "See Python now."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# a" + " " * 100_000 + "b",  # cubic: never finished
+        " " * 100_000 + "x",  # quadratic table separator: minutes
+        "**a " * 25_000,  # quadratic bold: minutes
+        "[a](" * 75_000,  # quadratic links: minutes
+        "[" * 100_000,
+        "9" * 100_000 + "x",  # quadratic percent and decimal: minutes
+        "1" + ",111" * 25_000,
+    ],
+    ids=["header", "table", "bold", "links", "brackets", "digits", "commas"],
+)
+def test_long_runs_of_markup_or_digits_complete(text: str) -> None:
+    """Each took from minutes to hours (backtracking); now linear. No timing
+    is asserted: the test completing is the check."""
+    spoken = clean_for_speech(text)
+    assert spoken == spoken.strip() and not set("*_#`~") & set(spoken)

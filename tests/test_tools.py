@@ -367,3 +367,34 @@ def test_a_tool_call_keeps_the_chat_in_the_kv_cache(llm, skills, factory) -> Non
     stats = llm.last_stats
     assert stats.cached_tokens == stats.prompt_tokens - 1  # only the last token re-read
     assert factory.pin(5).state == 1
+
+
+# -- found by fuzzing (tests/test_fuzz_skills.py) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "[" * 100_000,  # RecursionError escaped json.loads
+        '{"tool": "lamp", "args": ' + "[" * 100_000 + "}",
+        '{"tool": "fan", "tool": "lamp", "args": {"action": "on"}}',  # which tool?
+        '{"tool": "lamp", "args": {"action": "off", "action": "on"}}',
+        '{"tool": "lamp", "args": {"action": "on"}, "tool": "lamp"}',
+    ],
+)
+def test_deep_or_ambiguous_json_is_refused_as_malformed(toolbox, factory, output) -> None:
+    assert toolbox.execute(output, {"lamp": ("on",)}).text == toolbox.replies["malformed"]
+    assert factory.pin(5).state is False
+
+
+def test_a_refusal_names_deep_arguments_in_one_short_line(toolbox) -> None:
+    """The message quoted the whole argument, and a nested one too deep for repr."""
+    nested = "[" * 950 + "]" * 950
+    for output in (
+        '{"tool": "lamp", "args": ' + nested + "}",
+        '{"tool": ' + nested + ', "args": {}}',
+        '{"tool": "lamp", "args": {"action": "' + "x" * 10_000 + '"}}',
+    ):
+        with pytest.raises(ToolError) as caught:
+            calls.parse_call(toolbox.specs, output, toolbox.replies)
+        assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)

@@ -20,8 +20,9 @@ class KeyboardButton:
     and release, and the controller decides what it means.
 
     `start` reads on a daemon thread, which only calls ``submit`` (it must not
-    block); the thread ends with the stream. `close` does nothing: a thread
-    blocked reading stdin cannot be woken, and the process exiting ends it.
+    block); the thread ends with the stream, or with the process: a thread
+    blocked reading stdin cannot be woken, so `close` only makes it ignore
+    what comes next.
     """
 
     def __init__(
@@ -42,9 +43,14 @@ class KeyboardButton:
         self._thread.start()
 
     def read_all(self) -> None:
-        """Submit the events for every line until the stream ends (blocks)."""
+        """Submit the events for every line until the stream ends (blocks).
+
+        Reads bytes when the stream has them (stdin does): what is typed
+        before Enter does not matter, so bytes that are not valid text in
+        the locale are a press too, never a dead button."""
         toggle = self.mode == "toggle"
-        for _line in self.stream:
+        lines = getattr(self.stream, "buffer", self.stream)
+        for _line in lines:
             listening = self._state() is State.LISTENING
             if toggle or not listening:
                 self._submit(ButtonPressed())
@@ -52,10 +58,23 @@ class KeyboardButton:
                 self._submit(ButtonReleased())
 
     def close(self) -> None:
-        pass
+        """Ignore further lines. The reading thread blocked on stdin cannot be
+        woken, so it lets go of the controller instead: what the controller
+        holds (the microphone's resampler) is then freed before the process
+        exits, not reported as leaked by its extension at shutdown."""
+        self._submit = _ignore
+        self._state = _idle
 
     def __enter__(self) -> KeyboardButton:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _ignore(event: Event) -> None:
+    pass
+
+
+def _idle() -> State:
+    return State.IDLE

@@ -1,7 +1,8 @@
 """The appliance's serving loop, on parts already built (by `assistant.compose`
 through the ``assistant run`` front end): start the controller, tell systemd
 it is ready, ping its watchdog while the controller is alive, and on SIGTERM
-stop the controller within the unit's stop timeout.
+(systemd's stop) or SIGINT (Ctrl-C) stop the controller within the unit's
+stop timeout, whatever state the turn is in.
 
 `log_turns` is the subscriber that writes one journal line per turn.
 """
@@ -24,6 +25,10 @@ STOP_TIMEOUT_S = 15.0
 """How long SIGTERM waits for the current turn; below the unit's TimeoutStopSec."""
 WATCHDOG_DEFAULT_S = 5.0
 """How often the loop checks the controller when systemd set no watchdog."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""The signals that stop the appliance cleanly."""
+INTERRUPTED = 130
+"""The exit status after SIGINT, as a shell reports Ctrl-C (128 + 2)."""
 
 
 def log_turns(profile: bool) -> Callable[[Event], None]:
@@ -56,19 +61,28 @@ def run_appliance(
     close_engines: Callable[[], None],
     stop_timeout_s: float = STOP_TIMEOUT_S,
     stopping: threading.Event | None = None,
-) -> None:
-    """Serve push-to-talk turns until SIGTERM (or until ``stopping`` is set).
+) -> int:
+    """Serve push-to-talk turns until SIGTERM or SIGINT (or until ``stopping``
+    is set); returns the exit status: `INTERRUPTED` after SIGINT, else 0.
 
-    Call it on the main thread (it installs a SIGTERM handler and restores
-    the previous one) with the engines warm and the buttons built. Starts
-    ``controller`` and stops it on the way out, whatever happened; then calls
-    ``close_engines`` only if every worker stopped within ``stop_timeout_s``,
-    since freeing a model under a live worker crashes the process (if one is
-    stuck, the engines stay loaded until the process exits). Closes nothing
-    else: the caller closes the buttons, indicator, skills and notifier.
+    Call it on the main thread (it installs handlers for `STOP_SIGNALS` and
+    restores the previous ones once the controller has stopped, so a second
+    Ctrl-C cannot cut the stop short) with the engines warm and the buttons
+    built. Starts ``controller`` and stops it on the way out, whatever
+    happened; then calls ``close_engines`` only if every worker stopped within
+    ``stop_timeout_s``, since freeing a model under a live worker crashes the
+    process (if one is stuck, the engines stay loaded until the process
+    exits). Closes nothing else: the caller closes the buttons, indicator,
+    skills and notifier.
     """
     stopping = stopping or threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signum)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
         controller.start()
         notifier.ready()
@@ -80,13 +94,20 @@ def run_appliance(
                 notifier.watchdog()
             else:
                 log.error("controller loop is stuck; not pinging the watchdog")
-        log.info("SIGTERM: finishing")
+        why = signal.Signals(received[0]).name if received else "asked to stop"
+        log.info("%s: finishing (state %s)", why, controller.state.value)
+        notifier.status("stopping")
         notifier.stopping()
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if controller.stop(timeout_s=stop_timeout_s):
-            close_engines()
-        else:
-            log.error(
-                "a worker did not stop within %g s; leaving the engines loaded", stop_timeout_s
-            )
+        try:
+            if controller.stop(timeout_s=stop_timeout_s):
+                close_engines()
+            else:
+                log.error(
+                    "a worker did not stop within %g s; leaving the engines loaded",
+                    stop_timeout_s,
+                )
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return INTERRUPTED if received and received[0] == signal.SIGINT else 0

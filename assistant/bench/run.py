@@ -97,18 +97,24 @@ def load_questions(path: Path | None = None) -> list[str]:
     return questions
 
 
-def bench_config(config: Config, notes: list[str]) -> Config:
-    """The config the bench runs: greedy sampling, and Whisper when the
-    configured Vosk model is not installed (the English path on a dev box)."""
+def asr_available(config: Config, notes: list[str]) -> Config:
+    """``config`` with Whisper for ASR when the configured Vosk model is not
+    installed (the English path on a dev box), saying so in ``notes``."""
     asr = config.asr
     if asr.engine == "vosk" and not (config.models_dir / asr.vosk_model).is_dir():
         notes.append(
             f"Vosk model {asr.vosk_model} is not in {config.models_dir}; "
             f"using whisper ({asr.whisper_model}) for ASR"
         )
-        asr = dataclasses.replace(asr, engine="whisper")
-    llm = dataclasses.replace(config.llm, temperature=0.0)
-    return dataclasses.replace(config, asr=asr, llm=llm)
+        return dataclasses.replace(config, asr=dataclasses.replace(asr, engine="whisper"))
+    return config
+
+
+def bench_config(config: Config, notes: list[str]) -> Config:
+    """The config the bench runs: greedy sampling, and the ASR fallback of
+    `asr_available`."""
+    config = asr_available(config, notes)
+    return dataclasses.replace(config, llm=dataclasses.replace(config.llm, temperature=0.0))
 
 
 # -- the command ---------------------------------------------------------------

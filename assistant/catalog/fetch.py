@@ -6,6 +6,14 @@ and moved with `os.replace`, so a reader never sees half a model. A file that
 fails its checksum is renamed ``<name>.quarantine`` and the fetch stops with
 `ModelError`.
 
+Two fetches into one models directory take turns: each holds an exclusive
+`flock` on the directory itself while it works (the second says it waits),
+so they never write the same ``.part`` download at once, and the second
+finds the first one's files installed. A fetch killed outright (SIGKILL, a
+power cut) leaves its ``.part`` download, which the next fetch resumes and
+verifies, and maybe a ``.fetch-*`` staging directory, which the next fetch
+deletes (it holds the lock, so no other fetch is using it).
+
 The pieces: `assistant.catalog.download` (the network), `.archive` (reading
 downloads, writing members), `.verify` (hashes, the cache, quarantine).
 `Fetcher` blocks and is meant for the CLI thread.
@@ -14,11 +22,13 @@ downloads, writing members), `.verify` (hashes, the cache, quarantine).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import shutil
 import tempfile
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -63,8 +73,36 @@ class Fetcher:
     def fetch(self, entry: ModelEntry) -> None:
         """Install ``entry`` unless every file is already there and verified.
         Sources are tried in order; the last one's `FetchError` is raised when
-        all fail. A checksum mismatch (`ModelError`) stops at once."""
+        all fail. A checksum mismatch (`ModelError`) stops at once. Waits
+        (saying so through ``echo``) while another fetch works in the same
+        models directory."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock(entry):
+            self._remove_stale_staging()
+            self._fetch_locked(entry)
+
+    @contextlib.contextmanager
+    def _lock(self, entry: ModelEntry) -> Iterator[None]:
+        """Hold the models directory's exclusive lock (released when the fd
+        closes, also when the process is killed)."""
+        fd = os.open(self.models_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.echo(f"{entry.id}: waiting for another fetch into {self.models_dir} to finish")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _remove_stale_staging(self) -> None:
+        """Delete ``.fetch-*`` staging left by a fetch that was killed."""
+        for stale in self.models_dir.glob(".fetch-*"):
+            log.info("removing %s, left by an interrupted fetch", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+    def _fetch_locked(self, entry: ModelEntry) -> None:
         state = State(self.models_dir)
         try:
             needed = self._needed(entry, state)

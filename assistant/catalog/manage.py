@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, TextIO
@@ -199,12 +200,42 @@ def use_model(
         config_from_dict(tomllib.loads(new_text), str(config_path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {config_path}: not valid TOML ({exc}); fix the syntax") from None
-    config_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = config_path.with_name(config_path.name + ".tmp")
-    tmp.write_text(new_text, "utf-8")
-    os.replace(tmp, config_path)
+    try:
+        _replace_file(config_path, new_text)
+    except OSError as exc:
+        raise ConfigError(
+            f"config {config_path}: cannot write it ({exc.strerror}); it is unchanged. "
+            "Free some disk space or make its folder writable, or pass --config with "
+            "a file you can write"
+        ) from None
     log.info("config %s now uses %s", config_path, model_id)
     return changes
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: into a uniquely named temporary
+    file beside it (two processes never share one), then `os.replace`. The
+    file keeps its permissions. On failure (a full disk, a read-only folder)
+    ``path`` is untouched and no temporary file is left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 _TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")

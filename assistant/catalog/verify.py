@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from assistant.catalog.catalogue import ModelEntry, ModelFile
+from assistant.catalog.catalogue import Catalog, ModelEntry, ModelFile, load_catalog
+from assistant.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class State:
             data = {}
         self.hashes: dict[str, list] = data.get("hashes", {})
         self.observed: dict[str, dict[str, str]] = data.get("observed", {})
+        self.changed = False
+        """Whether a hash was recorded since the file was read."""
 
     def sha256(self, models_dir: Path, rel: str, use_cache: bool = True) -> str:
         """The digest of ``models_dir / rel``: the cached one when its size and
@@ -78,14 +81,20 @@ class State:
     def remember(self, models_dir: Path, rel: str, digest: str) -> None:
         st = (models_dir / rel).stat()
         self.hashes[rel] = [st.st_size, st.st_mtime_ns, digest]
+        self.changed = True
 
     def save(self) -> None:
         """Write the file atomically; a read-only models directory only loses the cache."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        # Per process, so two processes saving at once cannot mix their bytes.
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         data = {"hashes": self.hashes, "observed": self.observed}
-        with contextlib.suppress(OSError):
+        try:
             tmp.write_text(json.dumps(data, indent=1, sort_keys=True), "utf-8")
             os.replace(tmp, self.path)
+        except OSError as exc:
+            log.debug("cannot save the hash cache %s (%s)", self.path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def check_file(
@@ -135,3 +144,67 @@ def quarantine(path: Path, into: Path | None = None) -> Path:
     os.replace(path, target)
     log.info("moved %s to %s", path, target)
     return target
+
+
+def entry_at(path: Path, models_dir: Path, catalog: Catalog) -> ModelEntry | None:
+    """The catalogue entry installed at ``path`` (what a backend loads: a
+    file, or a model's directory) in ``models_dir``; None for anything else,
+    such as a user's own GGUF."""
+    target = os.path.realpath(path)
+    for entry in catalog.entries.values():
+        if os.path.realpath(models_dir / entry.root) == target:
+            return entry
+    return None
+
+
+def verify_at_load(
+    path: Path, models_dir: Path, catalog: Catalog | None = None
+) -> ModelEntry | None:
+    """Check the catalogue model at ``path`` before a backend loads it, and
+    return its entry (None, with nothing checked, when ``path`` is not a
+    catalogue model or does not exist: the backend reports that itself).
+
+    Cheap when nothing changed: sizes are compared with the catalogue first,
+    and a file is re-hashed only when its size or mtime differs from when it
+    was last verified (`State`, updated here). Raises `ModelError`, one line
+    naming the file and ``assistant models fetch <id>``, when a file is
+    missing, has the wrong size, or its SHA-256 no longer matches. Blocks
+    (seconds to hash a changed file); call it where the model is loaded.
+    """
+    entry = entry_at(path, models_dir, catalog or load_catalog())
+    if entry is None or not path.exists():
+        return None
+    fetch = f"run `assistant models fetch {entry.id}`"
+    fix = f"{fetch} to replace it"
+    state = State(models_dir)
+    files = entry_files(entry, state)
+    try:
+        # Sizes first: a truncated or replaced file is found without hashing.
+        for f in files:
+            file = models_dir / f.path
+            if not file.is_file():
+                raise ModelError(f"model file {file} of {entry.id} is missing; {fetch}")
+            size = file.stat().st_size
+            if f.size and size != f.size:
+                raise ModelError(
+                    f"model file {file} is {size} bytes, but {entry.id}'s is {f.size}: "
+                    f"it was changed or damaged since it was installed; {fix}"
+                )
+        for f in files:
+            result = check_file(entry, f, models_dir, state)
+            if not result.ok:
+                raise ModelError(
+                    f"model file {models_dir / f.path} was changed or damaged since it was "
+                    f"installed ({result.message}); {fix}"
+                )
+    except ModelError:
+        raise  # a ModelError is an OSError too
+    except OSError as exc:
+        raise ModelError(
+            f"model file of {entry.id} in {models_dir} cannot be read "
+            f"({exc.strerror}: {exc.filename}); fix its permissions or {fix}"
+        ) from None
+    finally:
+        if state.changed:
+            state.save()
+    return entry

@@ -10,11 +10,13 @@ import dataclasses
 import os
 import tomllib
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from assistant.core.errors import ConfigError
+from assistant.core.inputs import read_small_text
 from assistant.core.profiles import DEFAULT_SYSTEM_PROMPT, apply_profile
 
 
@@ -48,6 +50,10 @@ class LlmConfig:
     """Past exchanges kept in memory before the oldest are dropped."""
     seed: int = field(default=-1, metadata=_range(-1, None))
     """Sampling seed; -1 is random."""
+    mmap: bool = False
+    """Memory-map the GGUF file instead of reading it into memory. Off by
+    default: a mapped file changed or truncated on disk while the assistant
+    runs would crash it (SIGBUS) or corrupt its answers."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,10 @@ class AudioConfig:
     """Capture and playback block length in milliseconds."""
     earcons: bool = True
     """Short sounds for listening, stopped listening and error."""
+    keep_replies: int = field(default=100, metadata=_range(0, 1_000_000))
+    """Numbered reply WAV files kept in the replies folder (``./replies``
+    with no sound card, or ``console --wav-dir``); the oldest are deleted
+    first. About 1.5 MB each; 0 keeps them all."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,9 @@ class Config:
 
 
 def resolve_models_dir(configured: str) -> Path:
+    """The models directory: ``configured``, else $ASSISTANT_MODELS_DIR, else
+    the checkout's ``models/``, else under $XDG_DATA_HOME or the home
+    directory. `ConfigError` when none of them can be told."""
     if configured:
         return Path(configured).expanduser()
     env = os.environ.get("ASSISTANT_MODELS_DIR")
@@ -185,11 +198,29 @@ def resolve_models_dir(configured: str) -> Path:
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
         return checkout / "models"
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    data_home = os.environ.get("XDG_DATA_HOME")
+    if not data_home:
+        home = _home()
+        if home is None:
+            raise ConfigError(
+                "no models directory: $HOME is not set and this user has no home; "
+                "set ASSISTANT_MODELS_DIR or paths.models_dir"
+            )
+        data_home = str(home / ".local" / "share")
     return Path(data_home) / "assistant" / "models"
 
 
+def _home() -> Path | None:
+    try:
+        return Path.home()
+    except (RuntimeError, KeyError):  # no $HOME and no passwd entry
+        return None
+
+
 SYSTEM_CONFIG = Path("/etc/assistant/config.toml")
+
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file is a page of text; anything bigger is the wrong file."""
 
 
 def config_search_path(explicit: str | None = None) -> list[Path]:
@@ -199,8 +230,11 @@ def config_search_path(explicit: str | None = None) -> list[Path]:
         return [Path(explicit).expanduser()]
     if os.environ.get("ASSISTANT_CONFIG"):
         return [Path(os.environ["ASSISTANT_CONFIG"]).expanduser()]
-    config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    paths.append(Path(config_home) / "assistant" / "config.toml")
+    config_home = os.environ.get("XDG_CONFIG_HOME")
+    if not config_home and (home := _home()) is not None:
+        config_home = str(home / ".config")
+    if config_home:
+        paths.append(Path(config_home) / "assistant" / "config.toml")
     paths.append(SYSTEM_CONFIG)
     return paths
 
@@ -208,31 +242,34 @@ def config_search_path(explicit: str | None = None) -> list[Path]:
 def load_config(explicit: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Find, parse and validate the config; raise `ConfigError` with one line.
 
-    An explicit path (``--config`` or ``$ASSISTANT_CONFIG``) must exist; the
-    default locations are optional. ``overrides`` maps ``"section.key"`` to
+    An explicit path (``--config`` or ``$ASSISTANT_CONFIG``) must be a
+    readable file; a default location that does not exist or cannot be read
+    (an unreadable home) is skipped. A file that is found must be UTF-8 TOML
+    of at most `MAX_CONFIG_BYTES`. ``overrides`` maps ``"section.key"`` to
     values from the command line and is validated like the file.
     """
+    if explicit == "":
+        raise ConfigError("config '': an empty path; pass a file to --config")
     data: dict[str, Any] = {}
     source = "built-in defaults"
-    candidates = config_search_path(explicit)
     must_exist = bool(explicit or os.environ.get("ASSISTANT_CONFIG"))
-    for path in candidates:
-        if path.is_file():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(
-                    f"config {path}: not valid TOML ({exc}); fix the syntax"
-                ) from None
-            except OSError as exc:
-                raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
-            source = str(path)
-            break
-        if must_exist:
-            raise ConfigError(
-                f"config {path}: no such file; pass an existing file to --config "
-                "or unset ASSISTANT_CONFIG"
-            )
+    for path in config_search_path(explicit):
+        text = read_small_text(
+            path,
+            "config",
+            max_bytes=MAX_CONFIG_BYTES,
+            error=ConfigError,
+            optional=not must_exist,
+            if_missing="pass an existing file to --config or unset ASSISTANT_CONFIG",
+        )
+        if text is None:
+            continue
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path}: not valid TOML ({exc}); fix the syntax") from None
+        source = str(path)
+        break
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
         data.setdefault(section, {})[key] = value
@@ -251,7 +288,7 @@ def config_from_dict(data: dict[str, Any], source: str = "built-in defaults") ->
     for name, table in data.items():
         if name not in known:
             raise ConfigError(
-                f"config {source}: unknown section [{name}]; allowed: {', '.join(known)}"
+                f"config {source}: unknown section [{_shown(name)}]; allowed: {', '.join(known)}"
             )
         if not isinstance(table, dict):
             raise ConfigError(f"config {source}: [{name}] must be a table")
@@ -266,10 +303,16 @@ def _build_section(cls: type, name: str, table: dict[str, Any], source: str) -> 
     for key, value in table.items():
         if key not in fields:
             raise ConfigError(
-                f"config {source}: unknown key {name}.{key}; allowed: {', '.join(fields)}"
+                f"config {source}: unknown key {name}.{_shown(key)}; allowed: {', '.join(fields)}"
             )
         values[key] = _check_value(f"{name}.{key}", value, hints[key], fields[key], source)
     return cls(**values)
+
+
+def _shown(name: str) -> str:
+    """A key as typed, quoted when it holds characters that would break the
+    one-line message (TOML allows any text in a quoted key)."""
+    return name if name.isprintable() else repr(name)
 
 
 def _check_value(key: str, value: Any, hint: Any, f: dataclasses.Field, source: str) -> Any:
@@ -328,5 +371,19 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return '"' + "".join(_toml_char(c) for c in str(value)) + '"'
+
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _toml_char(c: str) -> str:
+    """One character of a TOML basic string: control characters escaped, so
+    ``config show`` prints valid TOML whatever a value holds."""
+    if c in _TOML_ESCAPES:
+        return _TOML_ESCAPES[c]
+    if unicodedata.category(c) == "Cc":
+        return f"\\u{ord(c):04X}"
+    if unicodedata.category(c) == "Cs":  # a path's undecodable byte: TOML has no escape for it
+        return "\ufffd"
+    return c

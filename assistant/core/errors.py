@@ -22,6 +22,13 @@ class ConfigError(AssistantError, ValueError):
     stage = "config"
 
 
+class InputError(AssistantError, ValueError):
+    """What the user typed cannot be used: an empty question, or a target
+    path that cannot be written. Raised at the edge, before any model loads."""
+
+    stage = "input"
+
+
 class ModelError(AssistantError, FileNotFoundError):
     """A model file is missing, corrupt or fails its checksum."""
 

@@ -93,12 +93,8 @@ def check_models(
     catalog = catalog or load_catalog()
     checks = []
     for role, path, entry in configured_models(config, catalog):
-        if entry is None:  # not a catalogue model: only its presence can be checked
-            fix = "`assistant models list` shows the catalogue's models"
-            status, what = (
-                ("warn", "not in the catalogue") if path.exists() else ("fail", "missing")
-            )
-            checks.append(Check(role, status, f"{path} is {what}", fix))
+        if entry is None:  # not a catalogue model: no checksum to compare
+            checks.append(check_own_model(role, path))
             continue
         results = (verify or verify_models)(config.models_dir, [entry.id], catalog=catalog)
         bad = [r for r in results if not r.ok]
@@ -107,11 +103,31 @@ def check_models(
             checks.append(Check(role, "fail", f"{entry.id} is missing from {path.parent}", fix))
         elif bad:
             problems = "; ".join(f"{r.file}: {r.message}" for r in bad)
-            checks.append(Check(role, "fail", f"{entry.id} is corrupt ({problems})", fix))
+            detail = f"{entry.id} is corrupt or changed since it was installed ({problems})"
+            fix += ": it moves the bad file aside as .quarantine and downloads it again"
+            checks.append(Check(role, "fail", detail, fix))
         else:
             how = "sha256 ok" if entry.verified else "present (no published checksum)"
             checks.append(Check(role, "ok", f"{entry.id}: {how}, {len(results)} file(s)"))
     return checks
+
+
+def check_own_model(role: str, path: Path) -> Check:
+    """A model that is not in the catalogue: present, and for a GGUF, its magic."""
+    fix = "`assistant models list` shows the catalogue's models"
+    if not path.exists():
+        return Check(role, "fail", f"{path} is missing", fix)
+    if path.suffix == ".gguf":
+        try:
+            with path.open("rb") as f:
+                magic = f.read(4)
+        except OSError as exc:
+            detail = f"{path} cannot be read ({exc.strerror})"
+            return Check(role, "fail", detail, "make it readable by the assistant's user")
+        if magic != b"GGUF":
+            detail = f"{path} is not a GGUF file (starts with {magic!r})"
+            return Check(role, "fail", detail, "replace it with a GGUF model, or " + fix)
+    return Check(role, "warn", f"{path} is not in the catalogue (no checksum to check)", fix)
 
 
 def check_memory(

@@ -7,6 +7,7 @@ non-zero exit; Ctrl-C exits quietly with status 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from assistant import __version__
 from assistant.core.config import Config, config_to_toml, load_config
-from assistant.core.errors import AssistantError, os_error_line
+from assistant.core.errors import AssistantError, AudioError, InputError, os_error_line
+from assistant.core.inputs import REPLACEMENT, has_words, repair_text, replaced_bytes
 
 log = logging.getLogger("assistant")
 
@@ -65,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--threads-sweep", action="store_true", help="also sweep llama n_threads")
     b.add_argument("--questions", type=Path, help="one question per line (default: built-in)")
     b.add_argument("--no-memory", dest="memory", action="store_false", help="skip the RSS probe")
+    b.add_argument("--soak", type=int, metavar="N", help="instead: N mixed turns in one process")
+    b.add_argument("--soak-out", type=Path, metavar="FILE", help="per-turn soak rows (.csv/.json)")
 
     sub.add_parser("devices", help="list audio input and output devices")
     sub.add_parser("doctor", help="check this machine, the models and the config")
@@ -89,10 +93,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _never_fail_on_encoding()
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.WARNING,
+        # -v at once, so the config search's debug lines show too.
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else level)
         return _dispatch(args, config)
     except AssistantError as exc:
-        print(f"assistant: {exc}", file=sys.stderr)
+        print(f"assistant: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         # Unexpected file-system trouble (permissions, a full disk): still one line.
@@ -124,6 +130,41 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
+
+
+def _one_line(message: str) -> str:
+    """``message`` with control characters escaped: a path or a key holding
+    a newline must not split the one error line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+def _never_fail_on_encoding() -> None:
+    """No byte typed and no character printed ends the program: stdin keeps
+    bytes that are not UTF-8 as surrogates (`repair_text` mends them where
+    a line is used), and stdout prints what its encoding cannot show (an
+    ASCII terminal, ``LANG=C`` without UTF-8 mode) as ``?``."""
+    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "replace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors=errors)
+
+
+def _question(text: str) -> str:
+    """The question from the command line as valid text; `InputError` if it
+    holds nothing to answer. Bytes that are not UTF-8 become U+FFFD, with a
+    warning, rather than crash the language model's tokenizer."""
+    question = repair_text(text).strip()
+    if not has_words(question):
+        if REPLACEMENT in question:
+            raise InputError(
+                "the question has no readable text, only bytes that are not UTF-8; "
+                "type it in a UTF-8 terminal"
+            )
+        raise InputError('the question is empty; ask something, e.g. `assistant ask "hello"`')
+    if replaced_bytes(text, question):
+        log.warning("the question has bytes that are not UTF-8; they are read as %s", REPLACEMENT)
+    return question
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -154,6 +195,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         result = listen_once(config, args.wav, args.out, profile=args.profile)
         _emit(result, args.json, text_key="reply")
         return 0
+    if command == "bench" and args.soak is not None:
+        from assistant.bench.soak import run_soak
+
+        return run_soak(config, turns=args.soak, as_json=args.json, rows_path=args.soak_out)
     if command == "bench":
         from assistant.bench.run import run_bench
 
@@ -196,11 +241,24 @@ def _console(args: argparse.Namespace, config: Config) -> int:
     from assistant.frontends.console import Console
 
     speak = config.tts.speak if args.speak is None else args.speak
+    sink = None
+    if speak:
+        try:
+            sink = build_sink(config, wav_dir=args.wav_dir)
+        except AudioError as exc:
+            if args.wav_dir is not None:
+                raise  # the user asked for WAV files there: refuse, before loading models
+            # ./replies with no sound card, in a read-only folder: still a text console.
+            print(f"assistant: {exc}; replies are text only", file=sys.stderr)
+            speak = False
     # Warm: the system prompt goes into the KV cache now, so the first turn is quick.
     with build_engines(config, stt=False, tts=speak) as engines:
-        sink = build_sink(config, wav_dir=args.wav_dir) if engines.tts else None
         if sink is not None:
-            sink.open(engines.tts.sample_rate_hz)
+            try:
+                sink.open(engines.tts.sample_rate_hz)
+            except AudioError as exc:
+                print(f"assistant: {exc}; replies are text only", file=sys.stderr)
+                sink = None
         conversation = build_conversation(config)
         skills = build_skills(config, engines.llm, engines.tts, conversation)
         console = Console(
@@ -219,12 +277,14 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     from assistant.frontends.console import ask
     from assistant.stages.audio.devices import have_output_device
 
+    question = _question(args.question)
     speak = args.wav is not None or (config.tts.speak and have_output_device())
     stream = None if args.json else _stream_to_stdout
+    # Built before the models load: a --wav that cannot be written fails now.
+    sink = build_sink(config, wav=args.wav) if speak else None
     # Not warmed: one question costs the same either way, and the timings
     # then include reading the system prompt, as a cold `ask` does.
     with build_engines(config, stt=False, tts=speak, warm=False) as engines:
-        sink = build_sink(config, wav=args.wav) if engines.tts else None
         if sink is not None:
             sink.open(engines.tts.sample_rate_hz)
         conversation = build_conversation(config)
@@ -233,7 +293,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
             result = ask(
                 engines.llm,
                 conversation,
-                args.question,
+                question,
                 tts=engines.tts,
                 sink=sink,
                 on_token=stream,
@@ -245,7 +305,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
             skills.close()
     timings = result.timings_ms
     payload = {
-        "question": args.question,
+        "question": question,
         "reply": result.generated,
         "timings_ms": {k: timings.get(k) for k in ASK_TIMING_KEYS},
         "tokens_per_s": round(result.tokens_per_s, 2),

@@ -4,6 +4,10 @@ The reply is printed as tokens arrive. With speech on, the same overlapped
 `ReplyStreamer` that the voice turn uses speaks it. Everything runs on the
 calling (main) thread; Ctrl-C during a reply cancels it like a barge-in. The
 console closes nothing: the caller opens the sink and closes the engines.
+
+A typed line is mended at the edge (`repair_text`): bytes that are not
+UTF-8 become U+FFFD, and a line with nothing to answer is ignored. A sink
+that fails mid-reply turns speech off; the printed reply is never cut.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from assistant.core.errors import AssistantError
+from assistant.core.inputs import REPLACEMENT, has_words, repair_text, replaced_bytes
 from assistant.pipeline.memory import Conversation
 from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer, say
 from assistant.skills import Skills
@@ -89,7 +94,7 @@ class Console:
         self.llm = llm
         self.conversation = conversation
         self.tts = tts
-        self.sink = sink
+        self.sink = _SpeechOffOnFailure(sink) if sink is not None else None
         self.speak = speak and tts is not None and sink is not None
         self.skills = skills
         self.read_line = read_line
@@ -102,12 +107,15 @@ class Console:
         while True:
             self._ring_timers()
             try:
-                line = self.read_line("you> ").strip()
+                typed = self.read_line("you> ")
             except EOFError:
                 self._say("")
                 return 0
-            if not line:
+            line = repair_text(typed).strip()
+            if not has_words(line):
                 continue
+            if replaced_bytes(typed, line):
+                self._say(f"[bytes that are not UTF-8 were read as {REPLACEMENT}]")
             if line.startswith("/"):
                 if self._command(line) == "quit":
                     return 0
@@ -137,15 +145,28 @@ class Console:
                 )
         except AssistantError as exc:
             self._say(f"\n[error] {exc}")
+            self._report_sink_failure()
             return
         if result.interrupted:
             self._say("\n[interrupted]")
         self.history.append(result)
         profile_log.info("turn path=%s timings_ms=%s", result.path, result.timings_ms)
         self._say("\n" + format_stats(result))
+        if self._report_sink_failure():
+            return
         if self.speak and self.sink.paths:
             # No sound card: say where the spoken reply went.
             self._say(f"[spoken reply saved to {self.sink.paths[-1]}]")
+
+    def _report_sink_failure(self) -> bool:
+        """After a reply: if the sink failed during it, say so once and turn
+        speech off (``/speak on`` tries again). True if it had failed."""
+        if self.sink is None or self.sink.error is None:
+            return False
+        self._say(f"[speech off: {self.sink.error}]")
+        self.speak = False
+        self.sink.error = None
+        return True
 
     def _ring_timers(self) -> None:
         """Timers that came due while the user was typing ring before the prompt."""
@@ -156,6 +177,7 @@ class Console:
             # Spoken or not, the alert is what was said last ("repeat that").
             streamer = ReplyStreamer(self.tts, self.sink) if self.speak else ReplyStreamer()
             say(streamer, self.conversation, alert)
+            self._report_sink_failure()
 
     def _command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")
@@ -204,6 +226,49 @@ class Console:
     def _say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+
+class _SpeechOffOnFailure:
+    """The console's sink, made safe to fail: the first `AudioError` (a
+    read-only replies folder, a full disk, a speaker unplugged) is kept in
+    `error` and later audio is dropped, so the reply streams on as text.
+    The console reads `error` after the turn and turns speech off. Same
+    threads as the wrapped sink; closes nothing it did not open."""
+
+    def __init__(self, sink: AudioSink) -> None:
+        self._sink = sink
+        self.error: AssistantError | None = None
+
+    @property
+    def paths(self) -> list:
+        return self._sink.paths
+
+    def open(self, rate_hz: int) -> None:
+        self._sink.open(rate_hz)
+
+    def write(self, chunk, cancel: threading.Event | None = None) -> None:
+        if self.error is None:
+            self._guard(self._sink.write, chunk, cancel)
+
+    def played_frames(self) -> int:
+        return self._sink.played_frames()
+
+    def drain(self, timeout_s: float) -> bool:
+        return self._guard(self._sink.drain, timeout_s) if self.error is None else True
+
+    def stop(self) -> None:
+        self._guard(self._sink.stop)
+
+    def close(self) -> None:
+        self._sink.close()
+
+    def _guard(self, call, *args):
+        try:
+            return call(*args)
+        except AssistantError as exc:
+            if self.error is None:
+                self.error = exc
+            return True
 
 
 def _enable_line_editing() -> None:

@@ -4,12 +4,16 @@ results."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from assistant.appliance.run import log_turns
 from assistant.compose import build_engines, build_sink, run_file_turn
 from assistant.core.config import Config
-from assistant.stages.audio.wavfile import read_wav
+from assistant.stages.audio.audiofile import inspect_audio
+from assistant.stages.audio.wavfile import WavFileSink
+
+log = logging.getLogger(__name__)
 
 MAX_LISTEN_S = 600.0
 """The file is the whole question: hear up to this much of it, however
@@ -26,9 +30,16 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
     speaker (WAV files in ``./replies`` without one). Engines are warmed up
     first, like the appliance's, so the timings are those of a real turn.
     Raises `AssistantError` for a bad file (before any model loads), a failed
-    turn, or a file with no recognizable speech.
+    turn, or a file with no recognizable speech. The file is streamed, so
+    its length costs no memory; only its first `MAX_LISTEN_S` are heard.
     """
-    read_wav(wav, header_only=True)
+    info = inspect_audio(wav)
+    if info.duration_s > MAX_LISTEN_S:
+        log.warning(
+            "%s is %.0f s long; only the first %.0f s are heard", wav, info.duration_s, MAX_LISTEN_S
+        )
+    if out is not None:
+        WavFileSink(out).check_writable()  # before the models load, not after the answer
     with build_engines(config) as engines:
         event = run_file_turn(
             engines,

@@ -30,9 +30,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from assistant.core.config import TurnConfig
+from assistant.core.errors import AudioError
 from assistant.core.events import (
     ButtonPressed,
     ButtonReleased,
@@ -51,10 +51,17 @@ from assistant.core.events import (
 from assistant.pipeline.failure import WorkerFailed, worker_failure
 from assistant.pipeline.listener import Heard, Listening
 from assistant.pipeline.memory import Conversation
-from assistant.pipeline.reply import ReplyResult, ReplyStreamer, answer, say
+from assistant.pipeline.reply import ReplyStreamer, answer, say
 from assistant.pipeline.shortcuts import Shortcuts
 from assistant.pipeline.speaker import Speaker
-from assistant.pipeline.turns import AlertTurn, Turn, VoiceTurn
+from assistant.pipeline.turns import (
+    AlertTurn,
+    Replied,
+    SpeechStarted,
+    StopRequested,
+    Turn,
+    VoiceTurn,
+)
 from assistant.stages.asr.base import SpeechToText
 from assistant.stages.audio.base import AudioSink, AudioSource
 from assistant.stages.llm.base import LanguageModel
@@ -65,22 +72,6 @@ log = logging.getLogger(__name__)
 _IDLE_CHECK_S = 0.5
 """How often, with no event, the loop checks for a stalled reply and due timers."""
 _JOIN_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class _SpeechStarted(Event):
-    turn: int
-
-
-@dataclass(frozen=True)
-class _Replied(Event):
-    turn: Turn
-    result: ReplyResult
-
-
-@dataclass(frozen=True)
-class _Stop(Event):
-    pass
 
 
 class Controller:
@@ -159,7 +150,7 @@ class Controller:
             return True
         deadline = time.monotonic() + timeout_s
         thread, self._thread = self._thread, None
-        self.submit(_Stop())
+        self.submit(StopRequested())
         thread.join(timeout_s)
         stopped = not thread.is_alive()
         if stopped:
@@ -184,7 +175,7 @@ class Controller:
                 event = self._inbox.get(timeout=_IDLE_CHECK_S)
             except queue.Empty:
                 event = None
-            if isinstance(event, _Stop):
+            if isinstance(event, StopRequested):
                 self._abandon(State.IDLE)
                 return
             try:
@@ -221,10 +212,10 @@ class Controller:
         elif isinstance(event, Heard):
             if turn is not None and event.turn == turn.id and state is State.LISTENING:
                 self._heard(turn, event)
-        elif isinstance(event, _SpeechStarted):
+        elif isinstance(event, SpeechStarted):
             if turn is not None and event.turn == turn.id and state is State.THINKING:
                 self._set_state(State.SPEAKING)
-        elif isinstance(event, _Replied):
+        elif isinstance(event, Replied):
             self._replied(event)
         elif isinstance(event, WorkerFailed):
             if turn is not None and event.turn == turn.id:
@@ -244,7 +235,7 @@ class Controller:
         self._turn = turn
         self._set_state(State.LISTENING)
         if self.speaker is not None:
-            self.speaker.ensure_open()
+            self.speaker.try_reopen()
         self._earcon("listening")
         turn.listening = Listening(
             turn.id,
@@ -281,12 +272,16 @@ class Controller:
         self._set_state(State.THINKING)
         turn.reply_started_s = self.clock()
         if self.speaker is not None:
-            self.speaker.ensure_open()
+            try:
+                self.speaker.ensure_open()
+            except AudioError as exc:
+                self._fail("audio", str(exc))
+                return
         turn.streamer = ReplyStreamer(
             self.tts if self.speaker is not None else None,
             self.speaker.sink if self.speaker is not None else None,
             on_token=lambda text: self._progress(turn, ReplyToken(text)),
-            on_first_audio=lambda: self.submit(_SpeechStarted(turn.id)),
+            on_first_audio=lambda: self.submit(SpeechStarted(turn.id)),
             on_sentence_spoken=lambda text: self._progress(turn, SentenceSpoken(text)),
             clock=self.clock,
         )
@@ -296,7 +291,7 @@ class Controller:
         self._last_replier = turn.replier
         self._start_worker(turn.replier)
 
-    def _replied(self, event: _Replied) -> None:
+    def _replied(self, event: Replied) -> None:
         turn = event.turn
         self.bus.publish(turn.finished(event.result, self.clock()))
         if turn is self._turn and self._state in (State.THINKING, State.SPEAKING):
@@ -374,7 +369,7 @@ class Controller:
     # -- the reply worker --------------------------------------------------
 
     def _reply(self, turn: Turn, previous: threading.Thread | None) -> None:
-        """Speak the turn's reply and post `_Replied`, or one `WorkerFailed`."""
+        """Speak the turn's reply and post `Replied`, or one `WorkerFailed`."""
         # llama.cpp allows one thread at a time; a cancelled reply stops at its
         # next token, or mid prompt through the abort callback, so this is short.
         if previous is not None:
@@ -391,7 +386,7 @@ class Controller:
                     shortcuts=self.skills,
                     cancel=turn.cancel,
                 )
-            self.submit(_Replied(turn, result))
+            self.submit(Replied(turn, result))
         except Exception as exc:
             # The streamer and `answer` raise each stage's own error; what is
             # left (memory trimming asks the model) is the LLM's step.

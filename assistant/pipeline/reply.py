@@ -67,6 +67,11 @@ class ReplyResult:
 
     @property
     def tokens_per_s(self) -> float:
+        """LLM generation speed after the first token, in tokens per second;
+        0.0 for a reply that did not come from the LLM (a fixed answer's
+        words arrive all at once, so a speed would be meaningless)."""
+        if self.path != "llm":
+            return 0.0
         gen_ms = self.timings_ms.get("llm_total", 0.0) - self.timings_ms.get("llm_first_token", 0.0)
         if self.tokens < 2 or gen_ms <= 0:
             return 0.0
@@ -183,9 +188,8 @@ class ReplyStreamer:
                         _put(sentences, sentence, cancel)
             timings["llm_total"] = ms()
             if speaking:
-                rest = splitter.flush()
-                if rest:
-                    _put(sentences, rest, cancel)
+                for sentence in splitter.flush():
+                    _put(sentences, sentence, cancel)
         except AssistantError as exc:
             fail(exc)
         except Exception as exc:

@@ -4,7 +4,7 @@ A sound card can vanish mid-reply (an unplugged USB speaker). The turn that
 hit it fails with an `AudioError`; `fail` records that, and the next turn's
 `ensure_open` closes and reopens the device, which may be back by then.
 
-`open`, `fail`, `ensure_open`, `play_earcon` and `close` are called on the
+`open`, `fail`, `ensure_open`, `try_reopen`, `play_earcon` and `close` are called on the
 controller thread only. The reply's playback thread writes to `sink`
 directly, and each earcon is written on its own short thread; `stop` may be
 called from any thread. The speaker opens the sink it is given and closes
@@ -17,7 +17,7 @@ import enum
 import logging
 import threading
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import AssistantError, AudioError
 from assistant.stages.audio.base import AudioSink
 from assistant.stages.audio.earcons import earcon
 from assistant.stages.audio.pcm import AudioChunk
@@ -55,18 +55,25 @@ class Speaker:
             self._device = _Device.FAILED
 
     def ensure_open(self) -> None:
-        """Reopen the sink if it failed; if it is still unavailable, log it
-        and try again next time (the turn then fails in its own stage)."""
+        """Reopen the sink if it failed. Raises `AudioError` naming why when
+        it is still unavailable; the next call tries again."""
         if self._device is not _Device.FAILED:
             return
         try:
             self.sink.close()
             self.sink.open(self.rate_hz)
         except AssistantError as exc:
-            log.warning("speaker still unavailable: %s", exc)
-            return
+            raise AudioError(f"speaker still unavailable: {exc}") from exc
         self._device = _Device.OPEN
         log.info("speaker reopened")
+
+    def try_reopen(self) -> None:
+        """`ensure_open`, but only log when the speaker is still unavailable
+        (listening does not need it; the reply will fail on it)."""
+        try:
+            self.ensure_open()
+        except AudioError as exc:
+            log.warning("%s", exc)
 
     def play_earcon(self, name: str) -> None:
         """Play the earcon ``name`` without waiting for it."""

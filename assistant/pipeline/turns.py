@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 
-from assistant.core.events import TurnFinished
+from assistant.core.events import Event, TurnFinished
 from assistant.pipeline.listener import Listening
 from assistant.pipeline.reply import ReplyResult, ReplyStreamer
 
@@ -78,3 +78,26 @@ class AlertTurn(Turn):
     """A due timer, spoken with no listening."""
 
     text: str
+
+
+# What the controller posts to itself, in its inbox beside the button events.
+
+
+@dataclass(frozen=True)
+class SpeechStarted(Event):
+    """The reply of turn ``turn`` played its first sample."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
+class Replied(Event):
+    """The reply worker of ``turn`` finished with ``result``."""
+
+    turn: Turn
+    result: ReplyResult
+
+
+@dataclass(frozen=True)
+class StopRequested(Event):
+    """`Controller.stop` was called: abandon the turn and end the loop."""

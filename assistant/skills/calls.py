@@ -13,6 +13,7 @@ the user did not ask for. Pure functions: no pin, no model.
 from __future__ import annotations
 
 import json
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,17 +125,19 @@ def parse_call(
 
     Raise `ToolError` (with the sentence from ``replies`` to say) for
     anything but a declared tool with one of its actions and no other keys,
-    and for a declared call that ``allowed`` does not offer.
+    and for a declared call that ``allowed`` does not offer. Strict JSON: a
+    repeated key, NaN or Infinity, or nesting deeper than Python's recursion
+    limit is malformed too. Nothing else is raised, whatever ``output`` is.
     """
     try:
-        data = json.loads(output)
-    except ValueError:
+        data = json.loads(output, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         raise ToolError(f"tool output {output[:60]!r} is not JSON", replies["malformed"]) from None
     if not isinstance(data, dict) or set(data) != {"tool", "args"}:
         raise ToolError(f"tool output {output[:60]!r} has the wrong keys", replies["malformed"])
     name, args = data["tool"], data["args"]
     if not isinstance(name, str) or name not in specs:
-        spoken = str(name)[:30]
+        spoken = (name if isinstance(name, str) else _short(name))[:30]
         names = ", ".join(spec.spoken for spec in specs.values())
         raise ToolError(
             f"tool {spoken!r} is not declared; declared: {names}",
@@ -145,7 +148,7 @@ def parse_call(
     if not isinstance(args, dict) or set(args) != {"action"} or action not in spec.actions:
         actions = ", ".join(spec.actions)
         raise ToolError(
-            f"tool {name!r}: args {args!r} are not allowed; actions: {actions}",
+            f"tool {name!r}: args {_short(args)} are not allowed; actions: {actions}",
             replies["bad_action"].format(name=spec.spoken, actions=actions),
         )
     if allowed is not None and action not in allowed.get(name, ()):
@@ -154,6 +157,29 @@ def parse_call(
             replies["not_asked"].format(name=spec.spoken),
         )
     return ToolCall(name, action)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: with ``{"tool": "fan",
+    "tool": "lamp"}`` parsers disagree on which one counts."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a key is repeated")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 40, 40
+
+
+def _short(value: object) -> str:
+    """A short repr of anything from the model: bounded in length and depth
+    (a plain repr of "[[[[...]]]]" can exhaust the recursion limit)."""
+    return _REPR.repr(value)
 
 
 def _rule(name: str) -> str:

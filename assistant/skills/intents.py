@@ -26,7 +26,7 @@ Intent names and slots:
 ``repeat``        -
 ``volume.up``     -
 ``volume.down``   -
-``volume.set``    ``percent`` (int)
+``volume.set``    ``percent`` (int, 0 to `MAX_VOLUME_PERCENT`)
 ``reset``         -  (forget the conversation)
 ``identity``      -  (which model and voice are in use)
 ``device.set``    ``device`` (str, a declared name), ``action`` (str),
@@ -38,7 +38,8 @@ Intent names and slots:
 ================= ====================================================
 
 A device named without an action word ("I bought a new lamp") is no intent:
-a mere mention never moves a pin.
+a mere mention never moves a pin. An utterance of more than
+`MAX_COMMAND_WORDS` words is never an intent: it goes to the LLM.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ FUZZY_MIN_LEN = 4
 """Shorter words are never corrected: too many short words look alike."""
 DEVICE_CUTOFF = 0.75
 """difflib similarity for a misheard device name: "lamb" for "lamp" is 0.75."""
+MAX_COMMAND_WORDS = 40
+"""Longer utterances are never commands (the longest is about 20 words). So a
+pasted essay goes straight to the LLM, and recognition, which compares every
+word with difflib, stays a matter of milliseconds whatever the input."""
+MAX_VOLUME_PERCENT = 400
+"""The highest ``percent`` slot, as `config`'s highest ``tts.volume`` (4.0);
+"volume 5000" asks for as loud as it goes."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ class Recogniser:
     def recognise(self, transcript: str) -> Intent | None:
         """The intent of ``transcript``, or None when it is none (ask the LLM)."""
         text = normalize(transcript)
-        if not text:
+        if not text or text.count(" ") >= MAX_COMMAND_WORDS:
             return None
         return self._command(text) or self._device(text, transcript.rstrip().endswith("?"))
 
@@ -238,9 +246,12 @@ def _slots(name: str, found: re.Match[str], lang: Language) -> dict[str, object]
     if name == "volume.set":
         if "max" in groups:
             return {"percent": 100}
-        percent = int(groups["pct"])
+        digits = groups["pct"].lstrip("0") or "0"
+        # A huge number is as loud as it goes; it must not reach int(),
+        # which refuses more than 4300 digits.
+        percent = int(digits) if len(digits) <= 4 else MAX_VOLUME_PERCENT
         # ASR rarely hears "%": "volume 7" means seven out of ten.
         if percent <= 10 and "percent" not in found.group(0):
             percent *= 10
-        return {"percent": percent}
+        return {"percent": min(percent, MAX_VOLUME_PERCENT)}
     return {}

@@ -22,9 +22,13 @@ _HALF_OF = {3600: "30 minutes", 60: "30 seconds", 1: ""}
 
 
 def normalize(text: str) -> str:
-    """Lowercase, accents and punctuation dropped, one space between words."""
+    """Lowercase, accents and punctuation dropped, one space between words.
+    Invisible format characters (zero-width joiners and spaces, soft hyphens,
+    direction marks) are dropped without splitting the word they are in."""
     text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = "".join(
+        c for c in text if not unicodedata.combining(c) and unicodedata.category(c) != "Cf"
+    )
     text = text.replace("%", " percent ").replace("'", "").replace("\u2019", "")
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
@@ -111,9 +115,17 @@ def halves(text: str, languages: Sequence[Language]) -> str:
     return re.sub(rf"\b(\d+) (?:{half}) ({UNIT})\b", spelled, text)
 
 
+MAX_COUNT = 10**9
+"""A count in a duration saturates here: far past any timer allowed, and
+`int` refuses strings of more than 4300 digits."""
+
+
 def parse_duration(text: str) -> int:
-    """Seconds in a normalised duration such as "1 hour 30 minutes"; 0 if none."""
+    """Seconds in a normalised duration such as "1 hour 30 minutes"; 0 if none.
+    Each count saturates at `MAX_COUNT`, so the result stays a plain int."""
     total = 0
     for count, unit in re.findall(r"(\d+) ([a-z]+)", text):
-        total += int(count) * UNIT_WORDS.get(unit, 0)
+        digits = count.lstrip("0") or "0"
+        value = int(digits) if len(digits) <= len(str(MAX_COUNT)) else MAX_COUNT
+        total += min(value, MAX_COUNT) * UNIT_WORDS.get(unit, 0)
     return total

@@ -130,6 +130,10 @@ class SoundDeviceSource:
         block = max(1, rate * self._config.block_ms // 1000)
         max_blocks = max(2, int(self._max_queue_s * 1000 / self._config.block_ms))
         capture = _Capture(queue.Queue(max_blocks), rate, info["name"])
+        # Mono first; some microphones only open with 2 channels (a stereo USB
+        # mic, the ReSpeaker 2-mic HAT) or all of theirs (mic arrays): take
+        # them all and mix down in `_convert`.
+        widths = iter(sorted({2, int(info.get("max_input_channels") or 2)} - {1}))
         channels = 1
         while True:
             try:
@@ -147,10 +151,10 @@ class SoundDeviceSource:
             except sd.PortAudioError as exc:
                 close_quietly(capture.stream)
                 capture.stream = None
-                # Some USB microphones only offer stereo; take two and mix down.
-                if error_code(exc) == PA_INVALID_CHANNEL_COUNT and channels == 1:
-                    channels = 2
-                    continue
+                if error_code(exc) == PA_INVALID_CHANNEL_COUNT:
+                    channels = next(widths, 0)
+                    if channels:
+                        continue
                 raise AudioError(
                     f"microphone {info['name']!r}: cannot open it at {rate} Hz ({exc}); "
                     "check it is connected, or set audio.input_device (see `assistant devices`) "
@@ -211,6 +215,7 @@ class SoundDeviceSource:
             )
 
     def _convert(self, capture: _Capture, block: np.ndarray) -> np.ndarray:
+        # int16 frames x channels, as opened in `_start`: channels are averaged.
         mono = to_mono_int16(block)
         if capture.rate_hz == ASR_RATE_HZ:
             return mono

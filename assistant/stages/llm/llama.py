@@ -86,7 +86,12 @@ class LlamaLanguageModel:
 
     def __init__(self, config: LlmConfig, model_path: Path) -> None:
         """Load the model (blocking, seconds). Raise `ModelError` if the file
-        is missing or not a loadable GGUF."""
+        is missing or not a loadable GGUF.
+
+        The weights are read into memory, so the file may be replaced,
+        truncated or deleted afterwards without touching this model; an
+        ``mmap = True`` attribute on ``config`` maps the file instead (less
+        resident memory, but the file must then stay as it is)."""
         check_gguf(model_path)
         try:
             import llama_cpp
@@ -101,6 +106,10 @@ class LlamaLanguageModel:
         self.n_threads = config.n_threads or default_threads()
         self.last_stats = GenerationStats()
         self._llama_cpp = llama_cpp
+        # Read into memory unless llm.mmap: a mapped file that is truncated
+        # under the running process kills it with SIGBUS, and one overwritten
+        # in place changes the weights it is using.
+        self.mmap = config.mmap
         started = time.monotonic()
         try:
             self._handle: Any = llama_cpp.Llama(
@@ -108,6 +117,7 @@ class LlamaLanguageModel:
                 n_ctx=config.n_ctx,
                 n_threads=self.n_threads,
                 n_threads_batch=batch_threads(self.n_threads),
+                use_mmap=self.mmap,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -136,11 +146,12 @@ class LlamaLanguageModel:
             model_name=self.name,
         )
         log.info(
-            "loaded %s in %.1f s (n_ctx %d, %d threads)",
+            "loaded %s in %.1f s (n_ctx %d, %d threads, %s)",
             self.name,
             time.monotonic() - started,
             config.n_ctx,
             self.n_threads,
+            "mapped" if self.mmap else "read into memory",
         )
 
     @classmethod
@@ -170,10 +181,29 @@ class LlamaLanguageModel:
         return self._template.format(messages, reply=reply)
 
     def tokenize(self, messages: Sequence[Message], *, reply: bool = True) -> list[int]:
-        """Prompt tokens for ``messages``. The template writes the special
-        tokens itself, so no BOS is added."""
-        text = self.format_prompt(messages, reply=reply)
-        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        """Prompt tokens for ``messages``: `token_spans` joined. The template
+        writes the special tokens itself, so no BOS is added."""
+        return [token for tokens, _ in self.token_spans(messages, reply=reply) for token in tokens]
+
+    def token_spans(
+        self, messages: Sequence[Message], *, reply: bool = True
+    ) -> list[tuple[list[int], int | None]]:
+        """The prompt's tokens in pieces, as `ChatTemplate.spans` cuts it:
+        (tokens, None) for the template's own text, (tokens, i) for the
+        content of ``messages[i]``.
+
+        Only the template's text may become control tokens (``<|im_start|>``,
+        ``<|endoftext|>``...). Every content (the system prompt, the user's
+        words, memory, tool results) is tokenized as plain text, so a marker
+        typed into it stays text and cannot open a role or end the turn. Each
+        piece is tokenized alone, so a history tokenizes the same way turn
+        after turn and its KV cache is reused.
+        """
+        tokenize = self._llama.tokenize
+        return [
+            (tokenize(text.encode("utf-8"), add_bos=False, special=index is None), index)
+            for text, index in self._template.spans(messages, reply=reply)
+        ]
 
     def fits(self, messages: Sequence[Message]) -> bool:
         """See `LanguageModel.fits`."""

@@ -9,8 +9,10 @@ may come from any thread. The engine holds no device: nothing to close.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import platform
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +30,47 @@ from assistant.stages.tts.text import clean_for_speech
 log = logging.getLogger(__name__)
 
 _FIX = "run `./setup.sh` or `assistant models fetch`"
+
+
+def _load_voice(model_path: Path, voice_config: dict) -> Any:
+    """``PiperVoice.load`` without onnxruntime's CPU memory arena and memory
+    patterns. With them, the session keeps the largest buffers that any
+    sentence length so far has needed, and RSS climbs with every longer
+    sentence (194 -> 421 MiB over 150 sentences, benchmarks/README.md "Soak");
+    without them each sentence's buffers go back to malloc (see
+    `_release_free_memory`)."""
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    session = onnxruntime.InferenceSession(
+        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(config=PiperConfig.from_dict(voice_config), session=session)
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None on another C library (musl, macOS)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def _release_free_memory() -> None:
+    """Give the heap's free pages back to the system after a sentence: a
+    sentence frees tens of MiB of tensors, which glibc would otherwise keep
+    (and fragment) in its per-thread arenas. Milliseconds; a no-op off glibc."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class PiperTextToSpeech:
@@ -56,14 +99,14 @@ class PiperTextToSpeech:
                 f"delete it and {_FIX}"
             ) from None
         try:
-            from piper import PiperVoice, SynthesisConfig
+            from piper import SynthesisConfig
         except ImportError:
             raise TextToSpeechError(
                 "piper-tts is not installed; run `pip install piper-tts` or ./setup.sh"
             ) from None
         started = time.monotonic()
         try:
-            self._voice = PiperVoice.load(model_path, config_path=config_path)
+            self._voice = _load_voice(model_path, voice_config)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(
                 f"piper voice {model_path} failed to load ({type(exc).__name__}); "
@@ -123,6 +166,7 @@ class PiperTextToSpeech:
                 f"piper failed on {sentence[:40]!r} ({type(exc).__name__}: {exc})"
             ) from None
         samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+        _release_free_memory()
         log.debug(
             "synthesized %d chars -> %.2f s audio in %.2f s",
             len(sentence),

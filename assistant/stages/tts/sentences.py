@@ -57,7 +57,7 @@ class SentenceSplitter:
     """Incremental: LLM tokens in, speakable pieces out.
 
     ``feed`` returns the pieces completed by the new text; ``flush`` returns
-    what is left when the reply ends and resets the splitter for the next
+    the pieces left when the reply ends and resets the splitter for the next
     reply. ``min_clause_chars`` above ``max_chars`` disables the early first
     clause.
     """
@@ -75,12 +75,13 @@ class SentenceSplitter:
         self._buf += text
         return self._drain(final=False)
 
-    def flush(self) -> str | None:
-        """End the reply: return the remaining piece, or None if nothing speakable is left."""
+    def flush(self) -> list[str]:
+        """End the reply: return the remaining pieces (none if nothing speakable
+        is left), each within ``max_chars``, and reset for the next reply."""
         pieces = self._drain(final=True)
         self._buf = ""
         self._emitted = 0
-        return " ".join(pieces) or None
+        return pieces
 
     def _drain(self, final: bool) -> list[str]:
         pieces = []
@@ -127,7 +128,7 @@ class SentenceSplitter:
                 while end < n and buf[end] in _CLOSERS:
                     end += 1
                 if end == n:
-                    return (buf[start:n], n) if final else _WAIT
+                    return self._rest(start, final)
                 if buf[end].isspace():
                     ends = self._ends_sentence(start, i, run_end, end, final)
                     if ends is _WAIT:
@@ -142,10 +143,19 @@ class SentenceSplitter:
                     piece = buf[start:clause_end]
                     if len(piece.strip()) >= self.min_clause_chars:
                         if clause_end > n:
-                            return (buf[start:n], n) if final else _WAIT
+                            return self._rest(start, final)
                         return piece, clause_end
             i += 1
-        return (buf[start:n], n) if final else _WAIT
+        return self._rest(start, final)
+
+    def _rest(self, start: int, final: bool) -> tuple[str, int] | None:
+        """The rest of the buffer as the last piece (cut if too long), or
+        _WAIT while the reply may still go on."""
+        if not final:
+            return _WAIT
+        if len(self._buf) - start > self.max_chars:
+            return self._cut(start)
+        return self._buf[start:], len(self._buf)
 
     def _ends_sentence(
         self, start: int, i: int, run_end: int, end: int, final: bool

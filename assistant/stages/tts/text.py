@@ -11,6 +11,7 @@ digits, which espeak-ng (piper's phonemizer) reads in the voice's language.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ONES = (  # noqa: SIM905 - word lists read better as one string
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
@@ -19,6 +20,7 @@ _ONES = (  # noqa: SIM905 - word lists read better as one string
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _MAX_WORDS = 10**15  # bigger integers are read digit by digit
+_MAX_WORD_DIGITS = len(str(_MAX_WORDS)) - 1  # longer digit strings never go through int()
 _ORDINAL_IRREGULAR = {
     "one": "first",
     "two": "second",
@@ -41,7 +43,7 @@ def number_words(n: int) -> str:
     if n < 0:
         return "minus " + number_words(-n)
     if n >= _MAX_WORDS:
-        return _digits(str(n))
+        return _digits(_decimal_string(n))
     if n < 20:
         return _ONES[n]
     if n < 100:
@@ -82,6 +84,15 @@ def year_words(n: int) -> str:
     return f"{number_words(high)} {number_words(low)}"
 
 
+def _decimal_string(n: int) -> str:
+    """``str(n)`` for any size: Python refuses to convert more than 4300
+    digits at once (``sys.get_int_max_str_digits``)."""
+    if n.bit_length() < 10_000:
+        return str(n)
+    high, low = divmod(n, 10**1000)
+    return _decimal_string(high) + str(low).zfill(1000)
+
+
 def _digits(digits: str) -> str:
     return " ".join(_ONES[int(d)] for d in digits)
 
@@ -90,16 +101,26 @@ def _plural(words: str) -> str:
     return words[:-1] + "ies" if words.endswith("y") else words + "s"
 
 
-def _int(text: str) -> int:
-    return int(text.replace(",", ""))
+def _amount(text: str) -> int:
+    """The value of digits with optional thousands commas, saturated: what
+    matters of a long amount is that it is not 0 or 1 (and `int` refuses
+    strings of more than 4300 digits)."""
+    digits = text.replace(",", "").lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_WORD_DIGITS else _MAX_WORDS
 
 
 def _cardinal_text(text: str) -> str:
     """Words for an integer written with optional thousands commas."""
     digits = text.replace(",", "")
-    if len(digits) > 1 and digits.startswith("0"):
-        return _digits(digits)  # "007", zip codes: read digit by digit
+    if len(digits) > 1 and digits.startswith("0") or len(digits) > _MAX_WORD_DIGITS:
+        return _digits(digits)  # "007", zip codes, huge numbers: digit by digit
     return number_words(int(digits))
+
+
+def _ordinal_text(digits: str) -> str:
+    if len(digits) > _MAX_WORD_DIGITS:  # digit by digit, the last one an ordinal
+        return f"{_digits(digits[:-1])} {ordinal_words(int(digits[-1]))}"
+    return ordinal_words(int(digits))
 
 
 def _decimal_text(whole: str, fraction: str) -> str:
@@ -109,15 +130,21 @@ def _decimal_text(whole: str, fraction: str) -> str:
 # --- markdown ---------------------------------------------------------------
 
 _FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.DOTALL)
-_HEADER = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_HEADER = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$")  # closing #s are stripped in Python:
+# a lazy "(.*?)\s*#*\s*$" backtracks cubically over a long run of spaces.
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 _QUOTE = re.compile(r"^\s*(>\s?)+")
 _BULLET = re.compile(r"^\s*[-*+•]\s+")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# "(?:\|\s*)?" and not "\|?\s*": two \s* in a row split a run of spaces in
+# quadratically many ways before failing.
+_TABLE_SEPARATOR = re.compile(r"^\s*(?:\|\s*)?:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*(?:\|\s*)?$")
+# Links, images and bold stop at the next opening mark, so a run of unclosed
+# openers ("[[[[", "[a](" * 1000, "**a " * 1000) costs linear time, not quadratic.
+_TARGET = r"\((?:[^()]|\([^()]*\))*\)"  # one level of parentheses: wiki/Foo_(bar)
+_IMAGE = re.compile(rf"!\[([^\[\]]*)\]{_TARGET}")
+_LINK = re.compile(rf"\[([^\[\]]+)\]{_TARGET}")
 _CODE = re.compile(r"`+([^`]*)`+")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)((?:(?!\1).)+?)(?<=\S)\1")
 _ITALIC_STAR = re.compile(r"\*(?=\S)([^*]+?)(?<=\S)\*")
 _ITALIC_UNDERSCORE = re.compile(r"(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)")
 _STRIKE = re.compile(r"~~(.+?)~~")
@@ -130,6 +157,8 @@ _EMOJI = re.compile(
     "\u2b00-\u2bff"  # stars, arrows
     "\u2300-\u23ff"  # watch, hourglass, ...
     "\u2190-\u21ff"  # arrows
+    "\u25a0-\u25ff\u2934\u2935"  # geometric shapes (play buttons, squares), curved arrows
+    "\u203c\u2049\u24c2\u3030\u303d\u3297\u3299"  # the other emoji-style symbols
     "\ufe0e\ufe0f\u200d\u20e3"  # variation selectors, zero-width joiner, keycap
     "\U000e0020-\U000e007f"  # tag characters in flag sequences
     "]+"
@@ -150,6 +179,19 @@ _WORDS = {
 }  # fmt: skip
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+
+
+def _drop_unspeakable(text: str) -> str:
+    """Drop control, format (zero-width joiners, direction marks, soft
+    hyphens), surrogate, private-use and unassigned characters: a synthesizer
+    cannot say them, and a lone surrogate cannot even be encoded. Whitespace
+    controls (tab, form feed) stay, to collapse into spaces later."""
+    if text.isascii():
+        return _ASCII_CONTROL.sub("", text)
+    return "".join(c if c.isspace() or unicodedata.category(c)[0] != "C" else "" for c in text)
+
+
 def _is_numbered_list(lines: list[str]) -> bool:
     """Whether two marker lines ("1.", "2)") count up by one; a lone "42. That
     is the answer." is a sentence, not a list item."""
@@ -166,7 +208,7 @@ def _strip_line(line: str, numbered_list: bool = False) -> str:
     structural = False
     header = _HEADER.match(line)
     if header:
-        line, structural = header.group(1), True
+        line, structural = header.group(1).rstrip().rstrip("#").rstrip(), True
     quote = _QUOTE.match(line)
     if quote:
         line = line[quote.end() :]
@@ -202,16 +244,23 @@ def _strip_inline(text: str, words: dict[str, str]) -> str:
     text = re.sub(r"#(?=\d)", words["number"], text)
     text = re.sub(r"~(?=\d)", words["about"], text)
     # Leftover markup characters would be read aloud ("asterisk").
-    return re.sub(r"[*_#`~]+", " ", text)
+    text = re.sub(r"[*_#`~]+", " ", text)
+    # Again: a removed mark can leave "0= 6" or "5x 6" (from "0=*6", "5x*6").
+    return _EQUALS.sub(words["equals"], _TIMES.sub(words["times"], text))
 
 
 # --- numbers ----------------------------------------------------------------
 
 _NUM = r"\d{1,3}(?:,\d{3})+|\d+"
+# The same number where more text must follow it ("%", ".5"): it starts only
+# at the start of a digit run and never gives digits back, and its comma
+# groups are bounded, so a long run of digits or of ",000" groups is scanned
+# in linear time, not once from every position in it.
+_LEADING_NUM = r"(?<!\d)(?:\d{1,3}(?:,\d{3}){1,5}+|\d++)"
 _CURRENCY = re.compile(
     rf"(-|−)?([$£€])\s?({_NUM})(?:\.(\d+))?(?:\s?(thousand|million|billion|trillion)\b)?"
 )
-_PERCENT = re.compile(rf"(-|−)?({_NUM})(?:\.(\d+))?\s?%")
+_PERCENT = re.compile(rf"(-|−)?({_LEADING_NUM})(?:\.(\d++))?\s?%")
 _TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?:\s?([AaPp])\.?[Mm]\b)?")
 _AM_PM = re.compile(r"\b(\d{1,2})\s?([AaPp])\.?[Mm]\b")
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
@@ -228,7 +277,7 @@ _FRACTION_WORDS = {
 }
 _NEGATIVE = re.compile(r"(?<![\w.,])[-−](?=\d)")
 _DEGREES = re.compile(r"(?<=\d)\s?°(?:\s?([CF])\b)?")
-_DECIMAL = re.compile(rf"({_NUM})((?:\.\d+)+)")
+_DECIMAL = re.compile(rf"({_LEADING_NUM})((?:\.\d+)+)")
 _INTEGER = re.compile(_NUM)
 
 
@@ -242,8 +291,8 @@ def _currency(m: re.Match[str]) -> str:
     if cents is not None and len(cents) != 2:
         return f"{prefix}{_decimal_text(whole, cents)} {unit}s"
     parts = []
-    if _int(whole) or not cents or not int(cents):
-        parts.append(f"{_cardinal_text(whole)} {unit if _int(whole) == 1 else unit + 's'}")
+    if _amount(whole) or not cents or not int(cents):
+        parts.append(f"{_cardinal_text(whole)} {unit if _amount(whole) == 1 else unit + 's'}")
     if cents and int(cents):
         plural = "pence" if sub_unit == "penny" else sub_unit + "s"
         parts.append(f"{number_words(int(cents))} {sub_unit if int(cents) == 1 else plural}")
@@ -295,7 +344,7 @@ def _numbers(text: str) -> str:
     text = _PERCENT.sub(_percent, text)
     text = _TIME.sub(_time, text)
     text = _AM_PM.sub(lambda m: f"{number_words(int(m.group(1)))} {m.group(2).upper()} M", text)
-    text = _ORDINAL.sub(lambda m: ordinal_words(int(m.group(1))), text)
+    text = _ORDINAL.sub(lambda m: _ordinal_text(m.group(1)), text)
     text = _DECADE.sub(_decade, text)
     text = _YEAR.sub(lambda m: m.group(1) + year_words(int(m.group(2))), text)
     text = _FRACTION.sub(_fraction, text)
@@ -311,12 +360,13 @@ def clean_for_speech(text: str, language: str = "en") -> str:
     """Return ``text`` as plain words for a synthesizer; "" if nothing is speakable.
 
     Removes fenced code blocks (an unterminated fence drops the rest, which is
-    what a half-streamed reply looks like), markdown syntax, URLs and emoji,
+    what a half-streamed reply looks like), markdown syntax, URLs, emoji and
+    characters with nothing to say (controls, zero-width and direction marks),
     spells numbers out when ``language`` is ``"en"`` (see the module
     docstring), and collapses whitespace to single spaces.
     """
     words = _WORDS.get(language, _WORDS["en"])
-    text = _FENCE.sub("\n", text.replace("\r\n", "\n"))
+    text = _FENCE.sub("\n", _drop_unspeakable(text).replace("\r\n", "\n"))
     lines = text.split("\n")
     numbered = _is_numbered_list(lines)
     text = "\n".join(_strip_line(line, numbered) for line in lines)
