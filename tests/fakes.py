@@ -312,3 +312,25 @@ class FakeGrammarModel:
 
     def close(self) -> None:
         pass
+
+
+class FakeNotifier:
+    """Stands in for `SystemdNotifier`: records the messages; ``on_ready`` runs
+    when the serving loop reports ready (on its thread, inside the loop)."""
+
+    def __init__(self, on_ready) -> None:
+        self.messages: list[str] = []
+        self.on_ready = on_ready
+
+    def ready(self) -> None:
+        self.messages.append("READY=1")
+        self.on_ready()
+
+    def status(self, text: str) -> None:
+        self.messages.append(f"STATUS={text}")
+
+    def watchdog(self) -> None:
+        self.messages.append("WATCHDOG=1")
+
+    def stopping(self) -> None:
+        self.messages.append("STOPPING=1")

@@ -40,6 +40,7 @@ from tests.fakes import (
     FakeAudioSink,
     FakeAudioSource,
     FakeLanguageModel,
+    FakeNotifier,
     FakeSpeechToText,
     FakeTextToSpeech,
 )
@@ -196,34 +197,12 @@ def test_keyboard_enter_is_a_full_press_in_toggle_mode_and_alternates_in_hold_mo
 # -- the serving loop, on fakes -------------------------------------------------
 
 
-class RecordingNotifier:
-    """Stands in for `SystemdNotifier`: records the messages; `on_ready` runs
-    when the loop reports ready (on the main thread, inside the loop)."""
-
-    def __init__(self, on_ready) -> None:
-        self.messages: list[str] = []
-        self.on_ready = on_ready
-
-    def ready(self) -> None:
-        self.messages.append("READY=1")
-        self.on_ready()
-
-    def status(self, text: str) -> None:
-        self.messages.append(f"STATUS={text}")
-
-    def watchdog(self) -> None:
-        self.messages.append("WATCHDOG=1")
-
-    def stopping(self) -> None:
-        self.messages.append("STOPPING=1")
-
-
 def test_serving_reports_ready_then_stopping_and_closes_the_engines_after_stop():
     controller = fake_controller(earcons=False)
     stopping = threading.Event()
     closed: list[State] = []
     previous = signal.getsignal(signal.SIGTERM)
-    notifier = RecordingNotifier(on_ready=stopping.set)
+    notifier = FakeNotifier(on_ready=stopping.set)
     run_appliance(
         controller,
         notifier,
@@ -251,7 +230,7 @@ def test_a_worker_that_does_not_stop_keeps_the_engines_loaded():
     try:
         run_appliance(
             controller,
-            RecordingNotifier(on_ready=press_then_stop),
+            FakeNotifier(on_ready=press_then_stop),
             close_engines=lambda: closed.append(True),
             stop_timeout_s=0.2,
             stopping=stopping,

@@ -50,6 +50,7 @@ from tests.fakes import (
     FakeAudioSink,
     FakeAudioSource,
     FakeLanguageModel,
+    FakeNotifier,
     FakeSpeechToText,
     FakeTextToSpeech,
 )
@@ -190,27 +191,6 @@ def test_a_keyboard_line_that_is_not_text_is_still_a_press():
 # -- stop signals in every state: the serving loop on fakes --------------------
 
 
-class RecordingNotifier:
-    """Stands in for `SystemdNotifier`; ``on_ready`` runs when the loop is ready."""
-
-    def __init__(self, on_ready) -> None:
-        self.messages: list[str] = []
-        self.on_ready = on_ready
-
-    def ready(self) -> None:
-        self.messages.append("READY=1")
-        self.on_ready()
-
-    def status(self, text: str) -> None:
-        self.messages.append(f"STATUS={text}")
-
-    def watchdog(self) -> None:
-        self.messages.append("WATCHDOG=1")
-
-    def stopping(self) -> None:
-        self.messages.append("STOPPING=1")
-
-
 def drive_to(controller: Controller, rec: Recorder, gate: threading.Semaphore, state: State):
     """Put the controller in ``state`` and keep it there (the LLM waits on ``gate``)."""
     if state is State.IDLE:
@@ -249,7 +229,7 @@ def test_a_stop_signal_in_any_state_stops_cleanly(monkeypatch, signum, state):
         reached.set()
         os.kill(os.getpid(), signum)
 
-    notifier = RecordingNotifier(
+    notifier = FakeNotifier(
         on_ready=lambda: threading.Thread(target=signal_in_state, daemon=True).start()
     )
     code = run_appliance(

@@ -97,6 +97,20 @@ def load_questions(path: Path | None = None) -> list[str]:
     return questions
 
 
+def machine_setup(config: Config) -> dict:
+    """The machine and the models a bench or soak ran on, for its JSON."""
+    asr = config.asr
+    return {
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "asr_engine": asr.engine,
+        "asr_model": asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
+        "llm_model": Path(config.llm.model).name,
+        "voice": config.tts.voice,
+    }
+
+
 def asr_available(config: Config, notes: list[str]) -> Config:
     """``config`` with Whisper for ASR when the configured Vosk model is not
     installed (the English path on a dev box), saying so in ``notes``."""
@@ -191,20 +205,13 @@ def _measure(
 
     stages = stage_summaries(raw, orch)
     n_threads = engines.llm.n_threads  # the llama backend's (see bench.bare)
-    asr = config.asr
     return {
         "setup": {
             "turns": turns,
             "questions": questions,
-            "cpu_count": os.cpu_count(),
-            "machine": platform.machine(),
-            "python": platform.python_version(),
-            "asr_engine": asr.engine,
-            "asr_model": asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
-            "llm_model": Path(config.llm.model).name,
+            **machine_setup(config),
             "llm_threads": n_threads,
             "llm_batch_threads": batch_threads(n_threads),
-            "voice": config.tts.voice,
             "notes": notes,
         },
         "stages": stages,

@@ -36,7 +36,6 @@ import dataclasses
 import json
 import logging
 import os
-import platform
 import queue
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from pathlib import Path
 from typing import IO
 
 from assistant.bench.paced import PacedWavSource
-from assistant.bench.run import asr_available
+from assistant.bench.run import asr_available, machine_setup
 from assistant.bench.soak_plan import PATTERN, VOICE_QUESTIONS, plan
 from assistant.bench.soak_report import (
     ROW_FIELDS,
@@ -270,17 +269,10 @@ def collect(
         finally:
             soak.close()
     summary = soak_summary(rows)
-    asr = config.asr
     setup = {
         "turns": turns,
         "pattern": list(PATTERN),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "asr_engine": asr.engine,
-        "asr_model": asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
-        "llm_model": Path(config.llm.model).name,
-        "voice": config.tts.voice,
+        **machine_setup(config),
         "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
         "loaded": loaded,
         "notes": notes,
