@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.stages.tts.text import clean_for_speech, number_words, ordinal_words, year_words
@@ -306,3 +308,12 @@ def test_long_runs_of_markup_or_digits_complete(text: str) -> None:
     is asserted: the test completing is the check."""
     spoken = clean_for_speech(text)
     assert spoken == spoken.strip() and not set("*_#`~") & set(spoken)
+
+
+@pytest.mark.parametrize("language", ["en", "pt", "es"])
+def test_words_made_inside_angle_brackets_are_said_the_same_twice(language: str) -> None:
+    # Found by fuzzing: "<#0>" became "<número 0>", which a second pass took
+    # for a tag; so did "<0/0>" ("<zero over zero>") and "<A<A>>" ("<A >").
+    once = clean_for_speech("<#0> and <~5>, <0/0> or <A<A>>", language)
+    assert re.findall(r"[^\W_]+", clean_for_speech(once, language)) == re.findall(r"[^\W_]+", once)
+    assert "0" in once or "zero" in once

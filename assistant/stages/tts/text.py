@@ -373,6 +373,8 @@ def clean_for_speech(text: str, language: str = "en") -> str:
     text = _strip_inline(text, words)
     if language == "en":
         text = _numbers(text)
+    # Words made above ("<#0>" -> "<number zero>") must not read as a tag next time.
+    text = re.sub(r"<(?=[A-Za-z/])", "< ", text)
     text = re.sub(r"\s+", " ", text)
     text = re.sub(r"\s+([.,!?;:…%)])", r"\1", text)
     text = re.sub(r"([(])\s+", r"\1", text)
