@@ -88,13 +88,3 @@ def folder_usage(folder: Path) -> tuple[float, int]:
     except FileNotFoundError:
         pass
     return round(total / MIB, 3), files
-
-
-def trim_heap() -> bool:
-    """Ask glibc's malloc to give free memory back to the system
-    (``malloc_trim(0)``); False where that is not glibc. For experiments:
-    the soak measures without it unless told."""
-    if _LIBC is None:
-        return False
-    _LIBC.malloc_trim(0)
-    return True
