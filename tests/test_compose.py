@@ -60,9 +60,9 @@ def fake_builders(monkeypatch):
         "llm": FakeLanguageModel(["Paris", " is", " the", " capital."]),
         "tts": WarmCounting(),
     }
-    monkeypatch.setattr(compose, "build_stt", lambda config: built["asr"])
-    monkeypatch.setattr(compose, "build_llm", lambda config: built["llm"])
-    monkeypatch.setattr(compose, "build_tts", lambda config: built["tts"])
+    monkeypatch.setattr(compose.engines, "build_stt", lambda config: built["asr"])
+    monkeypatch.setattr(compose.engines, "build_llm", lambda config: built["llm"])
+    monkeypatch.setattr(compose.engines, "build_tts", lambda config: built["tts"])
     return built
 
 
@@ -88,7 +88,7 @@ def test_a_failing_engine_closes_the_ones_already_loaded(fake_builders, monkeypa
     def broken(config):
         raise ModelError("piper voice file x.onnx is missing; run `assistant models fetch`")
 
-    monkeypatch.setattr(compose, "build_tts", broken)
+    monkeypatch.setattr(compose.engines, "build_tts", broken)
     with pytest.raises(ModelError, match="x.onnx"):
         build_engines(Config())
     assert fake_builders["llm"].closed == 1
@@ -106,17 +106,17 @@ def test_abandoned_engines_are_never_freed():
 
 
 def test_keyboard_flag_never_asks_for_gpio(monkeypatch):
-    monkeypatch.setattr(compose, "gpio_available", lambda gpio: pytest.fail("asked GPIO"))
+    monkeypatch.setattr(compose.devices, "gpio_available", lambda gpio: pytest.fail("asked GPIO"))
     assert use_gpio(Config(), keyboard=True, stdin=io.StringIO()) is False
 
 
 def test_usable_gpio_is_used(monkeypatch):
-    monkeypatch.setattr(compose, "gpio_available", lambda gpio: None)
+    monkeypatch.setattr(compose.devices, "gpio_available", lambda gpio: None)
     assert use_gpio(Config(), stdin=io.StringIO()) is True
 
 
 def test_no_gpio_falls_back_to_a_terminal_or_says_how_to_fix_it(monkeypatch):
-    monkeypatch.setattr(compose, "gpio_available", lambda gpio: "no pin factory")
+    monkeypatch.setattr(compose.devices, "gpio_available", lambda gpio: "no pin factory")
     assert use_gpio(Config(), stdin=Tty()) is False
     with pytest.raises(GpioError, match="no pin factory.*stdin is not a terminal"):
         use_gpio(Config(), stdin=io.StringIO())

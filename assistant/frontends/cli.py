@@ -14,10 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from assistant import __version__
 from assistant.core.config import Config, config_to_toml, load_config
 from assistant.core.errors import AssistantError, AudioError, InputError, os_error_line
 from assistant.core.inputs import REPLACEMENT, has_words, repair_text, replaced_bytes
+from assistant.frontends.parser import build_parser
 
 log = logging.getLogger("assistant")
 
@@ -25,76 +25,10 @@ ASK_TIMING_KEYS = ("llm_first_token", "llm_total", "tts_first_audio", "total")
 """``timings_ms`` of ``ask --json``, in ms; a stage that did not run is None."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="assistant", description="Offline push-to-talk voice assistant."
-    )
-    p.add_argument("--version", action="version", version=f"assistant {__version__}")
-    p.add_argument("--config", metavar="FILE", help="config file (default: search path)")
-    p.add_argument("--models-dir", metavar="DIR", help="directory holding the model files")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("--profile", action="store_true", help="log every stage's timings per turn")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    # --profile also after the command; SUPPRESS keeps it from resetting the global one.
-    turn = argparse.ArgumentParser(add_help=False)
-    turn.add_argument("--profile", action="store_true", default=argparse.SUPPRESS)
-
-    sub.add_parser(
-        "run", parents=[turn], help="the appliance: push-to-talk voice turns"
-    ).add_argument(
-        "--keyboard", action="store_true", help="Enter starts and stops a turn (no GPIO)"
-    )
-
-    c = sub.add_parser("console", parents=[turn], help="text console on the language model")
-    c.add_argument("--speak", dest="speak", action="store_true", default=None)
-    c.add_argument("--no-speak", dest="speak", action="store_false")
-    c.add_argument("--wav-dir", type=Path, help="write spoken replies as numbered WAV files here")
-
-    a = sub.add_parser("ask", parents=[turn], help="answer one question and exit")
-    a.add_argument("question")
-    a.add_argument("--wav", type=Path, help="write the spoken reply to this WAV file")
-    a.add_argument("--json", action="store_true", help="print one JSON object")
-
-    li = sub.add_parser("listen", parents=[turn], help="one voice turn from a WAV file")
-    li.add_argument("--wav", type=Path, required=True, help="the question, any rate and channels")
-    li.add_argument("--out", type=Path, help="write the spoken reply to this WAV file")
-    li.add_argument("--json", action="store_true", help="print one JSON object")
-    li.add_argument("--engine", choices=["vosk", "whisper"], help="speech recognizer")
-
-    b = sub.add_parser("bench", help="benchmark every stage and the whole turn")
-    b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--turns", type=int, default=3, help="rounds over the questions (default 3)")
-    b.add_argument("--threads-sweep", action="store_true", help="also sweep llama n_threads")
-    b.add_argument("--questions", type=Path, help="one question per line (default: built-in)")
-    b.add_argument("--no-memory", dest="memory", action="store_false", help="skip the RSS probe")
-    b.add_argument("--soak", type=int, metavar="N", help="instead: N mixed turns in one process")
-    b.add_argument("--soak-out", type=Path, metavar="FILE", help="per-turn soak rows (.csv/.json)")
-
-    sub.add_parser("devices", help="list audio input and output devices")
-    sub.add_parser("doctor", help="check this machine, the models and the config")
-
-    cfg = sub.add_parser("config", help="configuration")
-    cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True).add_parser(
-        "show", help="print the effective configuration"
-    )
-
-    m = sub.add_parser("models", help="list, fetch, verify and switch models")
-    msub = m.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    msub.add_parser("list", help="installed and available models, and whether they fit")
-    f = msub.add_parser("fetch", help="download models and check their SHA-256")
-    f.add_argument("ids", nargs="*", help="model ids or sets (default: the embedded defaults)")
-    f.add_argument("--set", dest="model_set", help="a named set: default, test, en, pt, es")
-    v = msub.add_parser("verify", help="re-hash installed models against their SHA-256")
-    v.add_argument("ids", nargs="*")
-    u = msub.add_parser("use", help="point the config file at an installed model")
-    u.add_argument("id", help="model id, e.g. qwen2.5-0.5b")
-    return p
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _never_fail_on_encoding()
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         # -v at once, so the config search's debug lines show too.

@@ -1,0 +1,94 @@
+"""The devices: microphone or WAV file, speaker or WAV files, GPIO or the
+keyboard as the button, and the status LEDs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from assistant.appliance.gpio import GpioButtons, LedIndicator, gpio_available
+from assistant.appliance.keyboard import KeyboardButton
+from assistant.core.config import Config
+from assistant.core.errors import GpioError
+from assistant.pipeline.controller import Controller
+from assistant.stages.audio.base import AudioSink, AudioSource
+from assistant.stages.audio.devices import have_output_device
+from assistant.stages.audio.mic import SoundDeviceSource
+from assistant.stages.audio.speaker import SoundDeviceSink
+from assistant.stages.audio.wavfile import WavFileSink, WavFileSource
+
+log = logging.getLogger(__name__)
+
+
+def build_source(config: Config, wav: Path | None = None) -> AudioSource:
+    """The microphone, or the WAV file ``wav`` played as one (read at `open`)."""
+    if wav is not None:
+        return WavFileSource(wav, block_ms=config.audio.block_ms)
+    return SoundDeviceSource(config.audio)
+
+
+def build_speaker(config: Config) -> AudioSink:
+    """The sound card's output (``audio.output_device``), opened by the controller."""
+    return SoundDeviceSink(config.audio)
+
+
+def build_sink(config: Config, wav: Path | None = None, wav_dir: Path | None = None) -> AudioSink:
+    """The speaker, or WAV files: ``wav`` (one file, each reply overwrites it),
+    ``wav_dir`` or ``./replies`` with no sound card (numbered, the newest
+    ``audio.keep_replies`` kept). `AudioError` now if a WAV target cannot be
+    written, so a caller that builds the sink first fails before loading models."""
+    if wav is not None:
+        sink = WavFileSink(wav)
+    elif wav_dir is None and have_output_device():
+        return build_speaker(config)
+    else:
+        target = wav_dir or Path.cwd() / "replies"
+        log.info("no sound card: spoken replies go to %s", target)
+        sink = WavFileSink(target, numbered=True, keep=config.audio.keep_replies)
+    sink.check_writable()
+    return sink
+
+
+def use_gpio(config: Config, *, keyboard: bool = False, stdin: TextIO | None = None) -> bool:
+    """Whether the appliance's buttons and LEDs are on GPIO; False means
+    Enter on ``stdin`` is the button. Raises `GpioError` when neither works
+    (no usable GPIO and ``stdin`` is not a terminal, unless ``keyboard``)."""
+    if keyboard:
+        return False
+    reason = gpio_available(config.gpio) if config.gpio.enabled else None
+    if config.gpio.enabled and reason is None:
+        return True
+    if not (stdin or sys.stdin).isatty():
+        raise GpioError(
+            f"no push-to-talk input: {reason or 'GPIO is disabled in the config'}, "
+            "and stdin is not a terminal; enable [gpio] or run `assistant run` in one"
+        )
+    if reason:
+        log.warning("%s", reason)
+    return False
+
+
+def build_buttons(
+    config: Config, controller: Controller, *, gpio: bool, stdin: TextIO | None = None
+) -> GpioButtons | KeyboardButton:
+    """The push-to-talk input feeding ``controller``: GPIO buttons, or Enter
+    on ``stdin`` (started here). The caller closes it after the controller
+    has stopped."""
+    if gpio:
+        return GpioButtons(config.gpio, controller.submit)
+    button = KeyboardButton(
+        controller.submit, lambda: controller.state, mode=config.turn.mode, stream=stdin
+    )
+    button.start()
+    log.info("press Enter to start talking, Enter again to stop")
+    return button
+
+
+def build_indicator(config: Config, *, gpio: bool) -> LedIndicator:
+    """The status LEDs; dark (touching no pin) when the buttons are not on
+    GPIO. Subscribe its ``on_event`` to the bus; the caller closes it."""
+    gpio_config = config.gpio if gpio else replace(config.gpio, led_kind="none")
+    return LedIndicator(gpio_config)
