@@ -6,6 +6,9 @@
 #   ./setup.sh             set up, then start the assistant
 #   ./setup.sh --no-start  set up only
 #   ./setup.sh --test      set up for ./test.sh: test extras and test models, no start
+#   ./setup.sh --models auto     the models `assistant models recommend` picks for
+#                          this board and language, written into the user config
+#                          (on a Pi, asked interactively when stdin is a terminal)
 #
 # Environment: PYTHON (default python3) picks the interpreter for .venv.
 set -euo pipefail
@@ -15,14 +18,22 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 test_mode=0
 start=1
-for arg in "$@"; do
-    case "$arg" in
+models=ask
+while (( $# )); do
+    case "$1" in
         --test) test_mode=1; start=0 ;;
         --no-start) start=0 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "setup.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
+        --models=*) models=${1#--models=} ;;
+        --models) models=${2:-}; shift ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "setup.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+case "$models" in
+    ask|auto|default) ;;
+    *) echo "setup.sh: --models takes auto or default, not '$models'" >&2; exit 2 ;;
+esac
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -95,11 +106,31 @@ else
     say "Python packages up to date"
 fi
 
-# 4. Models: fetched and checked against the catalogue's SHA-256 sums.
+# 4. Models: fetched and checked against the catalogue's SHA-256 sums. The
+# embedded default everywhere (CI, a PC) unless --models auto, or, on a Pi
+# with someone at the terminal, they accept the board's recommendation.
 model_set=default
 (( test_mode )) && model_set="test"
-say "models ($model_set set)"
-.venv/bin/python -m assistant.catalog fetch --set "$model_set"
+if [[ $models == ask ]] && (( is_pi && ! test_mode )) && [[ -t 0 ]]; then
+    .venv/bin/python -m assistant.catalog recommend
+    read -r -p "==> fetch these models and use them? [y/N] " answer || answer=""
+    [[ $answer == [yY]* ]] && models=auto
+fi
+if [[ $models == auto ]] && (( ! test_mode )); then
+    user_config=${ASSISTANT_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/assistant/config.toml}
+    mkdir -p "$(dirname "$user_config")"
+    say "models recommended for this board, written into $user_config"
+    .venv/bin/python -m assistant.catalog recommend --fetch --write-config "$user_config"
+else
+    say "models ($model_set set)"
+    .venv/bin/python -m assistant.catalog fetch --set "$model_set"
+    # A config with language = "pt" (or board = "512mb") needs its profile's set too.
+    profile_set=$(.venv/bin/python -c 'from assistant.core.config import load_config as c; from assistant.core.profiles import set_name; k = c(); print(set_name(k.language, k.board))' 2>/dev/null || echo en)
+    if (( ! test_mode )) && [[ $profile_set != en ]]; then
+        say "models of the configured profile ($profile_set set)"
+        .venv/bin/python -m assistant.catalog fetch --set "$profile_set"
+    fi
+fi
 
 # 5. llama.cpp builds for the CPU it is built on. Some virtual machines
 # advertise instructions (AMX on recent x86) that they then refuse, and the

@@ -19,12 +19,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-COLOURS = {"asr": "#4c72b0", "llm": "#dd8452", "tts": "#55a868", "playback": "#c44e52"}
+COLOURS = {
+    "speech": "#8c8c8c",
+    "asr": "#4c72b0",
+    "llm": "#dd8452",
+    "tts": "#55a868",
+    "playback": "#c44e52",
+    "wait": "#8172b3",
+}
 LABELS = {
-    "asr": "ASR (end of speech -> transcript)",
+    "speech": "the question being spoken",
+    "asr": "ASR (first sample heard -> transcript)",
     "llm": "LLM (prompt -> last token)",
     "tts": "TTS (until the first audio)",
     "playback": "playback",
+    "wait": "what the person waits (last voiced sample -> first audio)",
 }
 
 # Paper-estimate assumptions (see benchmarks/README.md).
@@ -37,6 +46,12 @@ FIRST_SENTENCE_TOKENS = 12
 FIRST_SENTENCE_AUDIO_S = 2.5
 NEW_PROMPT_TOKENS = 25
 VOSK_FINAL_S = 0.2
+# The paced estimate (benchmarks/README.md, "Paced: the paper estimate").
+QUESTION_S = 2.0  # a bench question, spoken
+VOSK_DECODE_RTF = (0.5, 1.0)  # Vosk decode time / speech time on the Pi: it keeps up (<= 1)
+REPLY_RATIO = 0.83  # measured: streaming / sequential, transcript -> first audio
+FIRST_PIECE_AUDIO_S = 1.0  # the earlier first audio piece (a clause, not the sentence)
+PACED_MODELS = ("smollm2-135m", "qwen2.5-0.5b")
 
 
 def plot(results: Path, out: Path) -> None:
@@ -47,38 +62,44 @@ def plot(results: Path, out: Path) -> None:
 
     data = json.loads(results.read_text())
     waterfall = data["waterfall"]
-    fig, ax = plt.subplots(figsize=(10, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
     arms = ["sequential", "streaming"]
     seen = set()
     for y, arm in enumerate(arms):
         spans = waterfall[arm]
+        height = 0.8 / max(1, len(spans))
         for row, span in enumerate(spans):
             start, end = span["start_ms"] / 1000, span["end_ms"] / 1000
             label = LABELS[span["stage"]] if span["stage"] not in seen else None
             seen.add(span["stage"])
-            offset = (row - 1.5) * 0.17
+            offset = (row - (len(spans) - 1) / 2) * height
             ax.barh(
                 y + offset,
                 end - start,
                 left=start,
-                height=0.16,
+                height=height * 0.9,
                 color=COLOURS[span["stage"]],
                 label=label,
             )
         ttfa = next(s["start_ms"] for s in spans if s["stage"] == "playback") / 1000
         ax.plot([ttfa, ttfa], [y - 0.4, y + 0.4], color="black", linewidth=1.5)
-        ax.annotate(f"first audio {ttfa:.2f} s", (ttfa, y + 0.42), fontsize=8)
+        wait = next((s for s in spans if s["stage"] == "wait"), None)
+        felt = (
+            f", {(wait['end_ms'] - wait['start_ms']) / 1000:.2f} s after the voice" if wait else ""
+        )
+        ax.annotate(f"first audio {ttfa:.2f} s{felt}", (ttfa, y + 0.42), fontsize=8)
+    ax.axvline(0, color="grey", linewidth=0.8, linestyle="--")
     setup = data["setup"]
     ax.set_yticks(range(len(arms)), ["sequential\nbaseline", "streaming\n(the assistant)"])
-    ax.set_xlabel("seconds since the end of speech")
+    paced = "paced like a microphone" if setup.get("paced", False) else "whole file at once"
+    ax.set_xlabel(f"seconds since the release (the question's last sample; {paced})")
     ax.set_title(
         f"A typical turn: {setup['asr_engine']} + {setup['llm_model']} "
         f"({setup['llm_threads']} thread) + {setup['voice']}, {setup['cpu_count']}-core "
         f"{setup['machine']}",
         fontsize=9,
     )
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_xlim(left=0)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     print(f"wrote {out}")
@@ -114,6 +135,44 @@ def pi_table() -> str:
     return "\n".join(lines)
 
 
+def paced_table() -> str:
+    """TTFA streaming / sequential with Vosk, paced, per board: see README."""
+    from assistant.catalog.catalogue import load_catalog
+
+    entries = load_catalog().entries
+    lines = [
+        "| model | board | reply part, streaming (s) | streaming TTFA (s) "
+        "| sequential TTFA (s) | ratio | ratio, first piece + prefill on partials |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model in PACED_MODELS:
+        gb = entries[model].size_bytes / 1e9
+        for board, (_, sustained, prefill_per_gb, rtfs) in BOARDS.items():
+            prefill = NEW_PROMPT_TOKENS / (prefill_per_gb / gb)
+            gen = FIRST_SENTENCE_TOKENS / (sustained / gb)
+            cells = {"reply": [], "stream": [], "seq": [], "ratio": [], "next": []}
+            for rtf in rtfs:  # the faster voice first
+                reply = prefill + gen + rtf * FIRST_SENTENCE_AUDIO_S
+                stream = VOSK_FINAL_S + reply
+                piece = VOSK_FINAL_S + gen * 0.5 + rtf * FIRST_PIECE_AUDIO_S
+                for vosk in VOSK_DECODE_RTF:
+                    seq = vosk * QUESTION_S + reply / REPLY_RATIO
+                    cells["seq"].append(seq)
+                    cells["ratio"].append(stream / seq)
+                    cells["next"].append(piece / seq)
+                cells["reply"].append(reply)
+                cells["stream"].append(stream)
+
+            def span(values: list[float], digits: int = 2) -> str:
+                return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
+
+            lines.append(
+                f"| {model} | {board} | {span(cells['reply'])} | {span(cells['stream'])} "
+                f"| {span(cells['seq'])} | {span(cells['ratio'])} | {span(cells['next'])} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", nargs="?", type=Path, default=HERE / "results.json")
@@ -123,6 +182,8 @@ def main() -> None:
     if not args.pi:
         plot(args.results, args.out)
     print(pi_table())
+    print()
+    print(paced_table())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the assistant as a boot-time systemd service. Run as root from a
-# checkout:   sudo systemd/install.sh [--no-apt] [--no-models] [--no-start]
+# checkout:   sudo systemd/install.sh [--no-apt] [--no-models] [--no-start] [--hub]
 # Safe to run again: it upgrades the code and keeps /etc/assistant/config.toml
 # and the downloaded models. See systemd/README.md.
 set -euo pipefail
@@ -12,8 +12,7 @@ readonly CONFIG_DIR=/etc/assistant
 readonly CONFIG="$CONFIG_DIR/config.toml"
 readonly STATE_DIR=/var/lib/assistant
 readonly MODELS_DIR="$STATE_DIR/models"
-readonly UNIT=assistant.service
-readonly UNIT_PATH="/etc/systemd/system/$UNIT"
+UNIT=assistant.service
 # The OS interpreter, not whatever `python3` is first on root's PATH (pyenv,
 # conda): the service user must be able to run the venv's python.
 readonly SYSTEM_PYTHON="${ASSISTANT_PYTHON:-/usr/bin/python3}"
@@ -29,10 +28,11 @@ die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
     cat <<EOF
-usage: sudo $0 [--no-apt] [--no-models] [--no-start]
+usage: sudo $0 [--no-apt] [--no-models] [--no-start] [--hub]
   --no-apt     do not apt-get install missing system packages
   --no-models  do not fetch models (copy them into $MODELS_DIR yourself)
   --no-start   install and enable, but do not (re)start the service
+  --hub        install assistant-hub.service (\`assistant serve\`, docs/lan.md) instead
 EOF
 }
 
@@ -42,10 +42,14 @@ for arg in "$@"; do
         --no-apt) with_apt=0 ;;
         --no-models) with_models=0 ;;
         --no-start) with_start=0 ;;
+        --hub) UNIT=assistant-hub.service ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option '$arg'" ;;
     esac
 done
+
+readonly UNIT
+readonly UNIT_PATH="/etc/systemd/system/$UNIT"
 
 [[ $EUID -eq 0 ]] || die "run as root: sudo $0 $*"
 [[ -f "$REPO_DIR/pyproject.toml" ]] || die "$REPO_DIR is not the assistant checkout (no pyproject.toml)"
@@ -97,9 +101,15 @@ install_package() {
     local src
     src="$(mktemp -d)"
     cp -r -- "$REPO_DIR/pyproject.toml" "$REPO_DIR/README.md" "$REPO_DIR/assistant" "$src/"
-    local spec="$src"
+    local spec="$src" extras=""
     if ((on_pi)); then
-        spec="${src}[pi]"
+        extras="pi"
+    fi
+    if [[ $UNIT == assistant-hub.service ]]; then
+        extras="${extras:+$extras,}hub"  # the wyoming and zeroconf packages
+    fi
+    if [[ -n $extras ]]; then
+        spec="${src}[$extras]"
     fi
     install -d -m 0755 "$PREFIX"
     if [[ -e "$VENV" ]] && ! runuser -u "$SERVICE_USER" -- "$VENV/bin/python" -c '' 2>/dev/null; then
@@ -154,9 +164,25 @@ fetch_models() {
     chown -R "$SERVICE_USER:$SERVICE_USER" "$MODELS_DIR"
 }
 
+write_hub_drop_in() {
+    # The kernel's fence behind the hub's own allow-list: the [serve] subnets
+    # and port, from the config (assistant/hub/unit.py).
+    local dir="$UNIT_PATH.d" tmp
+    tmp="$(mktemp)"
+    "$VENV/bin/python" -m assistant.hub.unit "$CONFIG" >"$tmp" \
+        || die "fix [serve] in $CONFIG, then run this again"
+    install -d -m 0755 "$dir"
+    install -m 0644 "$tmp" "$dir/serve.conf"
+    rm -f "$tmp"
+    log "wrote $dir/serve.conf from [serve] in $CONFIG"
+}
+
 install_unit() {
     log "installing $UNIT_PATH"
     install -m 0644 "$REPO_DIR/systemd/$UNIT" "$UNIT_PATH"
+    if [[ $UNIT == assistant-hub.service ]]; then
+        write_hub_drop_in
+    fi
     if [[ ! -d /run/systemd/system ]]; then
         # A chroot or an image build: enable for the next boot only.
         systemctl enable "$UNIT"

@@ -9,7 +9,6 @@ readonly PREFIX=/opt/assistant
 readonly CONFIG_DIR=/etc/assistant
 readonly STATE_DIR=/var/lib/assistant
 readonly UNIT=assistant.service
-readonly UNIT_PATH="/etc/systemd/system/$UNIT"
 
 log() { printf 'uninstall: %s\n' "$*"; }
 die() { printf 'uninstall: error: %s\n' "$*" >&2; exit 1; }
@@ -30,19 +29,27 @@ if [[ -d /run/systemd/system ]]; then
     systemd_running=1
 fi
 
-if [[ -e "$UNIT_PATH" ]]; then
+remove_unit() {
+    local unit="$1" path="/etc/systemd/system/$1"
+    [[ -e "$path" ]] || return 0
     if ((systemd_running)); then
-        log "stopping and disabling $UNIT"
-        systemctl disable --now "$UNIT" || true
+        log "stopping and disabling $unit"
+        systemctl disable --now "$unit" || true
     else
-        systemctl disable "$UNIT" || true
+        systemctl disable "$unit" || true
     fi
-    rm -f "$UNIT_PATH"
+    rm -f -- "$path"
+    if [[ $unit == assistant-hub.service ]]; then
+        rm -rf -- "$path.d"  # the drop-in install.sh wrote from [serve]
+    fi
     if ((systemd_running)); then
         systemctl daemon-reload
-        systemctl reset-failed "$UNIT" 2>/dev/null || true
+        systemctl reset-failed "$unit" 2>/dev/null || true
     fi
-fi
+}
+
+remove_unit "$UNIT"
+remove_unit assistant-hub.service  # installed by install.sh --hub
 
 if [[ -d "$PREFIX" ]]; then
     log "removing $PREFIX"

@@ -80,6 +80,7 @@ _LOADERS = (
     ("onnxruntime", "InferenceSession"),  # what the piper backend builds its voice on
     ("vosk", "Model"),
     ("faster_whisper", "WhisperModel"),
+    ("pymicro_wakeword", "MicroWakeWord"),
 )
 
 

@@ -41,9 +41,18 @@ class FakeLanguageModel:
         self.yielded = 0
         self.last_stats = GenerationStats()
         self.closed = 0
+        self.prefills: list[list[Message]] = []
+        self.prefill_gate: threading.Semaphore | None = None
+        self.prefill_error: Exception | None = None
+        self.prefill_cancelled = 0
+        self.prefill_entered = threading.Event()
+        self.prefilled = threading.Semaphore(0)
+        self.order: list[str] = []
+        """Appended ``prefill`` when a prefill ends, ``generate`` when a generation starts."""
 
     def generate(self, messages, cancel=None) -> Iterator[str]:
         self.calls.append(list(messages))
+        self.order.append("generate")
         count = 0
         stop = "end"
         for token in self.tokens:
@@ -70,6 +79,26 @@ class FakeLanguageModel:
                 break
             yield token
         self.last_stats = GenerationStats(generated_tokens=len(tokens), stop="end")
+
+    def prefill(self, messages, cancel=None) -> int:
+        """Records the messages and returns one "token" per word of the last
+        one. Sets `prefill_entered` on entry and releases `prefilled` when
+        done. With `prefill_gate`, waits for it (or ``cancel``) first; with
+        `prefill_error`, raises it."""
+        self.prefills.append(list(messages))
+        self.prefill_entered.set()
+        try:
+            if self.prefill_gate is not None:
+                while not self.prefill_gate.acquire(timeout=0.05):
+                    if cancel is not None and cancel.is_set():
+                        self.prefill_cancelled += 1
+                        return 0
+            if self.prefill_error is not None:
+                raise self.prefill_error
+            return len(messages[-1].content.split()) if messages else 0
+        finally:
+            self.order.append("prefill")
+            self.prefilled.release()
 
     def fits(self, messages) -> bool:
         return sum(len(m.content) for m in messages) < 4000
@@ -149,6 +178,7 @@ class FakeSpeechToText:
         self.endpoint_after = endpoint_after
         self.start_error = start_error
         self.started = 0
+        self.transcribers: list[FakeTranscriber] = []
         self.hold: threading.Event | None = None
         self.entered = threading.Event()
 
@@ -160,7 +190,8 @@ class FakeSpeechToText:
             self.entered.set()
             if not self.hold.wait(WAIT_S):
                 raise SpeechToTextError("the fake recognizer was never released")
-        return FakeTranscriber(self.text, self.endpoint_after)
+        self.transcribers.append(FakeTranscriber(self.text, self.endpoint_after))
+        return self.transcribers[-1]
 
     def warm_up(self) -> None:
         pass
@@ -334,3 +365,85 @@ class FakeNotifier:
 
     def stopping(self) -> None:
         self.messages.append("STOPPING=1")
+
+
+WAKE_MARK = 12345
+"""A block holding this sample is "the wake word" to `FakeWakeDetector`."""
+
+
+class FakeWakeDetector:
+    """A `WakeDetector` that hears its word in any block holding `WAKE_MARK`
+    (if the threshold asked for is at most `score`); records every threshold
+    it was asked for and how often it was reset, and releases `marked` for
+    every marked block it is fed, heard or not."""
+
+    name = "fake-wake"
+    words = ("hey_fake",)
+    sample_rate_hz = RATE_HZ
+
+    def __init__(self, score: float = 0.98) -> None:
+        self.score = score
+        self.thresholds: list[float | None] = []
+        self.resets = 0
+        self.closed = False
+        self.marked = threading.Semaphore(0)
+        self._fed = 0
+
+    def process(self, samples: np.ndarray, threshold: float | None = None) -> list:
+        from assistant.stages.wake.base import Detection
+
+        self._fed += len(samples)
+        self.thresholds.append(threshold)
+        if WAKE_MARK not in samples:
+            return []
+        self.marked.release()
+        if (threshold or 0.0) > self.score:
+            return []
+        return [Detection("hey_fake", self._fed / RATE_HZ, self.score)]
+
+    def reset(self) -> None:
+        self.resets += 1
+        self._fed = 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeMicrophone:
+    """A live microphone the test speaks into: `say` queues blocks, and
+    `read` returns them in order, else a 30 ms block of silence at most as
+    fast as a device would. `said` is released as each said block is read."""
+
+    sample_rate_hz = RATE_HZ
+    exhausted = False
+
+    def __init__(self) -> None:
+        self.blocks: queue.Queue[np.ndarray] = queue.Queue()
+        self.is_open = False
+        self.opened = 0
+        self.said = threading.Semaphore(0)
+
+    def say(self, *blocks: np.ndarray) -> None:
+        for block in blocks:
+            self.blocks.put(block)
+
+    def open(self) -> None:
+        if not self.is_open:
+            self.opened += 1
+        self.is_open = True
+
+    def read(self, timeout_s: float):
+        if not self.is_open:
+            raise AudioError("fake mic read while closed")
+        try:
+            block = self.blocks.get(timeout=min(timeout_s, 0.03))
+        except queue.Empty:
+            return np.zeros(480, dtype=np.int16)
+        self.said.release()
+        return block
+
+    def discard(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.is_open = False

@@ -263,7 +263,6 @@ def test_whisper_transcribes_a_question(whisper, capital_question):
     transcriber = whisper.start()
     for block in blocks(capital_question):
         transcriber.accept(block)
-        assert transcriber.partial() == ""
     text = transcriber.finish().lower()
     assert "capital" in text and "france" in text
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bench.report import STAGE_LABELS, evaluate_targets, format_table, summarize
+from assistant.bench.report import (
+    STAGE_LABELS,
+    breakdown,
+    evaluate_targets,
+    format_table,
+    summarize,
+    waterfall,
+)
 from assistant.bench.run import bench_config, load_questions
 from assistant.bench.stand_ins import (
     STAND_IN_REPLY,
@@ -30,6 +37,7 @@ from assistant.frontends.cli import main
 from assistant.stages.audio.pcm import AudioChunk
 from tests.conftest import require
 
+SPANS = ["speech", "asr", "llm", "tts", "playback", "wait"]
 TARGETS = {
     "ttfa_ratio",
     "llm_tokens_per_s_ratio",
@@ -82,14 +90,24 @@ def test_bench_json_has_every_field(models, one_question, capsys):
     ]
     assert all(row["vm_rss_mb"] > 0 for row in memory["stages"])
     assert memory["peak_mb"] >= max(row["vm_rss_mb"] for row in memory["stages"])
+    assert result["setup"]["paced"] is True
     for arm in ("streaming", "sequential"):
-        assert [s["stage"] for s in result["waterfall"][arm]] == ["asr", "llm", "tts", "playback"]
+        assert [s["stage"] for s in result["waterfall"][arm]] == SPANS
         turn = result["turns"][arm][0]
         assert turn["transcript"] and turn["reply"]
-        # Each arm's clock starts at the end of speech: recognition, then the
-        # first token, then the first audio, then the end of playback.
+        # Each arm's clock starts at the release (the file's last sample):
+        # recognition, then the first token, then the first audio, then the
+        # end of playback; the speech came before it.
         assert 0 <= turn["asr_ms"] <= turn["llm_first_token_ms"] <= turn["ttfa_ms"]
         assert turn["ttfa_ms"] < turn["done_ms"]
+        assert turn["speech_start_ms"] < turn["speech_end_ms"] <= 0
+        assert turn["voiced_to_audio_ms"] == pytest.approx(
+            turn["ttfa_ms"] - turn["speech_end_ms"], abs=0.2
+        )
+        assert 0.0 <= turn["ready_fraction"] <= 1.0
+    streaming = result["turns"]["streaming"][0]
+    # Paced: the recognizer had the question from its first sample on.
+    assert streaming["listen_start_ms"] == pytest.approx(-streaming["clip_ms"])
     assert result["threads_sweep"] is None
 
 
@@ -107,6 +125,13 @@ def test_bench_table_with_threads_sweep(models, one_question, capsys):
     assert "whisper cpu_threads 2" in table
     assert "memory, one step" not in table
     assert "bench: turn 1/1" in captured.err
+
+
+def test_bench_paces_the_streaming_arm_unless_told_not_to():
+    from assistant.frontends.parser import build_parser
+
+    assert build_parser().parse_args(["bench"]).paced is True
+    assert build_parser().parse_args(["bench", "--unpaced"]).paced is False
 
 
 def test_bench_rejects_zero_turns(one_question, capsys):
@@ -193,19 +218,20 @@ def test_targets_and_table_from_summaries():
     assert targets["ttfa_ratio"].value == 0.3 and targets["ttfa_ratio"].met is True
     assert targets["peak_rss_mb"].met is False
     assert evaluate_targets(stages, None)[-1].met is None
+    setup = {
+        "turns": 1,
+        "questions": ["q"],
+        "cpu_count": 2,
+        "asr_engine": "whisper",
+        "asr_model": "whisper-base",
+        "llm_model": "m.gguf",
+        "llm_threads": 1,
+        "llm_batch_threads": 1,
+        "voice": "v",
+        "notes": ["a note"],
+    }
     result = {
-        "setup": {
-            "turns": 1,
-            "questions": ["q"],
-            "cpu_count": 2,
-            "asr_engine": "whisper",
-            "asr_model": "whisper-base",
-            "llm_model": "m.gguf",
-            "llm_threads": 1,
-            "llm_batch_threads": 1,
-            "voice": "v",
-            "notes": ["a note"],
-        },
+        "setup": setup,
         "stages": stages,
         "targets": [t.to_dict() for t in targets.values()],
         "memory": None,
@@ -214,6 +240,67 @@ def test_targets_and_table_from_summaries():
     table = format_table(result)
     assert "note: a note" in table
     assert "0.300" in table and "NO" in table and "yes" in table
+    assert "ttfa breakdown" in table and "unpaced" not in table
+    assert "streaming arm unpaced" in format_table({**result, "setup": {**setup, "paced": False}})
+
+
+def paced_row(**overrides: float) -> dict:
+    row = {
+        "question": 0,
+        "round": 0,
+        "clip_ms": 2000.0,
+        "listen_start_ms": -2000.0,
+        "speech_start_ms": -1800.0,
+        "speech_end_ms": -210.0,
+        "asr_ms": 300.0,
+        "llm_first_token_ms": 500.0,
+        "llm_done_ms": 900.0,
+        "tts_first_audio_ms": 800.0,
+        "ttfa_ms": 800.0,
+        "done_ms": 3000.0,
+        "voiced_to_audio_ms": 1010.0,
+        "ready_fraction": 0.8,
+    }
+    return {**row, **overrides}
+
+
+def test_waterfall_shows_the_speech_and_the_wait_before_and_after_the_release():
+    streaming = [paced_row(ttfa_ms=700.0), paced_row(round=1), paced_row(round=2, ttfa_ms=5e3)]
+    sequential = [
+        paced_row(round=r, listen_start_ms=0.0, llm_ms=1500.0, tts_ms=2000.0, ttfa_ms=2000.0)
+        for r in range(3)
+    ]
+    spans = waterfall(streaming, sequential)
+    for arm in ("streaming", "sequential"):
+        assert [s["stage"] for s in spans[arm]] == SPANS
+    by_stage = {s["stage"]: s for s in spans["streaming"]}
+    assert by_stage["speech"] == {"stage": "speech", "start_ms": -1800.0, "end_ms": -210.0}
+    assert by_stage["asr"]["start_ms"] == -2000.0  # heard during the speech
+    assert by_stage["wait"] == {"stage": "wait", "start_ms": -210.0, "end_ms": 800.0}
+    seq = {s["stage"]: s for s in spans["sequential"]}
+    assert seq["asr"]["start_ms"] == 0.0 and seq["tts"] == {
+        "stage": "tts",
+        "start_ms": 1500.0,
+        "end_ms": 2000.0,
+    }
+    # Rows of an older bench (no speech timing) still give their stages.
+    old = waterfall([{k: v for k, v in paced_row().items() if "speech" not in k}], [])
+    assert [s["stage"] for s in old["streaming"]] == ["asr", "llm", "tts", "playback"]
+
+
+def test_breakdown_explains_each_arms_ttfa():
+    stages = {
+        "stream_asr_ms": summarize([250.0]),
+        "stream_llm_first_token_ms": summarize([600.0]),
+        "stream_ttfa_ms": summarize([1200.0]),
+        "stream_voiced_to_audio_ms": summarize([1400.0]),
+        "stream_ready_fraction": summarize([0.75]),
+        "seq_asr_ms": summarize([2000.0]),
+    }
+    head, streaming, sequential = breakdown(stages)
+    assert "transcript" in head and "voiced->audio" in head and "ready" in head
+    assert streaming.split()[1:] == ["250", "600", "1200", "1400", "0.75"]
+    assert sequential.split()[1:] == ["2000", "-", "-", "-", "0.00"]
 
 
 def test_summarize_ignores_missing_values():

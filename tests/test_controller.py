@@ -28,8 +28,10 @@ from assistant.core.events import (
     TurnIgnored,
 )
 from assistant.pipeline.controller import Controller
+from assistant.pipeline.failure import spoken_failure
 from assistant.pipeline.memory import Conversation
 from assistant.pipeline.shortcuts import Answer
+from assistant.stages.link import not_answering
 from tests.fakes import (
     FakeAudioSink,
     FakeAudioSource,
@@ -253,6 +255,11 @@ def test_stop_during_a_turn_joins_cleanly():
     assert controller.state is State.IDLE
 
 
+LONG_REPLY = "Paris is the capital of France and it is a big old city with many parks and museums."
+"""A reply whose second piece (after the early first one) is over 10 words,
+so its chunk is one that `FailingOnceSink` fails on."""
+
+
 class FailingOnceSink(FakeAudioSink):
     """A fake speaker that fails on its first reply write, like an unplugged one."""
 
@@ -268,7 +275,7 @@ class FailingOnceSink(FakeAudioSink):
 
 
 def test_a_failed_speaker_is_reopened_for_the_next_turn(stop_later):
-    tokens = ["Paris is the capital of France and it is a big old city."]
+    tokens = [LONG_REPLY]
     controller, rec, sink = make(
         llm=FakeLanguageModel(tokens), sink=FailingOnceSink(), earcons=False
     )
@@ -300,7 +307,7 @@ class UnpluggedSink(FailingOnceSink):
 
 
 def test_a_speaker_that_stays_unplugged_fails_each_reply_saying_why(stop_later):
-    tokens = ["Paris is the capital of France and it is a big old city."]
+    tokens = [LONG_REPLY]
     sink = UnpluggedSink()
     controller, rec, _ = make(llm=FakeLanguageModel(tokens), sink=sink, earcons=False)
     stop_later(controller)
@@ -364,7 +371,7 @@ def workers_alive(before: set[threading.Thread]) -> list[str]:
     return [
         t.name
         for t in threading.enumerate()
-        if t not in before and t.name.startswith(("listen-", "reply-"))
+        if t not in before and t.name.startswith(("listen-", "reply-", "prefill-"))
     ]
 
 
@@ -373,7 +380,7 @@ def fail_the_speaker_then_queue_a_press(stt: FakeSpeechToText):
     a press that is still queued when `stop()` posts its request: the
     controller thread is held until then. The new turn's listener blocks in
     ``stt.start()`` until ``stt.hold`` is set."""
-    tokens = ["Paris is the capital of France and it is a big old city."]
+    tokens = [LONG_REPLY]
     controller, rec, sink = make(
         llm=FakeLanguageModel(tokens), stt=stt, sink=FailingOnceSink(), earcons=False
     )
@@ -517,7 +524,7 @@ def failures_until_the_next_press(controller, rec, before) -> list[TurnFailed]:
     """Every `TurnFailed` published before a new press is handled, once the
     failed turn's workers have all ended (so whatever they posted is queued)."""
     for thread in threading.enumerate():
-        if thread not in before and thread.name.startswith(("listen-", "reply-")):
+        if thread not in before and thread.name.startswith(("listen-", "reply-", "prefill-")):
             thread.join(TIMEOUT_S)
     assert workers_alive(before) == []
     controller.submit(ButtonPressed())
@@ -531,7 +538,7 @@ def test_each_failure_is_reported_once_with_its_stage(make_fakes, stage):
     before = set(threading.enumerate())
     fakes = make_fakes()
     if "llm" not in fakes:
-        fakes["llm"] = FakeLanguageModel(["Paris is the capital of France and it is a big city."])
+        fakes["llm"] = FakeLanguageModel([LONG_REPLY])
     controller, rec, sink = make(earcons=False, **fakes)
     try:
         controller.submit(ButtonPressed())
@@ -616,3 +623,35 @@ def test_repeat_that_says_the_conversations_last_reply_from_any_path(stop_later)
     assert controller.conversation.last_reply == "It is noon."
     # Only the LLM's answer is conversation memory.
     assert len(controller.conversation) == 1
+
+
+# -- a hub that stopped answering is said aloud -------------------------------------
+
+
+class HubDownLanguageModel(FakeLanguageModel):
+    """A fake remote LLM whose hub is down, failing as `stages.link` reports it."""
+
+    def generate(self, messages, cancel=None):
+        raise LanguageModelError(not_answering("tcp://10.0.0.2:10700", "refused", "start it"))
+        yield  # a generator, like a real engine
+
+
+def test_a_hub_that_is_not_answering_is_said_once_the_appliance_is_idle(stop_later):
+    controller, rec, sink = make(llm=HubDownLanguageModel([]), earcons=False)
+    stop_later(controller)
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    failed = rec.wait_for(lambda e: isinstance(e, TurnFailed))
+    assert failed.stage == "llm" and "not answering" in failed.message
+    said = rec.wait_for(lambda e: isinstance(e, TurnFinished))
+    assert said.reply == "Sorry, the hub at tcp://10.0.0.2:10700 is not answering."
+    assert sink.chunks, "the line was spoken"
+    rec.wait_state(State.IDLE)
+    assert len(controller.conversation) == 0
+
+
+def test_only_a_remote_recognizer_or_model_failure_is_spoken():
+    down = not_answering("tcp://hub:10700", "timed out", "")
+    assert spoken_failure("asr", down) == "Sorry, the hub at tcp://hub:10700 is not answering."
+    assert spoken_failure("tts", down) is None, "a voice that is down cannot say so"
+    assert spoken_failure("llm", "the fake model broke") is None

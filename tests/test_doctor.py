@@ -22,6 +22,7 @@ from assistant.core.config import (
     LlmConfig,
     PathsConfig,
     ToolsConfig,
+    config_from_dict,
 )
 from assistant.frontends.checks import (
     Check,
@@ -226,12 +227,30 @@ def test_model_outside_the_catalogue_is_a_warning_or_missing(tmp_path):
 
 
 def test_memory_against_the_configured_models():
-    need = "models need ~750 MB"  # smollm2 + the English Vosk model + the joe voice
+    # Python 40 + smollm2 160 + the English Vosk model 150 + the joe voice 135
+    need = "models need ~485 MB"
     ok = check_memory(Config(), memory=lambda: (4000 * MB, 8000 * MB))
     assert ok.status == "ok" and need in ok.detail
-    assert check_memory(Config(), memory=lambda: (500 * MB, 1000 * MB)).status == "warn"
-    assert check_memory(Config(), memory=lambda: (300 * MB, 600 * MB)).status == "fail"
+    tight = check_memory(Config(), memory=lambda: (400 * MB, 1000 * MB))
+    assert tight.status == "warn" and "assistant models recommend" in tight.fix
+    no = check_memory(Config(), memory=lambda: (300 * MB, 450 * MB))
+    assert no.status == "fail" and "assistant models recommend" in no.fix
     assert check_memory(Config(), memory=lambda: None).status == "info"
+    # A bigger configured set needs more: the pt profile's Qwen2.5-0.5B.
+    pt = check_memory(config_from_dict({"language": "pt"}), memory=lambda: (600 * MB, 8000 * MB))
+    assert pt.status == "warn" and "models need ~1025 MB" in pt.detail
+
+
+def test_doctor_names_the_profile_models_missing_and_the_set_to_fetch(tmp_path):
+    config = config_from_dict({"language": "es", "paths": {"models_dir": str(tmp_path)}})
+    checks = check_models(config)
+    assert [c.status for c in checks] == ["fail", "fail", "fail"]
+    assert checks[0].detail == f'qwen2.5-0.5b (language = "es") is missing from {tmp_path}'
+    assert {c.fix for c in checks} == {"run `assistant models fetch es`"}
+    small = config_from_dict({"board": "512mb", "paths": {"models_dir": str(tmp_path)}})
+    llm, _, voice = check_models(small)
+    assert voice.detail.startswith('en_US-lessac-low (board = "512mb", language = "en")')
+    assert llm.fix == voice.fix == "run `assistant models fetch 512mb-en`"
 
 
 # -- temperature and throttling -------------------------------------------------

@@ -20,6 +20,7 @@ LAYERS = {
     "pipeline": 2,
     "skills": 3,
     "appliance": 3,
+    "hub": 3,
     "compose": 4,
     "bench": 5,
     "frontends": 6,
@@ -35,8 +36,16 @@ sibling folder of the same layer."""
 BACKENDS = {
     "assistant.stages.asr.vosk",
     "assistant.stages.asr.whisper",
+    "assistant.stages.asr.whisper_window",
     "assistant.stages.llm.llama",
+    "assistant.stages.llm.kvcache",
     "assistant.stages.tts.piper",
+    "assistant.stages.wake.micro",
+    "assistant.stages.vad.silero",
+    "assistant.stages.asr.wyoming",
+    "assistant.stages.llm.openai",
+    "assistant.stages.llm.wyoming",
+    "assistant.stages.tts.wyoming",
 }
 """Concrete engines: only the composition root picks them."""
 

@@ -218,6 +218,17 @@ def test_default_threads_leaves_cores_free() -> None:
     assert batch_threads(64) == 64
 
 
+@pytest.mark.parametrize(("cores", "llm", "tts"), [(1, 1, 1), (2, 1, 1), (4, 2, 2), (8, 4, 4)])
+def test_piper_gets_the_cores_generation_leaves(monkeypatch, cores, llm, tts) -> None:
+    from assistant.stages.llm import threads
+    from assistant.stages.tts import piper
+
+    monkeypatch.setattr(threads, "_cpu_count", lambda: cores)
+    monkeypatch.setattr(piper, "_cpu_count", lambda: cores)
+    assert (default_threads(), piper.tts_threads()) == (llm, tts)
+    assert piper.tts_threads(3) == 3  # tts.n_threads set: taken as it is
+
+
 @pytest.mark.slow
 def test_a_closed_model_says_so(models_dir: Path) -> None:
     llm = LlamaLanguageModel.from_config(LlmConfig(), models_dir)

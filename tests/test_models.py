@@ -41,7 +41,7 @@ from assistant.catalog.manage import (
     use_model,
     verify_models,
 )
-from assistant.catalog.verify import State
+from assistant.catalog.verify import TOFU_OK, State
 from assistant.core.config import config_search_path, load_config
 from assistant.core.errors import ConfigError, FetchError, ModelError
 from assistant.frontends.cli import main
@@ -512,9 +512,11 @@ def test_unverified_url_records_hashes_on_first_fetch(tmp_path: Path, server) ->
     lines: list[str] = []
     fetch_models(["vosk-tiny"], models, lines.append, catalog=catalog)
     assert any("has no published sha256" in ln for ln in lines)
+    recorded = [ln for ln in lines if "(trust on first use)" in ln]
+    assert len(recorded) == 2 and ".assistant-models.json" in recorded[0]
     results = {r.file: r for r in verify_models(models, ["vosk-tiny"], catalog=catalog)}
     assert set(results) == {"vosk-tiny/am/final.mdl", "vosk-tiny/conf/model.conf"}
-    assert all(r.ok and r.message == "ok (hash seen at fetch)" for r in results.values())
+    assert all(r.ok and r.message == TOFU_OK for r in results.values())
     (models / "vosk-tiny/conf/model.conf").write_bytes(b"--sample-frequency=8000\n")
     conf = verify_models(models, ["vosk-tiny"], catalog=catalog)[1]
     assert not conf.ok and "does not match" in conf.message

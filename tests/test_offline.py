@@ -158,3 +158,78 @@ def test_run_opens_no_socket(
     assert ready.event.is_set(), "the appliance never reported ready"
     assert code == 0
     assert no_network == []
+
+
+# -- `assistant serve`: the one command that listens, only where it is told ---
+
+
+@pytest.fixture
+def socket_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, object]]]:
+    """Record every bind, connect and name lookup of IPv4/IPv6 sockets."""
+    calls: list[tuple[str, object]] = []
+    real_socket, real_getaddrinfo = socket.socket, socket.getaddrinfo
+
+    class RecordingSocket(real_socket):  # type: ignore[misc, valid-type]
+        def bind(self, address):
+            if self.family in INET:
+                calls.append(("bind", address[:2]))
+            return super().bind(address)
+
+        def connect(self, address):
+            if self.family in INET:
+                calls.append(("connect", address[:2]))
+            return super().connect(address)
+
+        def connect_ex(self, address):
+            if self.family in INET:
+                calls.append(("connect", address[:2]))
+            return super().connect_ex(address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        calls.append(("getaddrinfo", host))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", RecordingSocket)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield calls
+
+
+def test_serve_listens_only_where_it_is_told(socket_log: list[tuple[str, object]]) -> None:
+    from wyoming.info import Describe
+
+    from assistant.core.config import ServeConfig
+    from tests.test_serve import fake_services, running_hub, talk
+
+    with running_hub(fake_services(), ServeConfig(uri="tcp://127.0.0.1:0")) as port:
+        [info] = talk(port, Describe().event())
+    assert info.type == "info"
+    binds = [address for call, address in socket_log if call == "bind"]
+    assert binds == [("127.0.0.1", 0)], socket_log
+    # Only the test's own client connected, to the hub; no lookup left the machine.
+    assert {a for c, a in socket_log if c == "connect"} <= {("127.0.0.1", port)}
+    assert {a for c, a in socket_log if c == "getaddrinfo"} <= {"127.0.0.1"}
+
+
+def test_serve_refuses_a_lan_bind_before_opening_any_socket(
+    no_network: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--uri", "tcp://0.0.0.0:10700"]) == 2
+    assert "serve.allow is empty" in capsys.readouterr().err
+    assert no_network == []
+
+
+@pytest.mark.parametrize("command", ["listen", "ask"])
+def test_a_satellite_talks_only_to_its_hub(
+    no_network: list[str], command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With remote engines, the one address tried is the configured one (here
+    a blocked loopback port): no name lookup, nothing else."""
+    import numpy as np
+    import soundfile
+
+    wav = tmp_path / "q.wav"
+    soundfile.write(wav, (3000 * np.sin(np.arange(8000) / 8)).astype(np.int16), 16000)
+    question = ["listen", "--wav", str(wav)] if command == "listen" else ["ask", "Why?"]
+    assert main([*question, "--hub", "tcp://127.0.0.1:10700"]) == 2
+    assert "the hub at tcp://127.0.0.1:10700 is not answering" in capsys.readouterr().err
+    assert no_network == ["create_connection(('127.0.0.1', 10700))"]

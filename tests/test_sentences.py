@@ -116,12 +116,11 @@ def test_never_emits_empty_or_blank_pieces() -> None:
 
 
 def test_first_long_clause_is_emitted_early() -> None:
-    splitter = SentenceSplitter(min_clause_chars=40)
+    splitter = SentenceSplitter(min_clause_chars=40, first_words=50)
     first = "The capital of France is Paris, which is lovely,"
-    pieces = splitter.feed(first + " ")
-    assert pieces == [first]
+    assert splitter.feed(first + " ") == []  # until the sentence is seen to go on
     # Later clauses wait for the end of the sentence.
-    assert splitter.feed("and it is old, very old, older than most of the cities, ") == []
+    assert splitter.feed("and it is old, very old, older than most of the cities, ") == [first]
     assert splitter.feed("truly. Next") == [
         "and it is old, very old, older than most of the cities, truly."
     ]
@@ -136,7 +135,7 @@ def test_a_short_first_clause_waits_for_the_sentence() -> None:
 @pytest.mark.parametrize("dash", [" — ", "—", " – ", " - "])
 def test_a_dash_ends_an_early_clause(dash: str) -> None:
     head = "The capital of France is of course Paris"
-    splitter = SentenceSplitter(min_clause_chars=40)
+    splitter = SentenceSplitter(min_clause_chars=40, first_words=50)
     pieces = splitter.feed(head + dash + "a city of light. ")
     assert pieces[0] == (head + dash).strip()
     assert pieces[1] == "a city of light."
@@ -154,9 +153,9 @@ def test_flush_returns_the_remainder_and_resets() -> None:
     assert splitter.feed("One. Two") == ["One."]
     assert splitter.flush() == ["Two"]
     assert splitter.flush() == []
-    # A new reply gets the early clause again.
+    # A new reply gets the early first piece again.
     assert splitter.feed("a first clause that is long enough to go early, then ") == [
-        "a first clause that is long enough to go early,"
+        "a first clause that is long"
     ]
 
 
@@ -217,9 +216,12 @@ def test_max_chars_must_be_sensible() -> None:
 def test_a_leading_number_is_kept_in_its_sentence() -> None:
     text = "42. That is the answer to six times seven. Nice."
     assert split_sentences(text) == ["42. That is the answer to six times seven.", "Nice."]
-    splitter = SentenceSplitter()
+    splitter = SentenceSplitter(min_clause_chars=10**9)
     pieces = [p for token in text.split(" ") for p in splitter.feed(" " + token)]
     assert [*pieces, *splitter.flush()] == split_sentences(text)
+    splitter = SentenceSplitter()
+    pieces = [p for token in text.split(" ") for p in splitter.feed(" " + token)]
+    assert [*pieces, *splitter.flush()] == SentenceSplitter().feed(text) + ["Nice."]
 
 
 def test_the_last_piece_is_cut_to_max_chars_too() -> None:
@@ -232,3 +234,128 @@ def test_the_last_piece_is_cut_to_max_chars_too() -> None:
     pieces += splitter.flush()
     assert pieces and all(len(piece) <= 10 for piece in pieces)
     assert " ".join(pieces) == "one two three four five six seven"
+
+
+# -- the early first piece ------------------------------------------------
+
+
+def _pieces(text: str, **kwargs) -> list[str]:
+    splitter = SentenceSplitter(**kwargs)
+    return splitter.feed(text) + splitter.flush()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A clause boundary after two words or more ends the first piece.
+        (
+            "Of course, Paris is the capital of France. It is big.",
+            ["Of course,", "Paris is the capital of France.", "It is big."],
+        ),
+        ("Well; it depends on the day.", ["Well; it depends on the day."]),
+        # No one-word fragment on either side of a cut.
+        ("Sure, Paris is the capital.", ["Sure, Paris is the capital."]),
+        ("Paris is in France, mostly.", ["Paris is in France, mostly."]),
+        ("Their capital city is lovely Paris.", ["Their capital city is lovely Paris."]),
+        ("The capital city of France is Paris.", ["The capital city of France", "is Paris."]),
+        # Five words when no boundary comes; the rest stays one sentence.
+        (
+            "The capital city of France has been Paris for a very long time. Yes.",
+            ["The capital city of France", "has been Paris for a very long time.", "Yes."],
+        ),
+        # Not after an article, a preposition or a conjunction...
+        (
+            "Paris is the capital of France and a lovely city.",
+            ["Paris is the capital of France", "and a lovely city."],
+        ),
+        # ...nor inside a number or after one...
+        (
+            "It costs about 3,000 euros to fly there today.",
+            ["It costs about 3,000 euros", "to fly there today."],
+        ),
+        (
+            "We walked for about 3 000 metres along the river.",
+            ["We walked for about 3 000 metres", "along the river."],
+        ),
+        (
+            "The trip takes 1.5 hours by the fast train.",
+            ["The trip takes 1.5 hours", "by the fast train."],
+        ),
+        # ...nor after an abbreviation or an initial.
+        (
+            "Please go and ask Dr. Smith about it now.",
+            ["Please go and ask Dr. Smith", "about it now."],
+        ),
+        (
+            "Ask J. R. R. Tolkien about the ring today.",
+            ["Ask J. R. R. Tolkien", "about the ring today."],
+        ),
+        # Portuguese and Spanish.
+        (
+            "A capital de Portugal é Lisboa, uma cidade muito bonita.",
+            ["A capital de Portugal é Lisboa,", "uma cidade muito bonita."],
+        ),
+        (
+            "La capital de España es Madrid y tiene muchos museos.",
+            ["La capital de España es Madrid", "y tiene muchos museos."],
+        ),
+        (
+            "Fale com a Sra. Silva sobre o jantar de hoje.",
+            ["Fale com a Sra. Silva", "sobre o jantar de hoje."],
+        ),
+    ],
+)
+def test_the_first_piece_ends_early_at_a_clause_or_after_five_words(
+    text: str, expected: list[str]
+) -> None:
+    assert _pieces(text) == expected
+    # Token by token gives the same pieces.
+    rng = random.Random(7)
+    for _ in range(5):
+        assert _stream(SentenceSplitter(), text, rng) == expected
+
+
+def test_only_the_first_piece_ends_early() -> None:
+    text = "Yes. The capital city of France has been Paris for a long time, they say."
+    assert _pieces(text) == [
+        "Yes.",
+        "The capital city of France has been Paris for a long time, they say.",
+    ]
+
+
+def test_the_early_piece_waits_for_the_word_after_the_cut() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("The capital city of France ") == []  # "France" may end it
+    assert splitter.feed("is") == []
+    assert splitter.feed(" ") == ["The capital city of France"]
+    assert splitter.flush() == ["is"]
+
+
+def test_flush_keeps_a_short_reply_whole() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("one two three four five six") == []
+    assert splitter.flush() == ["one two three four five six"]
+    assert splitter.feed("Of course, yes") == []
+    assert splitter.flush() == ["Of course, yes"]
+
+
+def test_a_newline_after_the_next_word_keeps_the_line_whole() -> None:
+    assert _pieces("The capital city of France is\nParis.") == [
+        "The capital city of France is",
+        "Paris.",
+    ]
+
+
+def test_the_word_count_and_the_clause_length_are_settings() -> None:
+    text = "The capital city of France has been Paris for a very long time."
+    assert _pieces(text, first_words=8) == [
+        "The capital city of France has been Paris",
+        "for a very long time.",
+    ]
+    assert _pieces("Of course, Paris is the capital.", min_clause_chars=20) == [
+        "Of course, Paris is the capital."
+    ]
+    # Above max_chars: no early piece at all, as split_sentences.
+    assert _pieces(text, min_clause_chars=10**9) == [text]
+    with pytest.raises(ValueError, match="first_words"):
+        SentenceSplitter(first_words=1)

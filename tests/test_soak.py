@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bench.paced import PacedWavSource
 from assistant.bench.soak import Soak, run_turns
 from assistant.bench.soak_plan import PATTERN, VOICE_QUESTIONS, plan
 from assistant.bench.soak_report import (
@@ -33,6 +32,7 @@ from assistant.compose import Engines
 from assistant.core.config import Config
 from assistant.core.errors import ConfigError
 from assistant.frontends.cli import main
+from assistant.stages.audio.paced import PacedWavSource
 from assistant.stages.audio.pcm import AudioChunk
 from assistant.stages.audio.wavfile import write_wav
 from tests.conftest import require

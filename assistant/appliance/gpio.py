@@ -16,6 +16,9 @@ listening  listening LED solid          blue, solid
 thinking   thinking LED blinks (2 Hz)   amber, blinks
 speaking   speaking LED pulses (PWM)    green, pulses
 error      all three blink fast, ~3 s   red, blinks fast, ~3 s
+woken      listening LED blinks fast    blue, blinks fast (a wake word
+           while it listens             started the turn; a follow-up
+                                        is solid, like a press)
 ========== ============================ ==================================
 
 Idle is off rather than a slow breath: the box sits in a room all day, and
@@ -41,6 +44,7 @@ from assistant.core.events import (
     Event,
     State,
     StateChanged,
+    WakeDetected,
 )
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ ERROR_FLASH_S = 0.1
 """Error blink: on and off time in seconds."""
 ERROR_FLASHES = 15
 """Error blinks before the LEDs go dark by themselves (~3 s in all)."""
+WAKE_BLINK_S = 0.08
+"""After a wake word: listening blink on and off time in seconds (~6 Hz)."""
 
 RGB_COLOURS: dict[State, tuple[float, float, float]] = {
     State.LISTENING: (0.0, 0.0, 1.0),  # blue
@@ -224,6 +230,7 @@ class LedIndicator:
         self._kind = config.led_kind
         self._devices: list[Any] = []
         self._error_until_s = 0.0
+        self._woken = False
         self._lock = threading.Lock()
         if self._kind == "none":
             return
@@ -265,9 +272,15 @@ class LedIndicator:
         Idle right after an error lets the error flash finish (it ends dark,
         which is idle); any other state replaces the flash at once.
         """
+        if isinstance(event, WakeDetected) and self._devices:
+            with self._lock:
+                self._show_wake()
+            return
         if not isinstance(event, StateChanged) or not self._devices:
             return
         with self._lock:
+            if event.new is State.LISTENING and self._woken:
+                return  # the wake blink goes on while it listens
             if event.new is State.IDLE and time.monotonic() < self._error_until_s:
                 return
             self._show(event.new)
@@ -279,7 +292,16 @@ class LedIndicator:
         with self._lock:
             self._show(state)
 
+    def _show_wake(self) -> None:
+        """A wake word: the listening LED blinks fast until the next state."""
+        self._show(State.LISTENING)
+        self._woken = True
+        led = self._rgb if self._kind == "rgb" else self._listening
+        extra = {"on_color": RGB_COLOURS[State.LISTENING]} if self._kind == "rgb" else {}
+        led.blink(on_time=WAKE_BLINK_S, off_time=WAKE_BLINK_S, **extra)
+
     def _show(self, state: State) -> None:
+        self._woken = False
         self._error_until_s = 0.0
         if state is State.ERROR:
             self._error_until_s = time.monotonic() + 2 * ERROR_FLASH_S * ERROR_FLASHES

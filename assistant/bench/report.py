@@ -147,6 +147,8 @@ def stage_summaries(raw: dict, orch: list[dict]) -> dict[str, dict]:
         "stream_llm_first_token_ms": of(s, "llm_first_token_ms"),
         "stream_tts_first_audio_ms": of(s, "tts_first_audio_ms"),
         "stream_ttfa_ms": of(s, "ttfa_ms"),
+        "stream_voiced_to_audio_ms": of(s, "voiced_to_audio_ms"),
+        "stream_ready_fraction": of(s, "ready_fraction"),
         "stream_reply_ttfa_ms": of(s, "reply_ttfa_ms"),
         "stream_llm_done_ms": of(s, "llm_done_ms"),
         "stream_done_ms": of(s, "done_ms"),
@@ -157,6 +159,7 @@ def stage_summaries(raw: dict, orch: list[dict]) -> dict[str, dict]:
         "seq_llm_ms": of(q, "llm_ms"),
         "seq_tts_ms": of(q, "tts_ms"),
         "seq_ttfa_ms": of(q, "ttfa_ms"),
+        "seq_voiced_to_audio_ms": of(q, "voiced_to_audio_ms"),
         "seq_reply_ttfa_ms": of(q, "reply_ttfa_ms"),
         "seq_done_ms": of(q, "done_ms"),
         "reply_tokens": of(q, "reply_tokens"),
@@ -174,12 +177,45 @@ def stage_summaries(raw: dict, orch: list[dict]) -> dict[str, dict]:
     }
 
 
+def _spans(row: dict, stages: list[tuple[str, str, str]]) -> list[dict]:
+    """``{stage, start_ms, end_ms}`` for each (stage, start key, end key) of
+    ``row`` whose two times were measured."""
+    spans = []
+    for stage, start, end in stages:
+        if row.get(start) is not None and row.get(end) is not None:
+            spans.append({"stage": stage, "start_ms": row[start], "end_ms": row[end]})
+    return spans
+
+
+_STREAMING_SPANS = [
+    ("speech", "speech_start_ms", "speech_end_ms"),
+    ("asr", "listen_start_ms", "asr_ms"),
+    ("llm", "asr_ms", "llm_done_ms"),
+    ("tts", "llm_first_token_ms", "tts_first_audio_ms"),
+    ("playback", "ttfa_ms", "done_ms"),
+    ("wait", "speech_end_ms", "ttfa_ms"),
+]
+_SEQUENTIAL_SPANS = [
+    ("speech", "speech_start_ms", "speech_end_ms"),
+    ("asr", "listen_start_ms", "asr_ms"),
+    ("llm", "asr_ms", "llm_ms"),
+    ("tts", "llm_ms", "tts_ms"),
+    ("playback", "ttfa_ms", "done_ms"),
+    ("wait", "speech_end_ms", "ttfa_ms"),
+]
+
+
 def waterfall(streaming: list[dict], sequential: list[dict]) -> dict:
-    """The stage spans of a typical turn, in ms since the end of speech: the
-    streaming turn whose TTFA is nearest the median, and the sequential turn
-    on the same question in the same round. In the streaming arm the TTS
-    span runs from the first token to the first audio (the first sentence
-    is generated and then synthesized within it)."""
+    """The stage spans of a typical turn, in ms since the release (the last
+    sample; what came before is negative): the streaming turn whose TTFA is
+    nearest the median, and the sequential turn on the same question in the
+    same round. ``speech`` is the voiced part of the question; ``asr`` runs
+    from the first sample the recognizer gets (during the speech when paced,
+    at the release in the sequential arm) to the final transcript; in the
+    streaming arm ``tts`` runs from the first token to the first audio (the
+    first sentence is generated and then synthesized within it); ``wait``
+    is what the person waits: from the delivery of their last voiced sample
+    to the first audio (``voiced_to_audio_ms``)."""
     rows = [r for r in streaming if r.get("ttfa_ms") is not None]
     s = q = None
     if rows:
@@ -192,31 +228,19 @@ def waterfall(streaming: list[dict], sequential: list[dict]) -> dict:
         )
     out: dict[str, list] = {"streaming": [], "sequential": []}
     if s:
-        out["streaming"] = [
-            {"stage": "asr", "start_ms": 0.0, "end_ms": s["asr_ms"]},
-            {"stage": "llm", "start_ms": s["asr_ms"], "end_ms": s["llm_done_ms"]},
-            {
-                "stage": "tts",
-                "start_ms": s["llm_first_token_ms"],
-                "end_ms": s["tts_first_audio_ms"],
-            },
-            {"stage": "playback", "start_ms": s["ttfa_ms"], "end_ms": s["done_ms"]},
-        ]
+        out["streaming"] = _spans({"listen_start_ms": 0.0, **s}, _STREAMING_SPANS)
     if q and q.get("ttfa_ms") is not None:
-        out["sequential"] = [
-            {"stage": "asr", "start_ms": 0.0, "end_ms": q["asr_ms"]},
-            {"stage": "llm", "start_ms": q["asr_ms"], "end_ms": q["llm_ms"]},
-            {"stage": "tts", "start_ms": q["llm_ms"], "end_ms": q["tts_ms"]},
-            {"stage": "playback", "start_ms": q["ttfa_ms"], "end_ms": q["done_ms"]},
-        ]
+        out["sequential"] = _spans({"listen_start_ms": 0.0, **q}, _SEQUENTIAL_SPANS)
     return out
 
 
 STAGE_LABELS = {
-    "stream_asr_ms": "streaming: end of speech -> transcript (ms)",
+    "stream_asr_ms": "streaming: release -> transcript (ms)",
     "stream_llm_first_token_ms": "streaming: -> first LLM token (ms)",
     "stream_tts_first_audio_ms": "streaming: -> first TTS audio (ms)",
     "stream_ttfa_ms": "streaming: -> first sample at the sink = TTFA (ms)",
+    "stream_voiced_to_audio_ms": "streaming: last voiced sample -> first sample (ms)",
+    "stream_ready_fraction": "streaming: transcript ready at the release (0-1)",
     "stream_reply_ttfa_ms": "streaming: transcript -> first sample (ms)",
     "stream_llm_done_ms": "streaming: -> LLM done (ms)",
     "stream_done_ms": "streaming: -> end of playback (ms)",
@@ -227,6 +251,7 @@ STAGE_LABELS = {
     "seq_llm_ms": "sequential: generate everything (ms)",
     "seq_tts_ms": "sequential: synthesize everything (ms)",
     "seq_ttfa_ms": "sequential: TTFA (ms)",
+    "seq_voiced_to_audio_ms": "sequential: last voiced sample -> first sample (ms)",
     "seq_reply_ttfa_ms": "sequential: transcript -> first sample (ms)",
     "seq_done_ms": "sequential: -> end of playback (ms)",
     "reply_tokens": "reply length (tokens)",
@@ -242,6 +267,32 @@ STAGE_LABELS = {
     "orch_turn_ms": "stand-in engines: press -> turn finished (ms)",
     "orch_ttfa_ms": "stand-in engines: end of speech -> first audio (ms)",
 }
+
+
+BREAKDOWN = (
+    ("transcript", "asr_ms"),
+    ("1st token", "llm_first_token_ms"),
+    ("1st audio", "ttfa_ms"),
+    ("voiced->audio", "voiced_to_audio_ms"),
+)
+
+
+def breakdown(stages: dict[str, dict]) -> list[str]:
+    """Where each arm's TTFA goes: the medians of each step after the
+    release, then from the last voiced sample, and how much of the
+    transcript was ready at the release; so a ratio short of its target can
+    be explained."""
+    head = "".join(f" {name:>13}" for name, _ in BREAKDOWN)
+    lines = [f"{'ttfa breakdown: median ms after the release':<44}{head} {'ready':>6}"]
+    for arm, prefix in (("streaming", "stream_"), ("sequential", "seq_")):
+        cells = "".join(
+            f" {_num(stages.get(prefix + key, {}).get('median')):>13}" for _, key in BREAKDOWN
+        )
+        ready = (
+            0.0 if arm == "sequential" else stages.get("stream_ready_fraction", {}).get("median")
+        )
+        lines.append(f"{arm:<44}{cells} {_num(ready):>6}")
+    return lines
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -262,6 +313,8 @@ def format_table(result: dict) -> str:
         f"({setup['llm_threads']} threads, batch {setup['llm_batch_threads']}), "
         f"voice {setup['voice']}",
     ]
+    if setup.get("paced") is False:
+        lines.append("  streaming arm unpaced: the whole file at once (--unpaced)")
     for note in setup.get("notes", []):
         lines.append(f"  note: {note}")
     lines += ["", f"{'stage':<54} {'median':>9} {'p90':>9} {'n':>4}"]
@@ -270,6 +323,7 @@ def format_table(result: dict) -> str:
         if s is None:
             continue
         lines.append(f"{label:<54} {_num(s['median']):>9} {_num(s['p90']):>9} {s['n']:>4}")
+    lines += ["", *breakdown(result["stages"])]
     lines += ["", f"{'target':<44} {'measured':>9} {'target':>10}  met  detail"]
     for t in result["targets"]:
         value = _num(t["value"], 3 if t["unit"] == "x" else 1)

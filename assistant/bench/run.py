@@ -6,11 +6,13 @@ when not run from a checkout), spoken at bench time by the configured piper
 voice into WAV files. For each question and round, in alternating order so
 machine noise hits both arms:
 
-* **streaming**: `compose.run_file_turn`, the turn ``assistant listen`` runs
-  (the real `Controller` on a WAV file): ASR -> LLM tokens -> sentences ->
-  TTS -> sink, overlapped;
-* **sequential**: the same engines and WAV, but transcribe everything, then
-  generate everything, then synthesize everything, then play;
+* **streaming**: `compose.run_file_turn`, the turn ``assistant listen
+  --realtime`` runs (the real `Controller` on a WAV file delivered at the
+  pace it was spoken, as a microphone would): ASR during the speech ->
+  LLM tokens -> sentences -> TTS -> sink, overlapped;
+* **sequential**: the same engines and samples, but once the last sample
+  has arrived, transcribe everything, then generate everything, then
+  synthesize everything, then play;
 * **LLM stage vs bare**: ``LlamaLanguageModel.generate`` against a bare
   llama-cpp-python ``Llama.generate`` loop (same file, threads, prompt and
   sampling) - tokens/s after the first token;
@@ -141,10 +143,13 @@ def collect(
     questions_path: Path | None = None,
     threads: bool = False,
     memory: bool = True,
+    paced: bool = True,
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict:
     """Run every measurement and return the JSON-ready result (fields in
-    benchmarks/README.md). Blocks for minutes; loads every model twice."""
+    benchmarks/README.md). With ``paced`` the streaming arm hears each
+    question at the pace it was spoken; without, the whole file at once.
+    Blocks for minutes; loads every model twice."""
     if turns < 1:
         raise ConfigError(f"bench --turns {turns} is not allowed; expected 1 or more")
     notes: list[str] = []
@@ -159,7 +164,7 @@ def collect(
         mem = measure_memory(config, questions[0])
     progress("loading engines")
     with build_engines(config) as engines:
-        return _measure(engines, config, questions, turns, threads, mem, notes, progress)
+        return _measure(engines, config, questions, turns, threads, mem, notes, progress, paced)
 
 
 def _measure(
@@ -171,6 +176,7 @@ def _measure(
     mem: dict | None,
     notes: list[str],
     progress: Callable[[str], None],
+    paced: bool = True,
 ) -> dict:
     """Every measurement on the loaded ``engines``; see `collect`."""
     raw: dict[str, list] = {"streaming": [], "sequential": [], "llm": [], "tts": [], "ttft": []}
@@ -187,7 +193,8 @@ def _measure(
                     progress(f"turn {step}/{turns * len(questions)}: {question}")
                     # Alternate which arm goes first, so drift hits both alike.
                     flip = step % 2 == 0
-                    _pair_turns(engines, config, wav, flip, raw, {"question": i, "round": round_})
+                    tags = {"question": i, "round": round_}
+                    _pair_turns(engines, config, wav, flip, raw, tags, paced)
                     raw["llm"].append(_pair_llm(engines.llm, bare_llm, config, question, flip))
                     text = raw["streaming"][-1]["reply"] or question
                     raw["tts"].append(_pair_tts(engines.tts, bare_tts, text, flip))
@@ -212,6 +219,7 @@ def _measure(
             **machine_setup(config),
             "llm_threads": n_threads,
             "llm_batch_threads": batch_threads(n_threads),
+            "paced": paced,
             "notes": notes,
         },
         "stages": stages,
@@ -224,11 +232,13 @@ def _measure(
 
 
 def _pair_turns(
-    engines: Engines, config: Config, wav: Path, flip: bool, raw: dict, tags: dict
+    engines: Engines, config: Config, wav: Path, flip: bool, raw: dict, tags: dict, paced: bool
 ) -> None:
     for arm in ("sequential", "streaming") if flip else ("streaming", "sequential"):
-        run = streaming_turn if arm == "streaming" else sequential_turn
-        row = run(engines, config, wav)
+        if arm == "streaming":
+            row = streaming_turn(engines, config, wav, paced)
+        else:
+            row = sequential_turn(engines, config, wav)
         row["reply_ttfa_ms"] = round(row["ttfa_ms"] - row["asr_ms"], 1)
         raw[arm].append({**tags, **row})
 
@@ -263,6 +273,7 @@ def run_bench(
     threads_sweep: bool = False,
     questions: Path | None = None,
     memory: bool = True,
+    paced: bool = True,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
 ) -> int:
@@ -281,6 +292,7 @@ def run_bench(
         questions_path=questions,
         threads=threads_sweep,
         memory=memory,
+        paced=paced,
         progress=progress,
     )
     if as_json:

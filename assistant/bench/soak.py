@@ -44,7 +44,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from assistant.bench.paced import PacedWavSource
 from assistant.bench.run import asr_available, machine_setup
 from assistant.bench.soak_plan import PATTERN, VOICE_QUESTIONS, plan
 from assistant.bench.soak_report import (
@@ -77,6 +76,7 @@ from assistant.core.events import (
     TurnIgnored,
 )
 from assistant.pipeline.reply import ReplyStreamer, answer, say
+from assistant.stages.audio.paced import PacedWavSource
 
 log = logging.getLogger(__name__)
 

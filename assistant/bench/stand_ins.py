@@ -105,6 +105,10 @@ class StandInLanguageModel:
         self.last_stats = GenerationStats(stop="end")
         return iter(())
 
+    def prefill(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> int:
+        """Nothing to read ahead: a stand-in has no prompt to evaluate."""
+        return 0
+
     def fits(self, messages: Sequence[Message]) -> bool:
         return True
 

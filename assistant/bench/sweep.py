@@ -1,6 +1,8 @@
 """``assistant bench --threads-sweep``: llama's ``n_threads`` 1 and 2, alone
-and while piper synthesizes, and Whisper's CPU threads. Loads one extra
-language model (and recognizer) at a time, on the calling thread."""
+and while piper synthesizes; piper's onnxruntime threads (``tts.n_threads``)
+1 and 2, alone and while llama generates; Whisper's CPU threads; and voice
+turns with the speculative prefill off and on. Loads one extra language
+model, voice (or recognizer) at a time, on the calling thread."""
 
 from __future__ import annotations
 
@@ -11,8 +13,15 @@ from pathlib import Path
 
 from assistant.bench.bare import clock, llm_stage_tokens_per_s, tts_stage_rtf
 from assistant.bench.report import median
-from assistant.bench.turns import read_blocks, streaming_turn
-from assistant.compose import Engines, build_conversation, build_engines, build_stt
+from assistant.bench.turns import MAX_LISTEN_S, TimingSink, read_blocks, streaming_turn
+from assistant.compose import (
+    Engines,
+    build_conversation,
+    build_engines,
+    build_stt,
+    build_tts,
+    run_file_turn,
+)
 from assistant.core.config import Config
 from assistant.stages.asr.base import SpeechToText
 from assistant.stages.llm.threads import batch_threads
@@ -93,7 +102,85 @@ def threads_sweep(
             stt.warm_up()
             decode = [_decode_ms(stt, w, config) for w in wavs]
             asr_rows.append({"cpu_threads": n, "decode_ms": median(decode)})
-    return {"llm": rows, "tts_rtf_alone": median(tts_alone), "asr": asr_rows}
+    tts_rows = []
+    for n in THREADS:
+        progress(f"threads sweep: piper {n} thread(s)")
+        tts_rows.append(_tts_row(engines, config, questions, wavs, " ".join(texts), n))
+    prefill_rows = []
+    for on in (False, True):
+        progress(f"threads sweep: prefill {'on' if on else 'off'}")
+        prefill_rows.append(_prefill_row(engines, config, wavs, on))
+    return {
+        "llm": rows,
+        "tts_rtf_alone": median(tts_alone),
+        "asr": asr_rows,
+        "tts": tts_rows,
+        "prefill": prefill_rows,
+    }
+
+
+def _tts_row(
+    engines: Engines,
+    config: Config,
+    questions: Sequence[str],
+    wavs: Sequence[Path],
+    text: str,
+    n: int,
+) -> dict:
+    """piper with ``n`` onnxruntime threads: RTF alone and while the LLM
+    (at its configured threads) generates, the LLM's tokens/s meanwhile,
+    and streaming TTFA."""
+    swept = dataclasses.replace(config, tts=dataclasses.replace(config.tts, n_threads=n))
+    tts = build_tts(swept)
+    tts.warm_up()
+    rtf_alone = [tts_stage_rtf(tts, text) for _ in range(3)]
+    messages = [build_conversation(config).messages(q) for q in questions]
+    stop = threading.Event()
+    synth: list = []
+    worker = threading.Thread(target=_tts_load, args=(tts, text, stop, synth), daemon=True)
+    worker.start()
+    try:
+        tokens_busy = [llm_stage_tokens_per_s(engines.llm, m)[0] for m in messages]
+    finally:
+        stop.set()
+        worker.join(JOIN_TIMEOUT_S)
+    wall = sum(w for w, _ in synth)
+    audio = sum(a for _, a in synth)
+    swapped = Engines(engines.stt, engines.llm, tts)
+    ttfa = [streaming_turn(swapped, swept, w)["ttfa_ms"] for w in wavs]
+    return {
+        "n_threads": n,
+        "tts_rtf_alone": median([r for r in rtf_alone if r is not None]),
+        "tts_rtf_with_llm": round(wall / audio, 3) if audio else None,
+        "llm_tokens_per_s_with_tts": median(tokens_busy),
+        "ttfa_ms": median(ttfa),
+    }
+
+
+def _prefill_row(engines: Engines, config: Config, wavs: Sequence[Path], on: bool) -> dict:
+    """Paced voice turns with ``llm.prefill`` off or on: prompt tokens read
+    while the user spoke and after, the first token and TTFA (ms after the
+    release). The answers are the same either way; only the wait differs."""
+    swept = dataclasses.replace(config, llm=dataclasses.replace(config.llm, prefill=on))
+    first_token, ttfa, prefilled, read = [], [], [], []
+    for wav in wavs:
+        engines.llm.warm_up()  # the same KV cache state for every turn
+        event = run_file_turn(
+            engines, swept, wav, TimingSink(), max_listen_s=MAX_LISTEN_S, realtime=True
+        )
+        t = event.timings_ms
+        if "ttfa" in t:
+            ttfa.append(t["ttfa"])
+            first_token.append(t["ttfa"] - t["first_audio_played"] + t["llm_first_token"])
+        prefilled.append(event.prefill_tokens)
+        read.append(event.prompt_tokens_read)
+    return {
+        "prefill": on,
+        "prefill_tokens": median(prefilled),
+        "prompt_tokens_read": median(read),
+        "llm_first_token_ms": median(first_token) if first_token else None,
+        "ttfa_ms": median(ttfa) if ttfa else None,
+    }
 
 
 def _decode_ms(stt: SpeechToText, wav: Path, config: Config) -> float:

@@ -275,7 +275,11 @@ class Fetcher:
             )
         staged.replace(dest)
         state.remember(self.models_dir, f.path, got)
-        if not f.sha256:
-            state.observed.setdefault(entry.id, {})[f.path] = got
         size = dest.stat().st_size
         self.echo(f"{entry.id}: installed {f.path} ({size / MB:.1f} MB, sha256 {got[:12]}…)")
+        if not f.sha256:
+            state.observed.setdefault(entry.id, {})[f.path] = got
+            self.echo(
+                f"{entry.id}: recorded {f.path}'s sha256 in {state.path.name} (trust on "
+                "first use): `assistant models verify` checks it against this from now on"
+            )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 import tempfile
 import tomllib
@@ -24,6 +23,7 @@ from assistant.catalog.catalogue import Catalog, ModelEntry, load_catalog
 from assistant.catalog.download import PipDownload, pip_download
 from assistant.catalog.fetch import Echo, Fetcher
 from assistant.catalog.machine import fits, is_raspberry_pi, memory_info
+from assistant.catalog.tomledit import set_toml_keys
 from assistant.catalog.verify import State, VerifyResult, check_file, entry_files, status
 from assistant.core.config import config_from_dict, load_config, resolve_models_dir
 from assistant.core.errors import AssistantError, ConfigError, FetchError, ModelError, os_error_line
@@ -238,42 +238,33 @@ def _replace_file(path: Path, text: str) -> None:
         raise
 
 
-_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
-_ANY_TABLE = re.compile(r"^\s*\[")
+def recommend_command(args: argparse.Namespace, models_dir: Path, echo: Echo) -> None:
+    """``recommend [--fetch] [--write-config FILE]``: what ``setup.sh --models
+    auto`` runs. Prints the recommendation; fetches its models, then writes
+    its keys into FILE (atomically, keeping every other line)."""
+    from assistant.catalog.recommend import (
+        fetch_names,
+        format_recommendation,
+        read_machine,
+        recommend,
+        recommended_toml,
+    )
 
-
-def set_toml_keys(text: str, changes: dict[tuple[str, str], str]) -> str:
-    """``text`` (a TOML document) with each ``[section] key`` set to a string
-    value: an existing ``key = ...`` line in the section is replaced, else the
-    key is added at the end of the section, else the section is appended.
-    Comments and every other line are kept. Values are plain strings."""
-    lines = text.splitlines()
-    for (section, key), value in changes.items():
-        new = f"{key} = {_toml_string(value)}"
-        start = next(
-            (i for i, ln in enumerate(lines) if (m := _TABLE.match(ln)) and m[1] == section), None
-        )
-        if start is None:
-            if lines and lines[-1].strip():
-                lines.append("")
-            lines += [f"[{section}]", new]
-            continue
-        end = next(
-            (i for i in range(start + 1, len(lines)) if _ANY_TABLE.match(lines[i])), len(lines)
-        )
-        key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
-        hit = next((i for i in range(start + 1, end) if key_re.match(lines[i])), None)
-        if hit is not None:
-            lines[hit] = new
-            continue
-        last = max((i for i in range(start, end) if lines[i].strip()), default=start)
-        lines.insert(last + 1, new)
-    return "\n".join(lines) + "\n"
-
-
-def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    rec = recommend(read_machine(), args.language or load_config().language)
+    for line in format_recommendation(rec):
+        echo(line)
+    if args.fetch:
+        fetch_models(fetch_names(rec), models_dir, echo, progress=sys.stderr)
+    if args.write_config:
+        path: Path = args.write_config
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            text = ""
+        new_text = recommended_toml(rec, text)
+        config_from_dict(tomllib.loads(new_text), str(path))  # refuse to write a bad config
+        _replace_file(path, new_text)
+        echo(f"{path}: now uses {', '.join(e.id for e in rec.models)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="catalogue and install status")
     verify_p = sub.add_parser("verify", help="re-hash installed models")
     verify_p.add_argument("ids", nargs="*")
+    rec_p = sub.add_parser("recommend", help="the models that fit this board")
+    rec_p.add_argument("--language", choices=["en", "pt", "es"], help="default: the config's")
+    rec_p.add_argument("--fetch", action="store_true", help="fetch them")
+    rec_p.add_argument("--write-config", type=Path, metavar="FILE", help="and point FILE at them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -303,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             fetch_models(
                 names, models_dir, echo, on_pi=True if args.pi else None, progress=sys.stderr
             )
+        elif args.command == "recommend":
+            recommend_command(args, models_dir, echo)
         elif args.command == "list":
             for row in list_models(models_dir):
                 size_mb = row["size_bytes"] / 1e6

@@ -1,9 +1,11 @@
 """SHA-256 checks of installed model files, the hash cache, and quarantine.
 
 An installed file is trusted only when its SHA-256 matches the catalogue (or,
-for an entry with no published hash, the hash recorded when it was fetched).
-`State` is ``<models_dir>/.assistant-models.json``; losing it costs only a
-re-hash. Everything here reads local files only and blocks: call it from the
+for an entry with no published hash, the hash recorded when it was fetched:
+trust on first use). `State` is ``<models_dir>/.assistant-models.json``;
+losing it costs a re-hash, and for unverified entries the recorded hashes
+(``models verify`` then says the file has no hash to check until the next
+fetch). Everything here reads local files only and blocks: call it from the
 CLI thread, never from an audio or engine thread.
 """
 
@@ -28,6 +30,10 @@ CHUNK = 1 << 20
 """Bytes read (and hashed) at a time."""
 
 Status = Literal["installed", "missing", "corrupt"]
+
+TOFU_OK = f"ok: matches the sha256 recorded at first fetch in {STATE_FILE} (trust on first use)"
+"""`check_file`'s message for a file of an unverified entry checked against
+the hash `Fetcher` observed and recorded when it installed it."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def check_file(
         return VerifyResult(
             entry.id, f.path, False, f"sha256 {got[:12]}… does not match {want[:12]}…"
         )
-    return VerifyResult(entry.id, f.path, True, "ok" if f.sha256 else "ok (hash seen at fetch)")
+    return VerifyResult(entry.id, f.path, True, "ok" if f.sha256 else TOFU_OK)
 
 
 def entry_files(entry: ModelEntry, state: State) -> list[ModelFile]:

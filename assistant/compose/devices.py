@@ -17,17 +17,34 @@ from assistant.pipeline.controller import Controller
 from assistant.stages.audio.base import AudioSink, AudioSource
 from assistant.stages.audio.devices import have_output_device
 from assistant.stages.audio.mic import SoundDeviceSource
+from assistant.stages.audio.paced import PacedWavSource
 from assistant.stages.audio.speaker import SoundDeviceSink
 from assistant.stages.audio.wavfile import WavFileSink, WavFileSource
 
 log = logging.getLogger(__name__)
 
 
-def build_source(config: Config, wav: Path | None = None) -> AudioSource:
-    """The microphone, or the WAV file ``wav`` played as one (read at `open`)."""
+def build_source(config: Config, wav: Path | None = None, *, realtime: bool = False) -> AudioSource:
+    """The microphone, or the WAV file ``wav`` played as one: as fast as it
+    is read (streamed from `open`), or with ``realtime`` at the pace it was
+    spoken (`build_paced_source`)."""
     if wav is not None:
+        if realtime:
+            return build_paced_source(config, wav)
         return WavFileSource(wav, block_ms=config.audio.block_ms)
     return SoundDeviceSource(config.audio)
+
+
+def build_paced_source(
+    config: Config, wav: Path | None = None, max_s: float | None = None
+) -> PacedWavSource:
+    """The audio file ``wav`` (its first ``max_s`` seconds) as a live
+    microphone in ``audio.block_ms`` blocks, read now: `AudioError` if it
+    cannot be. With no ``wav``, `PacedWavSource.load` gives it one later."""
+    source = PacedWavSource(config.audio.block_ms)
+    if wav is not None:
+        source.load(wav, max_s)
+    return source
 
 
 def build_speaker(config: Config) -> AudioSink:

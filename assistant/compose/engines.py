@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from assistant.catalog.missing import require_installed
 from assistant.catalog.verify import verify_at_load
+from assistant.compose.remote import build_remote_llm, build_wyoming_stt, build_wyoming_tts
 from assistant.core.config import AsrConfig, Config
 from assistant.core.errors import ConfigError
 from assistant.stages.asr.base import SpeechToText
@@ -46,31 +48,55 @@ def make_speech_to_text(
 
         path = Path(models_dir) / config.whisper_model
         verify_at_load(path, Path(models_dir))
-        return WhisperSpeechToText(config, path, silence_s, n_threads=n_threads)
+        return WhisperSpeechToText(
+            config,
+            path,
+            silence_s,
+            n_threads=n_threads,
+            final_window_s=config.whisper_final_window_s,
+        )
     raise ConfigError(
         f"asr.engine = {config.engine!r} is not allowed; expected 'vosk' or 'whisper'"
     )
 
 
 def build_stt(config: Config, *, n_threads: int = 0) -> SpeechToText:
-    """The configured recognizer, not yet warmed up (its model loads on `warm_up`)."""
-    return make_speech_to_text(
-        config.asr, config.models_dir, config.turn.silence_s, n_threads=n_threads
-    )
+    """The configured recognizer, not yet warmed up (its model loads on `warm_up`).
+    It always gets a language: an empty ``asr.language`` means the profile's,
+    because Whisper left to detect it picks the wrong one on short questions."""
+    asr = replace(config.asr, language=config.asr.language or config.language)
+    if asr.engine == "wyoming":
+        return build_wyoming_stt(replace(config, asr=asr))
+    model = asr.vosk_model if asr.engine == "vosk" else asr.whisper_model
+    _require(config, config.models_dir / model)
+    return make_speech_to_text(asr, config.models_dir, config.turn.silence_s, n_threads=n_threads)
 
 
-def build_llm(config: Config) -> LlamaLanguageModel:
+def _require(config: Config, path: Path) -> None:
+    """One line naming a profile's model that is not installed, and the fetch command."""
+    require_installed(config, path)
+
+
+def build_llm(config: Config) -> LanguageModel:
     """The configured language model, re-verified if its file changed
-    (`verify_at_load`), loaded (seconds) but not warmed up. The caller closes it."""
+    (`verify_at_load`), loaded (seconds) but not warmed up. The caller closes it.
+    A remote backend (`remote.build_remote_llm`) loads nothing here."""
+    if config.llm.backend != "llama":
+        local = replace(config, llm=replace(config.llm, backend="llama"))
+        return build_remote_llm(config, lambda: build_llm(local))
     path = config.models_dir / Path(config.llm.model).expanduser()
+    _require(config, path)
     verify_at_load(path, config.models_dir)
     return LlamaLanguageModel(config.llm, path)
 
 
 def build_tts(config: Config) -> TextToSpeech:
     """The configured piper voice, re-verified if its files changed
-    (`verify_at_load`), loaded but not warmed up."""
+    (`verify_at_load`), loaded but not warmed up; or the remote voice."""
+    if config.tts.engine == "wyoming":
+        return build_wyoming_tts(config)
     path = config.models_dir / f"{config.tts.voice}.onnx"
+    _require(config, path)
     verify_at_load(path, config.models_dir)
     return PiperTextToSpeech(config.tts, path, config.language)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from assistant.appliance.gpio import gpio_available
-from assistant.compose.devices import build_source
+from assistant.compose.devices import build_paced_source, build_source
 from assistant.compose.engines import Engines
 from assistant.core.config import Config, TurnConfig
 from assistant.core.errors import AssistantError
@@ -17,16 +18,20 @@ from assistant.core.events import (
     ButtonPressed,
     Event,
     EventBus,
+    PartialTranscript,
     TurnFailed,
     TurnFinished,
     TurnIgnored,
 )
 from assistant.pipeline.controller import Controller
+from assistant.pipeline.listener import ready_fraction
 from assistant.pipeline.memory import Conversation
+from assistant.pipeline.wake import HandsFree
 from assistant.skills.handler import Skills
 from assistant.skills.timers import Timers
 from assistant.skills.tools import toolbox_from_config
 from assistant.stages.audio.base import AudioSink, AudioSource
+from assistant.stages.audio.paced import PacedWavSource
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
 
@@ -79,6 +84,7 @@ def build_controller(
     turn: TurnConfig,
     *,
     earcons: bool,
+    hands_free: HandsFree | None = None,
 ) -> Controller:
     """A controller on ``engines`` with a fresh conversation and skills. The
     controller opens and closes ``sink``; the caller closes ``source`` never
@@ -98,6 +104,8 @@ def build_controller(
         bus=bus,
         earcons=earcons,
         skills=build_skills(config, engines.llm, engines.tts, conversation),
+        hands_free=hands_free,
+        prefill=config.llm.prefill,
     )
 
 
@@ -109,10 +117,20 @@ def run_file_turn(
     *,
     max_listen_s: float,
     observers: Iterable[Callable[[Event], None]] = (),
+    realtime: bool = False,
 ) -> TurnFinished:
     """One whole voice turn from a WAV file through the real `Controller`,
     as the appliance runs it (skills included, no earcons): the file is the
     utterance and its end is the button release.
+
+    The file is read as fast as it decodes, or with ``realtime`` at the pace
+    it was spoken (`PacedWavSource`), so recognition runs during the speech
+    as with a microphone; then ``ttfa`` counts from the delivery of its last
+    sample, and the event also has ``voiced_to_audio`` in its timings (from
+    the delivery of the last voiced sample to the first audio, what a person
+    waits) and `TurnFinished.ready_fraction` (see `listener.ready_fraction`:
+    the last partial transcript published before the release, against the
+    final one).
 
     ``max_listen_s`` caps how much of the file is heard. Each observer gets
     every event, on the controller thread. Blocks until the turn ends. Raises
@@ -133,7 +151,13 @@ def run_file_turn(
         max_listen_s=max_listen_s,
         reply_timeout_s=config.turn.reply_timeout_s,
     )
-    source = build_source(config, wav=wav)
+    partials: list[PartialTranscript] = []
+    paced: PacedWavSource | None = None
+    if realtime:
+        source = paced = build_paced_source(config, wav, max_s=max_listen_s)
+        bus.subscribe(lambda e: partials.append(e) if isinstance(e, PartialTranscript) else None)
+    else:
+        source = build_source(config, wav=wav)
     controller = build_controller(config, engines, source, sink, bus, turn, earcons=False)
     controller.start()
     try:
@@ -153,4 +177,21 @@ def run_file_turn(
         raise AssistantError(f"{event.stage}: {event.message}")
     if isinstance(event, TurnIgnored):
         raise AssistantError(f"no speech recognized in {wav}; check the file and --engine")
-    return event
+    return event if paced is None else _as_heard_live(event, paced, partials)
+
+
+def _as_heard_live(
+    event: TurnFinished, source: PacedWavSource, partials: list[PartialTranscript]
+) -> TurnFinished:
+    """``event`` with what a paced turn adds: ``voiced_to_audio`` and `ready_fraction`."""
+    released_s = source.released_s
+    ready = ""
+    if released_s is not None:
+        ready = next((p.text for p in reversed(partials) if p.at_s <= released_s), "")
+    timings = dict(event.timings_ms)
+    ttfa, tail_s = timings.get("ttfa"), source.quiet_tail_s
+    if ttfa is not None and tail_s is not None:
+        timings["voiced_to_audio"] = round(ttfa + tail_s * 1000, 1)
+    return replace(
+        event, timings_ms=timings, ready_fraction=ready_fraction(ready, event.transcript)
+    )

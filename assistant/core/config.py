@@ -25,10 +25,13 @@ from assistant.core.sections import (
     LlmConfig,
     LogConfig,
     PathsConfig,
+    ServeConfig,
     ToolsConfig,
     TtsConfig,
     TurnConfig,
+    WakeConfig,
 )
+from assistant.core.uris import parse_address
 
 __all__ = [
     "Config",
@@ -38,9 +41,11 @@ __all__ = [
     "AsrConfig",
     "AudioConfig",
     "TurnConfig",
+    "WakeConfig",
     "GpioConfig",
     "LogConfig",
     "ToolsConfig",
+    "ServeConfig",
     "config_from_dict",
     "load_config",
     "resolve_models_dir",
@@ -55,13 +60,21 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
     gpio: GpioConfig = field(default_factory=GpioConfig)
     log: LogConfig = field(default_factory=LogConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     language: Literal["en", "pt", "es"] = "en"
     """Top-level key, not a section. Set in the file, it picks a profile
-    (assistant/profiles.py): the Vosk model, voice and system prompt of that
-    language, for each of those keys the file does not set itself."""
+    (assistant/core/profiles.py): the language model, Vosk model, voice,
+    system prompt and recognizer language of that language, for each of
+    those keys the file does not set itself."""
+    board: Literal["default", "512mb"] = "default"
+    """Top-level key, not a section. ``512mb`` (a Pi Zero 2 W or 3 A+) picks
+    the catalogue's smallest models and a short context and buffers that fit
+    (assistant/core/profiles.py), for each key the file does not set itself.
+    `assistant models recommend` says which suits this board."""
     source: str = field(default="built-in defaults", compare=False)
     """Where this config came from; not a TOML key."""
 
@@ -164,11 +177,17 @@ def config_from_dict(data: dict[str, Any], source: str = "built-in defaults") ->
     sections: dict[str, Any] = {}
     hints = typing.get_type_hints(Config)
     known = [f.name for f in dataclasses.fields(Config) if f.name != "source"]
-    if "language" in data:
-        f = next(f for f in dataclasses.fields(Config) if f.name == "language")
-        language = _check_value("language", data["language"], hints["language"], f, source)
-        data = {k: v for k, v in apply_profile(language, data).items() if k != "language"}
-        sections["language"] = language
+    if "language" in data or "board" in data:
+        top = {f.name: f for f in dataclasses.fields(Config)}
+        for key in ("language", "board"):
+            if key in data:
+                sections[key] = _check_value(key, data[key], hints[key], top[key], source)
+        language, board = sections.get("language", "en"), sections.get("board", "default")
+        data = {
+            k: v
+            for k, v in apply_profile(language, data, board).items()
+            if k not in ("language", "board")
+        }
     for name, table in data.items():
         if name not in known:
             raise ConfigError(
@@ -230,6 +249,12 @@ def _check_value(key: str, value: Any, hint: Any, f: dataclasses.Field, source: 
     if hint is str:
         if not isinstance(value, str):
             raise bad("a string")
+        schemes = f.metadata.get("schemes")
+        if schemes and value:
+            try:
+                parse_address(value, schemes)
+            except ValueError as exc:
+                raise bad(f"an address ({exc})") from None
         return value
     raise bad(str(hint))  # pragma: no cover - a new field type needs a rule here
 
@@ -238,8 +263,9 @@ def config_to_toml(config: Config) -> str:
     """The effective configuration as TOML, for ``assistant config show``."""
     lines = [f"# effective configuration (from {config.source})"]
     lines.append(f"language = {_toml_value(config.language)}")
+    lines.append(f"board = {_toml_value(config.board)}")
     for section in dataclasses.fields(Config):
-        if section.name in ("source", "language"):
+        if section.name in ("source", "language", "board"):
             continue
         lines.append(f"\n[{section.name}]")
         for key, value in dataclasses.asdict(getattr(config, section.name)).items():

@@ -51,6 +51,20 @@ class CancelPressed(Event):
     pass
 
 
+@dataclass(frozen=True)
+class WakeDetected(Event):
+    """A wake word was heard: starts a turn like `ButtonPressed` (and, while
+    it speaks with ``wake.barge_in``, stops the reply). The controller
+    publishes it on the bus when it acts on it, for the LEDs and earcons."""
+
+    word: str
+    """Model id, e.g. ``hey_mycroft``."""
+    score: float
+    """The detector's averaged probability, 0 to 1."""
+    t_s: float = 0.0
+    """Where in the microphone's stream it ended, in seconds since it opened."""
+
+
 # Facts the controller publishes.
 @dataclass(frozen=True)
 class StateChanged(Event):
@@ -80,6 +94,14 @@ class SentenceSpoken(Event):
 
 
 @dataclass(frozen=True)
+class EndpointReached(Event):
+    """A turn with no button release stopped listening by itself."""
+
+    endpoint_ms: float
+    """From the last voiced audio to the end of listening, in milliseconds."""
+
+
+@dataclass(frozen=True)
 class TurnIgnored(Event):
     reason: str
     """Why no reply was made: ``short-press`` or ``no-speech``."""
@@ -98,6 +120,17 @@ class TurnFinished(Event):
     """Everything the LLM produced, spoken or not."""
     path: str = "llm"
     """Which path answered: ``llm``, ``intent`` or ``tool``."""
+    ready_fraction: float | None = None
+    """Share (0 to 1) of the transcript's words that the partial transcript
+    already had at the release (a leading-word match); None when not
+    measured (only a paced file turn, ``listen --realtime``, measures it)."""
+    prefill_tokens: int = 0
+    """Prompt tokens the speculative prefill read into the LLM while the
+    user spoke (``llm.prefill``)."""
+    prompt_tokens_read: int = 0
+    """Prompt tokens the LLM still had to read once the transcript was
+    final: the wait before the first token that caching and prefill did not
+    take away."""
 
 
 @dataclass(frozen=True)

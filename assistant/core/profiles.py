@@ -1,16 +1,25 @@
-"""Language profiles: ``language = "pt"`` in the config picks a matching speech
-recognizer, voice and system prompt in one go.
+"""Profiles: ``language = "pt"`` picks the four stages of that language in one
+go, and ``board = "512mb"`` shrinks them to fit a 512 MB board.
 
-`apply_profile` is called by the config loader on the raw TOML tables, before
-validation, and only fills keys the user did not set, so an explicit
-``[tts] voice`` still wins. Each profile's models form the catalogue set of the
-same name: ``assistant models fetch pt`` installs them.
+A language profile sets the language model, the Vosk model, the voice, the
+system prompt and the recognizer's language (which Whisper also gets, so it
+never guesses). A board profile sets the smallest models of the catalogue
+and sizes the context and buffers to fit; it applies on top of the language
+profile. `apply_profile` is called by the config loader on the raw TOML
+tables, before validation, and only fills keys the user did not set, so an
+explicit ``[llm] model`` still wins.
+
+Each language profile's models form the catalogue set of the same name
+(``assistant models fetch pt``); a board profile's form ``<board>-<language>``
+(``512mb-pt``). This module is below the catalogue, so it names models by file
+as the config does, and by catalogue id for the messages; tests check that
+both agree with ``catalog.toml``.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -20,69 +29,136 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 @dataclass(frozen=True)
+class Models:
+    """One model per stage, by catalogue id and by the config value that loads it."""
+
+    llm_id: str
+    """Catalogue id of the language model."""
+    llm_file: str
+    """``llm.model``: the GGUF file of ``llm_id``."""
+    vosk_model: str
+    """``asr.vosk_model``: a Vosk model directory, which is also its catalogue id."""
+    voice: str
+    """``tts.voice``: a Piper voice, which is also its catalogue id."""
+
+    @property
+    def ids(self) -> tuple[str, str, str]:
+        """The catalogue ids: language model, recognizer, voice."""
+        return (self.llm_id, self.vosk_model, self.voice)
+
+
+@dataclass(frozen=True)
 class Profile:
     language: str
     """Config value of ``language`` and code passed to the recognizer (``asr.language``)."""
-    vosk_model: str
-    """Vosk model directory (catalogue id) for ``asr.vosk_model``."""
-    voice: str
-    """Piper voice (catalogue id) for ``tts.voice``."""
+    models: Models
+    """The four stages' models on a board with 1 GB or more."""
     system_prompt: str
     """``llm.system_prompt``, written in the profile's language."""
-    suggested_llm: str
-    """Catalogue id of a language model that speaks the language; advisory only
-    (``llm.model`` is not changed: the embedded default is English-only)."""
 
+
+@dataclass(frozen=True)
+class BoardProfile:
+    name: str
+    """Config value of ``board``."""
+    models: dict[str, Models]
+    """The smallest models of the catalogue, by language."""
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Other keys it sets, as TOML-shaped tables."""
+
+
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
+QWEN_05B = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+GEMMA_270M = "gemma-3-270m-it-Q8_0.gguf"
 
 PROFILES: dict[str, Profile] = {
     "en": Profile(
         language="en",
-        vosk_model="vosk-model-small-en-us-0.15",
-        voice="en_US-joe-medium",
+        models=Models("smollm2-135m", SMOLLM2, "vosk-model-small-en-us-0.15", "en_US-joe-medium"),
         system_prompt=DEFAULT_SYSTEM_PROMPT,
-        suggested_llm="smollm2-135m",
     ),
+    # Qwen2.5-0.5B: the smallest catalogue model that answers well in
+    # Portuguese and Spanish, and at ~490 MB twice as fast as the 1B models
+    # (memory bandwidth bound: ~22 tokens/s on a Pi 5, ~10 on a Pi 4).
     "pt": Profile(
         language="pt",
-        vosk_model="vosk-model-small-pt-0.3",
-        voice="pt_BR-faber-medium",
+        models=Models("qwen2.5-0.5b", QWEN_05B, "vosk-model-small-pt-0.3", "pt_BR-faber-medium"),
         system_prompt=(
             "Você é um assistente de voz prestativo que funciona offline num Raspberry Pi. "
             "Responda em português, em uma ou duas frases curtas para serem faladas. "
             "Não use listas, markdown nem emojis."
         ),
-        suggested_llm="qwen2.5-0.5b",
     ),
     "es": Profile(
         language="es",
-        vosk_model="vosk-model-small-es-0.42",
-        voice="es_ES-davefx-medium",
+        models=Models("qwen2.5-0.5b", QWEN_05B, "vosk-model-small-es-0.42", "es_ES-davefx-medium"),
         system_prompt=(
             "Eres un asistente de voz útil que funciona sin conexión en una Raspberry Pi. "
             "Responde en español, en una o dos frases cortas para ser habladas. "
             "No uses listas, markdown ni emojis."
         ),
-        suggested_llm="qwen2.5-0.5b",
+    ),
+}
+
+BOARDS: dict[str, BoardProfile] = {
+    # A Pi Zero 2 W or 3 A+: about 420 MB free for Linux and the assistant.
+    # The smallest models; a short context (its KV cache and llama.cpp's
+    # compute buffers scale with n_ctx), two remembered exchanges, short
+    # replies, and few reply WAVs kept. Gemma 3 270M is mapped, not read in:
+    # its pages are clean page cache the kernel may drop under pressure.
+    "512mb": BoardProfile(
+        name="512mb",
+        models={
+            "en": Models(
+                "smollm2-135m", SMOLLM2, "vosk-model-small-en-us-0.15", "en_US-lessac-low"
+            ),
+            "pt": Models(
+                "gemma-3-270m", GEMMA_270M, "vosk-model-small-pt-0.3", "pt_BR-faber-medium"
+            ),
+            "es": Models(
+                "gemma-3-270m", GEMMA_270M, "vosk-model-small-es-0.42", "es_ES-davefx-medium"
+            ),
+        },
+        keys={
+            "llm": {"n_ctx": 512, "max_tokens": 96, "max_turns": 2, "mmap": True},
+            "audio": {"keep_replies": 10},
+        },
     ),
 }
 
 
-def profile_defaults(language: str) -> dict[str, dict[str, str]]:
-    """The config keys a profile sets, as TOML-shaped tables."""
+def profile_models(language: str, board: str = "default") -> Models:
+    """The models a language (and board) profile selects."""
+    if board in BOARDS:
+        return BOARDS[board].models[language]
+    return PROFILES[language].models
+
+
+def set_name(language: str, board: str = "default") -> str:
+    """The catalogue set holding a profile's models: ``pt``, ``512mb-pt``."""
+    return f"{board}-{language}" if board in BOARDS else language
+
+
+def profile_defaults(language: str, board: str = "default") -> dict[str, dict[str, Any]]:
+    """Every config key a profile sets, as TOML-shaped tables."""
     p = PROFILES[language]
-    return {
-        "asr": {"vosk_model": p.vosk_model, "language": p.language},
-        "tts": {"voice": p.voice},
-        "llm": {"system_prompt": p.system_prompt},
+    m = profile_models(language, board)
+    tables: dict[str, dict[str, Any]] = {
+        "asr": {"vosk_model": m.vosk_model, "language": p.language},
+        "tts": {"voice": m.voice},
+        "llm": {"model": m.llm_file, "system_prompt": p.system_prompt},
     }
+    for section, values in (BOARDS[board].keys if board in BOARDS else {}).items():
+        tables.setdefault(section, {}).update(values)
+    return tables
 
 
-def apply_profile(language: str, data: dict[str, Any]) -> dict[str, Any]:
+def apply_profile(language: str, data: dict[str, Any], board: str = "default") -> dict[str, Any]:
     """A copy of the raw config tables ``data`` with the profile's keys added
     where the user did not set them. ``data``'s values are not validated here;
     tables that are not dicts are left for the loader to reject."""
     merged = copy.deepcopy(data)
-    for section, values in profile_defaults(language).items():
+    for section, values in profile_defaults(language, board).items():
         table = merged.setdefault(section, {})
         if isinstance(table, dict):
             for key, value in values.items():

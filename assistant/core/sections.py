@@ -16,6 +16,11 @@ def _range(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
     return {"range": (lo, hi)}
 
 
+def _uri(*schemes: str) -> dict[str, Any]:
+    """An address key: empty (unset) or a URI with one of ``schemes``."""
+    return {"schemes": schemes}
+
+
 @dataclass(frozen=True)
 class PathsConfig:
     models_dir: str = ""
@@ -46,6 +51,27 @@ class LlmConfig:
     """Memory-map the GGUF file instead of reading it into memory. Off by
     default: a mapped file changed or truncated on disk while the assistant
     runs would crash it (SIGBUS) or corrupt its answers."""
+    prefill: bool = True
+    """Read the prompt into the model while the user still speaks (from the
+    partial transcripts), so less is left to read after the release. It
+    never changes the answer; off saves the CPU it spends on words the
+    recognizer then revises."""
+    backend: Literal["llama", "openai", "wyoming"] = "llama"
+    """``llama``: the local GGUF model. ``openai``: an OpenAI-compatible chat
+    server on the LAN at `url` (llama-server, Ollama). ``wyoming``: a Wyoming
+    ``handle`` service at `url` (``assistant serve``), whose own skills and
+    model then answer what the local skills do not."""
+    url: str = field(default="", metadata=_uri("http", "https", "tcp"))
+    """The remote backend's address: ``http(s)://HOST:PORT`` for ``openai``
+    (``/v1`` is added when missing), ``tcp://HOST:PORT`` for ``wyoming``."""
+    remote_model: str = ""
+    """Model name sent to an ``openai`` server; empty sends `model`."""
+    api_key_file: str = ""
+    """File holding the ``openai`` server's API key (read once, never logged)."""
+    fallback: Literal["none", "local"] = "none"
+    """``local``: when the remote backend fails before its first word (not
+    answering, or an error), the local `model` answers instead; it is loaded
+    on first need."""
 
 
 @dataclass(frozen=True)
@@ -64,16 +90,31 @@ class TtsConfig:
     noise_w_scale: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
     """Piper's phoneme-length noise, the variety in timing; negative keeps
     the voice's own."""
+    n_threads: int = field(default=0, metadata=_range(0, 64))
+    """onnxruntime's threads for one synthesis; 0 picks a default from the
+    core count that leaves the language model its cores."""
+    engine: Literal["piper", "wyoming"] = "piper"
+    """``piper``: the local voice. ``wyoming``: a Wyoming ``tts`` service at `uri`."""
+    uri: str = field(default="", metadata=_uri("tcp"))
+    """The ``wyoming`` engine's address, ``tcp://HOST:PORT``."""
 
 
 @dataclass(frozen=True)
 class AsrConfig:
-    engine: Literal["vosk", "whisper"] = "vosk"
-    """Speech recognizer: ``vosk`` (streaming, default) or ``whisper`` (extra)."""
+    engine: Literal["vosk", "whisper", "wyoming"] = "vosk"
+    """Speech recognizer: ``vosk`` (streaming, default), ``whisper`` (extra)
+    or ``wyoming`` (a Wyoming ``asr`` service at `uri`)."""
+    uri: str = field(default="", metadata=_uri("tcp"))
+    """The ``wyoming`` engine's address, ``tcp://HOST:PORT``."""
     vosk_model: str = "vosk-model-small-en-us-0.15"
     """Vosk model directory inside the models directory."""
     whisper_model: str = "whisper-base"
     """faster-whisper (CTranslate2) model directory inside the models directory."""
+    whisper_final_window_s: int = field(default=30, metadata=_range(5, 30))
+    """Whisper's encoder window, in seconds, for the decode that gives the
+    transcript (never shorter than the utterance). 30, Whisper's own, keeps
+    its accuracy; shorter answers sooner after the release but misses more
+    words (``benchmarks/asr_wer.py`` measures both)."""
     language: str = "en"
     """Language code passed to engines that take one."""
     grammar: list[str] = field(default_factory=list)
@@ -111,6 +152,29 @@ class TurnConfig:
     """Toggle mode: trailing silence that ends the turn."""
     reply_timeout_s: float = field(default=60.0, metadata=_range(1.0, 600.0))
     """A turn that produces nothing for this long fails and returns to idle."""
+
+
+@dataclass(frozen=True)
+class WakeConfig:
+    enabled: bool = False
+    """Hands-free: keep the microphone open while idle and start a turn when
+    a wake word is heard. The button keeps working. Needs ``.[wake]``."""
+    words: list[str] = field(default_factory=lambda: ["hey_mycroft"])
+    """Wake words, from the bundled microWakeWord models: ``hey_mycroft``,
+    ``hey_jarvis``, ``okay_nabu``, ``alexa``."""
+    threshold: float = field(default=0.0, metadata=_range(0.0, 1.0))
+    """Detection threshold on the averaged probability; 0 keeps each model's
+    own cutoff (0.85 to 0.97)."""
+    refractory_s: float = field(default=2.0, metadata=_range(0.0, 60.0))
+    """After a detection, the same word is ignored for this long."""
+    follow_up_s: float = field(default=5.0, metadata=_range(0.0, 60.0))
+    """After a reply to a hands-free turn, listen this long for a follow-up
+    without the wake word; 0 turns it off."""
+    barge_in: bool = False
+    """While speaking, listen for the wake word (only) to stop the reply."""
+    barge_in_threshold: float = field(default=0.99, metadata=_range(0.0, 1.0))
+    """Detection threshold while it speaks: higher, so its own voice does
+    not stop it."""
 
 
 @dataclass(frozen=True)
@@ -153,3 +217,23 @@ class ToolsConfig:
     inputs: list[str] = field(default_factory=list)
     """Digital inputs (buttons, switches) the LLM may read, same form, e.g.
     ``"door=6"``. Pins must differ from the [gpio] pins."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    uri: str = "tcp://127.0.0.1:10700"
+    """Where ``assistant serve`` listens, as ``tcp://HOST:PORT``. Loopback by
+    default; a LAN address (or 0.0.0.0) also needs `allow`."""
+    allow: list[str] = field(default_factory=list)
+    """LAN subnets that may connect, e.g. ``"192.168.1.0/24"``; loopback is
+    always allowed, every other peer is dropped when it connects."""
+    max_clients: int = field(default=8, metadata=_range(1, 256))
+    """Connections served at once; more are refused when they connect."""
+    idle_timeout_s: float = field(default=60.0, metadata=_range(1.0, 3600.0))
+    """A client that sends nothing for this long is disconnected."""
+    max_frame_bytes: int = field(default=1 << 20, metadata=_range(4096, 64 << 20))
+    """Largest event a client may send (header line, data and payload)."""
+    max_audio_s: float = field(default=60.0, metadata=_range(1.0, 600.0))
+    """Longest audio one transcribe request may send; the rest is ignored."""
+    zeroconf: bool = False
+    """Advertise the server on the LAN as ``_wyoming._tcp`` (mDNS)."""

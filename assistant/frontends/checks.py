@@ -46,8 +46,10 @@ def check_packages(
 ) -> Check:
     """The run-time packages; the recognizer not configured is informational."""
     required = ["numpy", "llama-cpp-python", "piper-tts", "sounddevice", "soxr", "gpiozero"]
-    asr = {"vosk": "vosk", "whisper": "faster-whisper"}
+    asr = {"vosk": "vosk", "whisper": "faster-whisper", "wyoming": "wyoming"}
     required.append(asr[config.asr.engine])
+    if "wyoming" in (config.tts.engine, config.llm.backend) and "wyoming" not in required:
+        required.append("wyoming")
     optional = [p for e, p in asr.items() if e != config.asr.engine]
     found, missing = [], []
     for name in required + optional:
@@ -56,7 +58,8 @@ def check_packages(
         except importlib.metadata.PackageNotFoundError:
             (missing if name in required else found).append(f"{name} (not installed)")
     if missing:
-        fix = "reinstall the assistant (`pip install .`, `.[whisper]` for faster-whisper)"
+        fix = "reinstall the assistant (`pip install .`, `.[whisper]` for faster-whisper, "
+        fix += "`.[hub]` for wyoming)"
         return Check("packages", "fail", ", ".join(missing), fix)
     return Check("packages", "ok", ", ".join(found))
 
@@ -72,6 +75,12 @@ def configured_models(
         (f"{config.asr.engine} model", "asr", d / asr),
         ("voice", "tts", d / f"{config.tts.voice}.onnx"),
     ]
+    # Remote engines have their models on the hub (`check_remote`); a local
+    # fallback language model is still needed here.
+    local_llm = config.llm.backend == "llama" or config.llm.fallback == "local"
+    remote = {"llm": not local_llm, "asr": config.asr.engine == "wyoming"}
+    remote["tts"] = config.tts.engine == "wyoming"
+    wanted = [w for w in wanted if not remote[w[1]]]
     engines = {"llm": "llama.cpp", "asr": config.asr.engine, "tts": "piper"}
     found = []
     for role, kind, path in wanted:
@@ -84,6 +93,40 @@ def configured_models(
     return found
 
 
+def check_remote(config: Config, *, timeout_s: float = 3.0) -> list[Check]:
+    """Each remote engine's server: does it accept a connection? (One TCP
+    connect each, to the configured address only.)"""
+    from assistant.core.errors import AssistantError
+    from assistant.core.uris import parse_address
+    from assistant.stages.link import Link
+
+    remotes = []
+    if config.asr.engine == "wyoming":
+        remotes.append(("speech recognizer", "asr.uri", config.asr.uri))
+    if config.llm.backend != "llama":
+        remotes.append(("language model", "llm.url", config.llm.url))
+    if config.tts.engine == "wyoming":
+        remotes.append(("voice", "tts.uri", config.tts.uri))
+    checks = []
+    for role, key, uri in remotes:
+        if not uri:
+            checks.append(Check(role, "fail", f"{key} is not set", f"set {key}, or pass --hub"))
+            continue
+        try:
+            address = parse_address(uri, ("tcp", "http", "https"))
+            Link(
+                address,
+                error=AssistantError,
+                fix="",
+                connect_timeout_s=timeout_s,
+            ).close()
+        except (ValueError, AssistantError) as exc:
+            checks.append(Check(role, "fail", str(exc), f"start the server, or fix {key}"))
+            continue
+        checks.append(Check(role, "ok", f"the server at {address} answers"))
+    return checks
+
+
 def check_models(
     config: Config, *, catalog: Catalog | None = None, verify: Callable | None = None
 ) -> list[Check]:
@@ -91,7 +134,7 @@ def check_models(
     from assistant.catalog.manage import verify_models
 
     catalog = catalog or load_catalog()
-    checks = []
+    checks = check_remote(config)
     for role, path, entry in configured_models(config, catalog):
         if entry is None:  # not a catalogue model: no checksum to compare
             checks.append(check_own_model(role, path))
@@ -100,7 +143,11 @@ def check_models(
         bad = [r for r in results if not r.ok]
         fix = f"run `assistant models fetch {entry.id}`"
         if bad and all(r.message == "missing" for r in bad):
-            checks.append(Check(role, "fail", f"{entry.id} is missing from {path.parent}", fix))
+            from assistant.catalog.missing import fetch_command, profile_note
+
+            detail = f"{entry.id}{profile_note(entry, config)} is missing from {path.parent}"
+            fix = f"run `{fetch_command([entry], config, catalog)}`"
+            checks.append(Check(role, "fail", detail, fix))
         elif bad:
             problems = "; ".join(f"{r.file}: {r.message}" for r in bad)
             detail = f"{entry.id} is corrupt or changed since it was installed ({problems})"
@@ -136,22 +183,26 @@ def check_memory(
     catalog: Catalog | None = None,
     memory: Callable[[], tuple[int, int] | None] | None = None,
 ) -> Check:
-    """MemAvailable against the catalogue's memory_mb of the configured models."""
+    """MemAvailable against the catalogue's memory_mb of the configured models
+    (plus Python's own): a warning when they fit only in MemTotal, a failure
+    when not even there."""
     from assistant.catalog.machine import MB, fits, memory_info
+    from assistant.catalog.recommend import peak_mb
 
     catalog = catalog or load_catalog()
     entries = [e for _, _, e in configured_models(config, catalog) if e is not None]
-    need_mb = sum(e.memory_mb for e in entries)
+    need_mb = peak_mb(entries)
     mem = (memory or memory_info)()
     if mem is None:
         return Check("memory", "info", f"models need ~{need_mb} MB; /proc/meminfo unreadable")
     detail = f"{mem[0] / MB:.0f} MB available of {mem[1] / MB:.0f} MB; models need ~{need_mb} MB"
     fit = fits(need_mb, mem)
     if fit == "no":
-        fix = "pick smaller models (`assistant models list` shows what fits)"
+        fix = "pick smaller models: `assistant models recommend` says which fit this board"
         return Check("memory", "fail", detail, fix)
     if fit == "tight":
-        return Check("memory", "warn", detail, "close other programs or pick smaller models")
+        fix = "close other programs, or `assistant models recommend` for models that fit"
+        return Check("memory", "warn", detail, fix)
     return Check("memory", "ok", detail)
 
 
@@ -169,3 +220,22 @@ def check_config(config: Config, *, catalog: Catalog | None = None) -> list[Chec
             detail = f"{role} {entry.id} is {entry.language} but asr.language is {lang!r}"
             checks.append(Check("config", "warn", detail, fix))
     return checks
+
+
+def check_wake(config: Config, *, load: Callable[[Config], object] | None = None) -> Check:
+    """With ``[wake]`` on, loads the wake-word models (tens of ms) and says
+    which endpointer hands-free turns use."""
+    from assistant.compose.handsfree import build_detector, endpointer_name
+    from assistant.core.errors import AssistantError
+
+    if not config.wake.enabled:
+        return Check("wake word", "info", "off (push-to-talk only; [wake] enabled = true)")
+    try:
+        detector = (load or build_detector)(config)
+    except AssistantError as exc:
+        return Check(
+            "wake word", "fail", str(exc), "`pip install .[wake]`, or set [wake] enabled = false"
+        )
+    getattr(detector, "close", lambda: None)()
+    words = ", ".join(config.wake.words)
+    return Check("wake word", "ok", f"{words}; turns end by the {endpointer_name()}")

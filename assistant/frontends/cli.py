@@ -40,13 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {}
         if args.models_dir:
             overrides["paths.models_dir"] = str(Path(args.models_dir).resolve())
+        if getattr(args, "hub", None):
+            overrides.update(_hub_overrides(args.hub))
         if getattr(args, "engine", None):
             overrides["asr.engine"] = args.engine
         config = load_config(args.config, overrides)
         if args.command is None:
             args = parser.parse_args([*argv, _default_command(config)])
         level = config.log.level.upper()
-        if args.command != "run" and not args.profile:
+        if args.command not in ("run", "serve") and not args.profile:
             # One-shot commands print results; their INFO logs would only be noise.
             level = max(logging.getLevelName(level), logging.WARNING)
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else level)
@@ -101,6 +103,18 @@ def _question(text: str) -> str:
     return question
 
 
+def _hub_overrides(hub: str) -> dict[str, str]:
+    """``--hub``: every remote engine pointed at one ``assistant serve``."""
+    from assistant.compose.remote import hub_overrides
+    from assistant.core.uris import parse_address
+
+    try:
+        parse_address(hub, ("tcp",))
+    except ValueError as exc:
+        raise InputError(f"--hub {hub!r} is not usable: {exc}") from None
+    return hub_overrides(hub)
+
+
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
     command = args.command
     if args.profile:
@@ -123,12 +137,32 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _console(args, config)
     if command == "ask":
         return _ask(args, config)
+    if command == "listen" and args.wake:
+        from assistant.frontends.wake import listen_wake
+
+        result = listen_wake(
+            config, args.wav, args.out, realtime=args.realtime, profile=args.profile
+        )
+        _emit(result, args.json, text_key="reply")
+        return 0
+    if command == "wake":
+        from assistant.frontends.wake import detect_file, format_detections
+
+        found = detect_file(config, args.wav)
+        print(json.dumps({"detections": found}) if args.json else format_detections(found))
+        return 0
     if command == "listen":
         from assistant.frontends.listen import listen_once
 
-        result = listen_once(config, args.wav, args.out, profile=args.profile)
+        result = listen_once(
+            config, args.wav, args.out, profile=args.profile, realtime=args.realtime
+        )
         _emit(result, args.json, text_key="reply")
         return 0
+    if command == "bench" and args.quality:
+        from assistant.bench.quality import run_quality
+
+        return run_quality(config, as_json=args.json, llm_ids=args.llm)
     if command == "bench" and args.soak is not None:
         from assistant.bench.soak import run_soak
 
@@ -143,7 +177,12 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
             threads_sweep=args.threads_sweep,
             questions=args.questions,
             memory=args.memory,
+            paced=args.paced,
         )
+    if command == "serve":
+        from assistant.frontends.serve import serve
+
+        return serve(config, uri=args.uri)
     if command == "run":
         from assistant.frontends.run import run
 
@@ -159,6 +198,8 @@ def _default_command(config: Config) -> str:
     if not have_input_device():
         return "console"
     asr = config.asr
+    if asr.engine == "wyoming":
+        return "run"  # the recognizer is on the hub
     model = asr.vosk_model if asr.engine == "vosk" else asr.whisper_model
     if not (config.models_dir / model).is_dir():
         print(
@@ -297,6 +338,15 @@ def _models(args: argparse.Namespace, config: Config) -> int:
         models.fetch_models(
             ids, directory, echo=lambda line: print(line, file=sys.stderr), progress=sys.stderr
         )
+        return 0
+    if args.models_command == "recommend":
+        from assistant.catalog.recommend import format_recommendation, read_machine, recommend
+
+        rec = recommend(read_machine(), args.language or config.language)
+        if args.json:
+            print(json.dumps(rec.as_json(), ensure_ascii=False))
+        else:
+            print("\n".join(format_recommendation(rec)))
         return 0
     if args.models_command == "use":
         path = _user_config_path(args, config)

@@ -22,6 +22,7 @@ from assistant.frontends.checks import (
     check_models,
     check_packages,
     check_python,
+    check_wake,
 )
 from assistant.frontends.hardware import (
     check_gpio,
@@ -41,7 +42,7 @@ MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "info": "-"}
 DEFAULT_CHECKS: tuple[Callable[[Config], Check | list[Check]], ...] = (
     check_config, check_python, check_packages, check_microphone, check_input_level,
     check_speaker, check_gpio, check_pins, check_models, check_memory,
-    check_temperature, check_throttling,
+    check_temperature, check_throttling, check_wake,
 )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """``assistant listen --wav``: one whole voice turn from a WAV file, as the
 appliance runs it (the shared `compose.run_file_turn`), with JSON-ready
-results."""
+results. With ``--realtime`` the file is spoken into the turn at its own
+pace, as a microphone delivers it, so recognition overlaps the speech."""
 
 from __future__ import annotations
 
@@ -19,11 +20,27 @@ MAX_LISTEN_S = 600.0
 """The file is the whole question: hear up to this much of it, however
 short ``turn.max_listen_s`` is for a held button."""
 
-TIMING_KEYS = ("asr_final", "llm_first_token", "tts_first_audio", "ttfa", "total")
-"""``timings_ms`` of the JSON output, in ms; a stage that did not run is None."""
+TIMING_KEYS = (
+    "asr_final",
+    "llm_first_token",
+    "tts_first_audio",
+    "ttfa",
+    "voiced_to_audio",
+    "total",
+)
+"""``timings_ms`` of the JSON output, in ms; a stage that did not run is
+None. ``ttfa`` counts from the release (the file's last sample),
+``voiced_to_audio`` from its last voiced sample (``--realtime`` only)."""
 
 
-def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = False) -> dict:
+def listen_once(
+    config: Config,
+    wav: Path,
+    out: Path | None,
+    profile: bool = False,
+    *,
+    realtime: bool = False,
+) -> dict:
     """Run one voice turn on ``wav`` and return the JSON-ready result.
 
     The reply is spoken to ``out`` (a WAV file) when given, else to the
@@ -32,6 +49,9 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
     Raises `AssistantError` for a bad file (before any model loads), a failed
     turn, or a file with no recognizable speech. The file is streamed, so
     its length costs no memory; only its first `MAX_LISTEN_S` are heard.
+    With ``realtime`` it is delivered at its own pace in ``audio.block_ms``
+    blocks (and read whole first, up to `MAX_LISTEN_S`), and the result has
+    ``ready_fraction``: how much of the transcript was ready at the release.
     """
     info = inspect_audio(wav)
     if info.duration_s > MAX_LISTEN_S:
@@ -48,6 +68,7 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
             build_sink(config, wav=out),
             max_listen_s=max(config.turn.max_listen_s, MAX_LISTEN_S),
             observers=[log_turns(profile)],
+            realtime=realtime,
         )
     result = {
         "transcript": event.transcript,
@@ -56,6 +77,8 @@ def listen_once(config: Config, wav: Path, out: Path | None, profile: bool = Fal
         "tokens_per_s": event.tokens_per_s,
         "path": event.path,
         "engine": config.asr.engine,
+        "realtime": realtime,
+        "ready_fraction": event.ready_fraction,
     }
     if out is not None:
         result["wav"] = str(out)

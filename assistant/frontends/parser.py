@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     # --profile also after the command; SUPPRESS keeps it from resetting the global one.
     turn = argparse.ArgumentParser(add_help=False)
     turn.add_argument("--profile", action="store_true", default=argparse.SUPPRESS)
+    turn.add_argument(
+        "--hub",
+        metavar="tcp://HOST:PORT",
+        help="recognize, answer and speak on this `assistant serve` (a satellite)",
+    )
 
     sub.add_parser(
         "run", parents=[turn], help="the appliance: push-to-talk voice turns"
@@ -43,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--out", type=Path, help="write the spoken reply to this WAV file")
     li.add_argument("--json", action="store_true", help="print one JSON object")
     li.add_argument("--engine", choices=["vosk", "whisper"], help="speech recognizer")
+    li.add_argument(
+        "--realtime", action="store_true", help="deliver the file at its own pace, like a mic"
+    )
+    li.add_argument(
+        "--wake", action="store_true", help="hands-free: wait for the wake word, then listen"
+    )
+
+    w = sub.add_parser("wake", help="print every wake-word detection in an audio file")
+    w.add_argument("--wav", type=Path, required=True, help="the audio, any rate and channels")
+    w.add_argument("--json", action="store_true", help="print one JSON object")
 
     b = sub.add_parser("bench", help="benchmark every stage and the whole turn")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -50,8 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads-sweep", action="store_true", help="also sweep llama n_threads")
     b.add_argument("--questions", type=Path, help="one question per line (default: built-in)")
     b.add_argument("--no-memory", dest="memory", action="store_false", help="skip the RSS probe")
+    b.add_argument(
+        "--unpaced",
+        dest="paced",
+        action="store_false",
+        help="feed the streaming arm the whole file at once (no recognition during speech)",
+    )
     b.add_argument("--soak", type=int, metavar="N", help="instead: N mixed turns in one process")
+    b.add_argument(
+        "--quality",
+        action="store_true",
+        help="instead: answer accuracy in en, pt and es of each installed language model",
+    )
+    b.add_argument(
+        "--llm", action="append", metavar="ID", help="--quality: only these models (repeatable)"
+    )
     b.add_argument("--soak-out", type=Path, metavar="FILE", help="per-turn soak rows (.csv/.json)")
+
+    sv = sub.add_parser("serve", help="serve the engines to the LAN over Wyoming (the hub)")
+    sv.add_argument(
+        "--uri", help="where to listen, tcp://IP:PORT (default: serve.uri, tcp://127.0.0.1:10700)"
+    )
 
     sub.add_parser("devices", help="list audio input and output devices")
     sub.add_parser("doctor", help="check this machine, the models and the config")
@@ -69,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--set", dest="model_set", help="a named set: default, test, en, pt, es")
     v = msub.add_parser("verify", help="re-hash installed models against their SHA-256")
     v.add_argument("ids", nargs="*")
+    r = msub.add_parser("recommend", help="the models that fit this board and language")
+    r.add_argument("--language", choices=["en", "pt", "es"], help="default: the config's")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
     u = msub.add_parser("use", help="point the config file at an installed model")
     u.add_argument("id", help="model id, e.g. qwen2.5-0.5b")
     return p

@@ -25,6 +25,7 @@ from assistant.compose import (
     build_speaker,
     use_gpio,
 )
+from assistant.compose.handsfree import build_hands_free, build_wake_listener
 from assistant.core.config import Config
 from assistant.core.events import EventBus
 from assistant.stages.audio.devices import find_device
@@ -90,20 +91,26 @@ def _serve(
     try:
         bus = EventBus()
         bus.subscribe(log_turns(profile))
+        mic = build_source(config)
+        wake = build_wake_listener(config, mic, bus)
         controller = build_controller(
             config,
             engines,
-            build_source(config),
+            wake.tap if wake is not None else mic,
             build_speaker(config),
             bus,
             config.turn,
             earcons=config.audio.earcons,
+            hands_free=build_hands_free(config),
         )
         # Closed in reverse order, after the controller has stopped.
         stack.callback(controller.skills.close)
         stack.enter_context(build_buttons(config, controller, gpio=gpio))
         indicator = stack.enter_context(build_indicator(config, gpio=gpio))
         bus.subscribe(indicator.on_event)
+        if wake is not None:
+            stack.callback(wake.stop)  # after the controller, which reads its tap
+            wake.start(controller.submit)
     except BaseException:
         engines.close()  # no worker has started yet
         raise

@@ -12,12 +12,14 @@ result). Workers never change state.
     A press while THINKING or SPEAKING is a barge-in: the reply stops and
     a new turn starts listening.
 
-A `VoiceTurn` listens on a ``listen-N`` thread (`listener.Listening`), then
-replies on a ``reply-N`` thread (`reply.answer`). An `AlertTurn` (a due
+A `VoiceTurn` listens on a ``listen-N`` thread (`listener.Listening`) while
+a ``prefill-N`` thread (`prefill.Prefill`) reads the words heard so far into
+the model, then replies on a ``reply-N`` thread (`reply.answer`). An `AlertTurn` (a due
 timer) starts while idle and only speaks, on a ``reply-N`` thread (`reply.say`).
 
 Threads: the listeners run one after another (they share the microphone),
-and so do the replies (llama.cpp allows one thread at a time). A cancelled
+and so do the replies and prefills (llama.cpp allows one thread at a time;
+see `workers`). A cancelled
 worker ends at its next block, token or chunk: a prompt evaluation stops
 through llama.cpp's abort callback. `stop` joins the controller thread and
 then every worker before it closes the speaker.
@@ -37,6 +39,7 @@ from assistant.core.events import (
     ButtonPressed,
     ButtonReleased,
     CancelPressed,
+    EndpointReached,
     Event,
     EventBus,
     PartialTranscript,
@@ -47,11 +50,12 @@ from assistant.core.events import (
     TranscriptReady,
     TurnFailed,
     TurnIgnored,
+    WakeDetected,
 )
-from assistant.pipeline.failure import WorkerFailed, worker_failure
+from assistant.pipeline.failure import WorkerFailed, spoken_failure
 from assistant.pipeline.listener import Heard, Listening
 from assistant.pipeline.memory import Conversation
-from assistant.pipeline.reply import ReplyStreamer, answer, say
+from assistant.pipeline.reply import ReplyStreamer
 from assistant.pipeline.shortcuts import Shortcuts
 from assistant.pipeline.speaker import Speaker
 from assistant.pipeline.turns import (
@@ -62,6 +66,8 @@ from assistant.pipeline.turns import (
     Turn,
     VoiceTurn,
 )
+from assistant.pipeline.wake import HandsFree, HandsFreeListen
+from assistant.pipeline.workers import Workers
 from assistant.stages.asr.base import SpeechToText
 from assistant.stages.audio.base import AudioSink, AudioSource
 from assistant.stages.llm.base import LanguageModel
@@ -83,6 +89,8 @@ class Controller:
     opens ``sink`` in `start` (and reopens it after an audio failure) and
     closes it in `stop`; without one the sink is not used. It closes nothing
     else it was given. ``skills`` answers before the LLM and rings timers.
+    With ``prefill``, a voice turn prefills the LLM from its partial
+    transcripts while the user speaks.
     """
 
     def __init__(
@@ -98,9 +106,12 @@ class Controller:
         bus: EventBus | None = None,
         earcons: bool = True,
         skills: Shortcuts | None = None,
+        prefill: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        hands_free: HandsFree | None = None,
     ) -> None:
         self.stt = stt
+        self.hands_free = hands_free  # wake turns, follow-ups, the toggle-mode endpointer
         self.llm = llm
         self.tts = tts
         self.source = source
@@ -111,14 +122,14 @@ class Controller:
         self.bus = bus or EventBus()
         self.earcons = earcons and self.speaker is not None
         self.skills = skills
+        self.prefill = prefill
         self.clock = clock
         self._inbox: queue.Queue[Event] = queue.Queue()
         self._state = State.IDLE
         self._turn: Turn | None = None
-        self._last_listener: threading.Thread | None = None
-        self._last_replier: threading.Thread | None = None
-        self._workers: list[threading.Thread] = []
+        self._workers = Workers()
         self._next_id = 0
+        self._say_next: str | None = None  # a failure to say aloud once idle
         self._thread: threading.Thread | None = None
         self.last_loop_s = clock()
         """When the controller loop last ran; a watchdog reads it."""
@@ -154,10 +165,8 @@ class Controller:
         thread.join(timeout_s)
         stopped = not thread.is_alive()
         if stopped:
-            # The controller thread has ended, so `_workers` no longer changes.
-            for worker in self._workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
-            stopped = not any(worker.is_alive() for worker in self._workers)
+            # The controller thread has ended, so no worker starts any more.
+            stopped = self._workers.join(deadline)
         if self.speaker is not None:
             self.speaker.close()
         return stopped
@@ -200,11 +209,13 @@ class Controller:
                 self._abandon(None)
                 self._start_listening(event.at_s)
         elif isinstance(event, ButtonReleased):
-            if state is State.LISTENING and mode == "hold":
+            if state is State.LISTENING and mode == "hold" and not turn.listening.hands_free:
                 if event.at_s - turn.pressed_s < self.turn_config.min_press_s:
                     self._ignore("short-press")
                 else:
                     turn.listening.stop(released_s=event.at_s)
+        elif isinstance(event, WakeDetected):
+            self._woken(event, state)
         elif isinstance(event, CancelPressed):
             if state is not State.IDLE:
                 log.info("cancelled in state %s", state.value)
@@ -229,38 +240,53 @@ class Controller:
             log.info("state %s -> %s", old.value, new.value)
             self.bus.publish(StateChanged(old, new))
 
-    def _start_listening(self, pressed_s: float) -> None:
+    def _woken(self, event: WakeDetected, state: State) -> None:
+        """A press needing no release; while it thinks or speaks, a barge-in."""
+        if self.hands_free is not None and state is not State.LISTENING:
+            self.bus.publish(event)
+            self._abandon(None)
+            self._start_listening(event.at_s, self.hands_free.after_wake())
+
+    def _start_listening(self, pressed_s: float, hands_free: HandsFreeListen | None = None) -> None:
         self._next_id += 1
         turn = VoiceTurn(id=self._next_id, pressed_s=pressed_s)
         self._turn = turn
         self._set_state(State.LISTENING)
         if self.speaker is not None:
             self.speaker.try_reopen()
-        self._earcon("listening")
+        self._earcon("wake" if hands_free and hands_free.keep_queued else "listening")
+        if self.prefill:
+            self._workers.start_prefill(turn, self.llm, self.conversation)
         turn.listening = Listening(
             turn.id,
             stt=self.stt,
             source=self.source,
             turn_config=self.turn_config,
             post=self.submit,
-            on_partial=lambda text: self.bus.publish(PartialTranscript(text)),
+            on_partial=lambda text: self._partial(turn, text),
             cancel=turn.cancel,
-            previous=self._last_listener,
+            previous=self._workers.last_listener,
             clock=self.clock,
+            endpointer=self.hands_free and self.hands_free.toggle(self.turn_config.mode),
+            hands_free=hands_free,
         )
-        self._last_listener = turn.listening.thread
-        self._start_worker(turn.listening.thread)
+        self._workers.last_listener = turn.listening.thread
+        self._workers.start(turn.listening.thread)
 
-    def _start_worker(self, thread: threading.Thread) -> None:
-        """Start ``thread``, and keep it for `stop` to join."""
-        self._workers = [t for t in self._workers if t.is_alive()]
-        self._workers.append(thread)
-        thread.start()
+    def _partial(self, turn: VoiceTurn, text: str) -> None:
+        """From the listen thread: publish a partial transcript and hand it
+        to the prefill; neither blocks."""
+        self.bus.publish(PartialTranscript(text))
+        if turn.prefill is not None:
+            turn.prefill.offer(text)
 
     def _heard(self, turn: VoiceTurn, event: Heard) -> None:
         turn.transcript = event.text
         turn.asr_final_ms = event.asr_final_ms
         turn.started_s = event.end_of_speech_s
+        turn.end_prefill()  # the reply worker joins it
+        if event.endpoint_ms is not None:
+            self.bus.publish(EndpointReached(event.endpoint_ms))
         self._earcon("stopped")
         if not event.text.strip():
             self._ignore("no-speech")
@@ -285,25 +311,27 @@ class Controller:
             on_sentence_spoken=lambda text: self._progress(turn, SentenceSpoken(text)),
             clock=self.clock,
         )
-        previous, name = self._last_replier, f"reply-{turn.id}"
-        turn.replier = threading.Thread(target=self._reply, args=(turn, previous), name=name)
-        turn.replier.daemon = True
-        self._last_replier = turn.replier
-        self._start_worker(turn.replier)
+        self._workers.start_reply(turn, self.llm, self.conversation, self.skills, self.submit)
 
     def _replied(self, event: Replied) -> None:
         turn = event.turn
         self.bus.publish(turn.finished(event.result, self.clock()))
         if turn is self._turn and self._state in (State.THINKING, State.SPEAKING):
             self._turn = None
-            self._set_state(State.IDLE)
+            follow_up = (
+                self.hands_free and isinstance(turn, VoiceTurn) and self.hands_free.follow_up()
+            )
+            if follow_up:
+                self._start_listening(self.clock(), follow_up)
+            else:
+                self._set_state(State.IDLE)
 
     def _ignore(self, reason: str) -> None:
         log.info("turn ignored: %s", reason)
         turn, self._turn = self._turn, None
         # Nothing is playing but the earcons, which are left to finish.
-        if isinstance(turn, VoiceTurn) and turn.listening is not None:
-            turn.listening.stop()
+        if isinstance(turn, VoiceTurn):
+            turn.stop_listening()
             turn.cancel.set()
         self._earcon("ignored")
         self.bus.publish(TurnIgnored(reason))
@@ -318,14 +346,15 @@ class Controller:
         self._set_state(State.ERROR)
         self.bus.publish(TurnFailed(stage, message))
         self._earcon("error")
+        self._say_next = spoken_failure(stage, message)
         self._set_state(State.IDLE)
 
     def _abandon(self, then: State | None) -> None:
         """Cancel the current turn's workers without waiting for them."""
         turn, self._turn = self._turn, None
         if turn is not None:
-            if isinstance(turn, VoiceTurn) and turn.listening is not None:
-                turn.listening.stop()
+            if isinstance(turn, VoiceTurn):
+                turn.stop_listening()
             if turn.streamer is not None:
                 turn.streamer.interrupt()
             elif self.speaker is not None:
@@ -352,10 +381,13 @@ class Controller:
             self._fail(stage, f"no progress for {limit_s:g} s")
 
     def _check_alerts(self) -> None:
-        """Speak due timer alerts, only while idle so no turn is disturbed."""
-        if self.skills is None or self._state is not State.IDLE or self._turn is not None:
+        """Speak due timer alerts and a failure to say, only while idle so
+        no turn is disturbed."""
+        if self._state is not State.IDLE or self._turn is not None:
             return
-        alerts = self.skills.due_alerts()
+        alerts = self.skills.due_alerts() if self.skills is not None else []
+        if self._say_next is not None:
+            alerts, self._say_next = [self._say_next, *alerts], None
         if alerts:
             self._next_id += 1
             turn = AlertTurn(id=self._next_id, started_s=self.clock(), text=" ".join(alerts))
@@ -365,29 +397,3 @@ class Controller:
     def _earcon(self, name: str) -> None:
         if self.earcons:
             self.speaker.play_earcon(name)
-
-    # -- the reply worker --------------------------------------------------
-
-    def _reply(self, turn: Turn, previous: threading.Thread | None) -> None:
-        """Speak the turn's reply and post `Replied`, or one `WorkerFailed`."""
-        # llama.cpp allows one thread at a time; a cancelled reply stops at its
-        # next token, or mid prompt through the abort callback, so this is short.
-        if previous is not None:
-            previous.join()
-        try:
-            if isinstance(turn, AlertTurn):
-                result = say(turn.streamer, self.conversation, turn.text, cancel=turn.cancel)
-            else:
-                result = answer(
-                    turn.streamer,
-                    self.llm,
-                    self.conversation,
-                    turn.transcript,
-                    shortcuts=self.skills,
-                    cancel=turn.cancel,
-                )
-            self.submit(Replied(turn, result))
-        except Exception as exc:
-            # The streamer and `answer` raise each stage's own error; what is
-            # left (memory trimming asks the model) is the LLM's step.
-            self.submit(worker_failure(turn.id, exc, "llm"))

@@ -9,12 +9,16 @@ publishes the single `TurnFailed` if the turn is still current.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from assistant.core.errors import AssistantError
 from assistant.core.events import Event
 
 log = logging.getLogger(__name__)
+
+_HUB_DOWN = re.compile(r"^the hub at \S+ is not answering")
+"""How a remote engine reports its server down (`stages.link.not_answering`)."""
 
 _WHERE_UNKNOWN = frozenset({"assistant", "config", "model"})
 """Stages of errors that say what is wrong but not which step: a `ModelError`
@@ -41,3 +45,16 @@ def worker_failure(turn: int, exc: BaseException, step: str) -> WorkerFailed:
         return WorkerFailed(turn, stage, str(exc))
     log.error("turn %d: unexpected failure in %s", turn, step, exc_info=exc)
     return WorkerFailed(turn, step, f"{type(exc).__name__}: {exc}")
+
+
+def spoken_failure(stage: str, message: str) -> str | None:
+    """What to say aloud after a turn failed with ``message``, or None.
+
+    Only a hub that stopped answering for recognition or the language model
+    is said: a satellite has no screen, and its own voice still works. A
+    failing voice or speaker is never asked to speak its own failure.
+    """
+    if stage not in ("asr", "llm"):
+        return None
+    found = _HUB_DOWN.match(message)
+    return f"Sorry, {found.group(0)}." if found else None

@@ -21,16 +21,22 @@ source belong to whoever built them.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from assistant.core.config import TurnConfig
 from assistant.core.events import Event
 from assistant.pipeline.failure import worker_failure
 from assistant.stages.asr.base import SpeechToText, Transcriber
 from assistant.stages.audio.base import AudioSource
+from assistant.stages.vad.base import Endpointer
+
+if TYPE_CHECKING:
+    from assistant.pipeline.wake import HandsFreeListen
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,37 @@ class Heard(Event):
     """From the end of speech to the final text, in milliseconds."""
     end_of_speech_s: float
     """When speech ended: the button's release, else when capture stopped, in seconds."""
+    endpoint_ms: float | None = None
+    """A turn that ended itself (hands-free or toggle with an endpointer):
+    from the last voiced block read to the end of listening, in milliseconds."""
+
+
+@runtime_checkable
+class PacedSource(Protocol):
+    """An `AudioSource` that plays a recording at the pace it was spoken (a
+    file as a live microphone): it knows when its last sample was delivered,
+    which is when the speaker let go of the button."""
+
+    @property
+    def released_s(self) -> float | None:
+        """When the last sample was delivered, in the listener's clock seconds."""
+        ...
+
+
+def ready_fraction(partial: str, final: str) -> float | None:
+    """Share of the words of ``final`` that ``partial`` already had, as a
+    leading-word match (case and punctuation ignored): 1.0 when the partial
+    transcript at the release was the whole answer, 0.0 when nothing was
+    ready. None when ``final`` has no words. Pure."""
+    final_words = re.findall(r"\w+", final.casefold())
+    if not final_words:
+        return None
+    matched = 0
+    for ready, heard in zip(re.findall(r"\w+", partial.casefold()), final_words, strict=False):
+        if ready != heard:
+            break
+        matched += 1
+    return round(matched / len(final_words), 3)
 
 
 class Listening:
@@ -68,8 +105,17 @@ class Listening:
         cancel: threading.Event,
         previous: threading.Thread | None = None,
         clock: Callable[[], float] = time.monotonic,
+        endpointer: Callable[[], Endpointer] | None = None,
+        hands_free: HandsFreeListen | None = None,
     ) -> None:
+        """``endpointer`` (toggle mode) ends the turn after trailing
+        non-speech instead of the recognizer's own endpoint; ``hands_free``
+        is a turn no button started (a wake word, a follow-up)."""
         self.turn = turn
+        self.hands_free = hands_free
+        self._endpointer = hands_free.endpointer if hands_free is not None else endpointer
+        self._endpoint_ms: float | None = None
+        self._nothing = False  # the endpointer heard no speech at all
         self.stt = stt
         self.source = source
         self.turn_config = turn_config
@@ -103,8 +149,10 @@ class Listening:
                 return
             self._step = "asr"
             text = transcriber.finish().strip()
+            if self._nothing:
+                text = ""  # what a recognizer makes of silence (Whisper invents words)
             asr_ms = round((self.clock() - end_of_speech_s) * 1000, 1)
-            self._post(Heard(self.turn, text, asr_ms, end_of_speech_s))
+            self._post(Heard(self.turn, text, asr_ms, end_of_speech_s, self._endpoint_ms))
         except Exception as exc:
             self._post(worker_failure(self.turn, exc, self._step))
 
@@ -113,8 +161,12 @@ class Listening:
         returns the end of speech in seconds."""
         self._step = "audio"
         self.source.open()
-        # Audio queued while the assistant spoke is its own voice: drop it.
-        self.source.discard()
+        # Audio queued while the assistant spoke is its own voice: drop it;
+        # but after a wake word it is the command.
+        if self.hands_free is None or not self.hands_free.keep_queued:
+            self.source.discard()
+        endpointer = self._endpointer() if self._endpointer is not None else None
+        voiced_s: float | None = None
         heard_s = 0.0
         last_partial, partial_at = "", 0.0
         while not (self._stop.is_set() or self._cancel.is_set()):
@@ -134,9 +186,34 @@ class Listening:
                 if text and text != last_partial:
                     last_partial = text
                     self._on_partial(text)
-            if self.turn_config.mode == "toggle" and transcriber.endpoint():
+            if endpointer is not None:
+                if endpointer.update(block):
+                    voiced_s = now
+                if endpointer.endpoint:
+                    self._endpoint_ms = round((self.clock() - (voiced_s or now)) * 1000, 1)
+                    break
+                if self._nothing_said(endpointer, heard_s):
+                    break
+            elif self.turn_config.mode == "toggle" and transcriber.endpoint():
                 break
             if heard_s >= self.turn_config.max_listen_s:
                 log.info("listening stopped after %.1f s", heard_s)
                 break
-        return self._released_s or self.clock()
+        if self._released_s:
+            return self._released_s
+        # A paced file ends at its last sample's due time, however late this
+        # reader took it: so a recognizer slower than speech is charged for it.
+        if self.source.exhausted and isinstance(self.source, PacedSource):
+            released_s = self.source.released_s
+            if released_s is not None:
+                return released_s
+        return self.clock()
+
+    def _nothing_said(self, endpointer: Endpointer, heard_s: float) -> bool:
+        if self.hands_free is None or endpointer.heard_speech:
+            return False
+        if heard_s < self.hands_free.wait_s:
+            return False
+        log.info("nothing said within %.1f s", self.hands_free.wait_s)
+        self._nothing = True
+        return True

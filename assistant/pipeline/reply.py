@@ -64,6 +64,11 @@ class ReplyResult:
     each in ms since the reply started."""
     path: str = "llm"
     """Which path answered: ``llm``, ``intent`` or ``tool``."""
+    prompt_tokens_read: int = 0
+    """Prompt tokens the LLM evaluated for this reply, after the transcript
+    was final: what the KV cache (and a prefill) did not already hold."""
+    prefill_tokens: int = 0
+    """Prompt tokens a speculative prefill evaluated while the user spoke."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -373,6 +378,8 @@ def answer(
         return say(streamer, conversation, shortcut.text, path=shortcut.path, cancel=cancel)
     conversation.trim(llm.fits, text)
     result = streamer.run(llm.generate(conversation.messages(text), cancel), cancel)
+    stats = llm.last_stats
+    result.prompt_tokens_read = max(0, stats.prompt_tokens - stats.cached_tokens)
     conversation.add(text, result.spoken)
     conversation.note_reply(result.spoken)
     return result

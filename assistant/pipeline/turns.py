@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.core.events import Event, TurnFinished
 from assistant.pipeline.listener import Listening
+from assistant.pipeline.prefill import Prefill
 from assistant.pipeline.reply import ReplyResult, ReplyStreamer
 
 
@@ -53,6 +54,8 @@ class Turn:
             tokens_per_s=round(result.tokens_per_s, 2),
             generated=result.generated,
             path=result.path,
+            prefill_tokens=result.prefill_tokens,
+            prompt_tokens_read=result.prompt_tokens_read,
         )
 
 
@@ -63,8 +66,21 @@ class VoiceTurn(Turn):
     pressed_s: float
     """When the button was pressed (`ButtonPressed.at_s`)."""
     listening: Listening | None = None
+    prefill: Prefill | None = None
+    """Reads the partial transcripts into the LLM while listening (``llm.prefill``)."""
     transcript: str = ""
     asr_final_ms: float = 0.0
+
+    def end_prefill(self) -> None:
+        """Cancel the prefill, if any; the reply worker joins it."""
+        if self.prefill is not None:
+            self.prefill.finish()
+
+    def stop_listening(self) -> None:
+        """End capture and the prefill (abandoning the turn or ignoring it)."""
+        if self.listening is not None:
+            self.listening.stop()
+        self.end_prefill()
 
     def finished(self, result: ReplyResult, now_s: float) -> TurnFinished:
         """As `Turn.finished`, with the transcript and ``asr_final``."""

@@ -5,8 +5,9 @@ utterance: ``start()``, then ``accept()``\\* while the button is held (or
 until ``endpoint()``), then ``finish()`` exactly once. Audio is mono int16 at
 `ASR_RATE_HZ`.
 
-The backends are `vosk` (default, streaming) and `whisper` (optional extra);
-only the composition root picks one.
+The backends are `vosk` (default, streaming) and `whisper` (optional extra,
+which decodes the growing utterance in the background); only the composition
+root picks one.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ class Transcriber(Protocol):
     """One utterance.
 
     Used from one worker thread only. ``accept`` must keep up with real time
-    and never waits for a full decode; ``finish`` may block for the final
-    decode (milliseconds for Vosk, about the utterance length for Whisper on a
-    Pi). Nothing is closed by the caller: the transcriber is done after
-    ``finish``.
+    and never waits for a decode; ``finish`` may block for the final decode
+    (milliseconds for Vosk; for Whisper nothing when its last background
+    decode already covered all the speech, else one decode of the utterance).
+    Nothing is closed by the caller: the transcriber is done after ``finish``.
     """
 
     def accept(self, samples: np.ndarray) -> None:
@@ -31,7 +32,9 @@ class Transcriber(Protocol):
         ...
 
     def partial(self) -> str:
-        """Best text so far, "" if none; cheap, never blocks on a decode."""
+        """Best text so far, "" if none; cheap, never blocks on a decode.
+        Vosk's comes from its decoder; Whisper's lags speech by a decode
+        (about a second) and may revise its last words."""
         ...
 
     def endpoint(self) -> bool:

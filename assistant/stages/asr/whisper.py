@@ -1,8 +1,10 @@
-"""faster-whisper: the optional, more accurate, non-streaming recognizer.
+"""faster-whisper: the optional, more accurate recognizer, decoding during speech.
 
-Installed with ``pip install .[whisper]``. Whisper decodes a whole utterance
-at once, so audio is buffered while the button is held and decoded in
-``finish()``; there are no partial results.
+Installed with ``pip install .[whisper]``. Whisper decodes whole utterances,
+so the utterance is decoded again on a background thread while it grows
+(`whisper_stream`), each time on an encoder window cut to the audio
+(`whisper_window`): partials come from those decodes, and the final text is
+often ready when the button is released.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import numpy as np
 from assistant.core.config import AsrConfig
 from assistant.core.errors import ModelError, SpeechToTextError
 from assistant.stages.asr.endpoint import SilenceEndpointer
-from assistant.stages.audio.pcm import ASR_RATE_HZ, to_mono_int16
+from assistant.stages.asr.whisper_stream import DecodeWorker, StreamingTranscriber
+from assistant.stages.asr.whisper_window import Decoded, ShortWindowDecoder
+from assistant.stages.audio.pcm import ASR_RATE_HZ
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +31,37 @@ class WhisperSpeechToText:
     """faster-whisper on the CPU with int8 weights.
 
     ``model_dir`` is a CTranslate2 conversion (``model.bin`` and friends).
-    ``n_threads`` 0 lets CTranslate2 choose. The model loads on first
-    `warm_up` or `start`; utterances must not overlap (one ASR worker).
+    ``n_threads`` 0 lets CTranslate2 choose; the background decodes use the
+    same threads, and run only while listening (where they share the cores
+    with the LLM reading the prompt ahead, if it does).
+
+    ``interval_s`` is how much new audio triggers a partial decode during
+    speech; ``margin_s`` and ``min_window_s`` size its encoder window
+    (`whisper_window.window_s`). Decodes whose text can become the
+    transcript use at least ``final_window_s`` (``asr.whisper_final_window_s``):
+    30, Whisper's own window, keeps the words of a plain faster-whisper
+    decode; shorter is faster but loses words.
+
+    The model loads on first `warm_up` or `start`; utterances must not
+    overlap (one ASR worker): `start` drops the previous utterance if it was
+    never finished. `close` stops the decode thread (idempotent); an engine
+    that is never closed leaves only an idle daemon thread.
     """
 
     name = "whisper"
     sample_rate_hz = ASR_RATE_HZ
 
     def __init__(
-        self, config: AsrConfig, model_dir: Path, silence_s: float = 1.0, n_threads: int = 0
+        self,
+        config: AsrConfig,
+        model_dir: Path,
+        silence_s: float = 1.0,
+        n_threads: int = 0,
+        *,
+        interval_s: float = 0.75,
+        margin_s: float = 2.0,
+        min_window_s: int = 10,
+        final_window_s: int = 30,
     ) -> None:
         try:
             import faster_whisper  # noqa: F401
@@ -54,8 +80,16 @@ class WhisperSpeechToText:
         self.language = config.language or None
         self.silence_s = silence_s
         self.n_threads = n_threads
+        self.interval_s = interval_s
+        self.margin_s = margin_s
+        self.min_window_s = min_window_s
+        self.final_window_s = final_window_s
         self._model: Any = None
+        self._decoder: ShortWindowDecoder | None = None
         self._lock = threading.Lock()
+        self._decode_lock = threading.Lock()
+        self._worker = DecodeWorker()
+        self._current: StreamingTranscriber | None = None
 
     def _loaded_model(self) -> Any:
         with self._lock:
@@ -78,73 +112,51 @@ class WhisperSpeechToText:
                 log.info(
                     "loaded Whisper model %s in %.2f s", self.model_dir, time.monotonic() - started
                 )
+                self._decoder = ShortWindowDecoder(
+                    self._model,
+                    self.language,
+                    margin_s=self.margin_s,
+                    min_window_s=self.min_window_s,
+                )
             return self._model
 
-    def start(self) -> _WhisperTranscriber:
-        return _WhisperTranscriber(
-            self._loaded_model(), self.language, SilenceEndpointer(self.silence_s)
+    def decode(self, samples: np.ndarray) -> Decoded:
+        """Transcribe a whole utterance of mono int16 at 16 kHz now, as its
+        final text, on the calling thread (after any decode in flight);
+        loads the model if needed."""
+        self._loaded_model()
+        assert self._decoder is not None
+        with self._decode_lock:
+            return self._decoder.decode(samples, self.final_window_s)
+
+    def decode_partial(self, samples: np.ndarray) -> Decoded:
+        """A cheap decode for partial text: the short window, and an output
+        that looks like a loop is returned flagged, not decoded again."""
+        self._loaded_model()
+        assert self._decoder is not None
+        with self._decode_lock:
+            return self._decoder.decode(samples, fall_back=False)
+
+    def start(self) -> StreamingTranscriber:
+        self._loaded_model()
+        if self._current is not None:
+            self._current.close()
+        self._current = StreamingTranscriber(
+            self.decode_partial,
+            self.decode,
+            self._worker,
+            SilenceEndpointer(self.silence_s),
+            interval_s=self.interval_s,
         )
+        return self._current
 
     def warm_up(self) -> None:
-        """Load the model and run the encoder once, so the first turn is fast."""
-        _decode(self._loaded_model(), np.zeros(self.sample_rate_hz // 2, np.int16), self.language)
+        """Load the model and decode a moment of silence on both windows, so
+        the first turn is fast."""
+        silence = np.zeros(self.sample_rate_hz // 2, np.int16)
+        self.decode_partial(silence)
+        self.decode(silence)
 
-
-def _decode(model: Any, samples: np.ndarray, language: str | None) -> str:
-    audio = samples.astype(np.float32) / 32768.0
-    try:
-        segments, _info = model.transcribe(
-            audio,
-            language=language,
-            beam_size=1,
-            vad_filter=False,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-        )
-        # transcribe() is lazy: the decode happens while iterating.
-        return "".join(segment.text for segment in segments).strip()
-    except Exception as exc:
-        raise SpeechToTextError(f"Whisper failed to decode {len(samples)} samples: {exc}") from None
-
-
-class _WhisperTranscriber:
-    """One buffered utterance; see `base.Transcriber`.
-
-    ``partial()`` is always "": a background decode would compete with the
-    LLM for the Pi's cores and block nothing useful. ``finish()`` blocks for
-    the whole decode and returns "" without decoding when the energy
-    detector heard no speech, because Whisper invents text on silence.
-    """
-
-    def __init__(self, model: Any, language: str | None, endpointer: SilenceEndpointer) -> None:
-        self._model = model
-        self._language = language
-        self._endpointer = endpointer
-        self._blocks: list[np.ndarray] = []
-        self._final: str | None = None
-
-    def accept(self, samples: np.ndarray) -> None:
-        if self._final is not None:
-            raise SpeechToTextError("Whisper transcriber got audio after finish(); start a new one")
-        data = to_mono_int16(samples)
-        self._endpointer.update(data)
-        self._blocks.append(data.copy())
-
-    def partial(self) -> str:
-        return ""
-
-    def endpoint(self) -> bool:
-        return self._endpointer.endpoint
-
-    def finish(self) -> str:
-        if self._final is None:
-            if not self._blocks or not self._endpointer.heard_speech:
-                log.debug("no speech heard; skipping the Whisper decode")
-                self._final = ""
-            else:
-                started = time.monotonic()
-                self._final = _decode(self._model, np.concatenate(self._blocks), self._language)
-                log.debug("Whisper decoded in %.2f s", time.monotonic() - started)
-            self._blocks = []
-            self._model = None
-        return self._final
+    def close(self) -> None:
+        """Stop the background decode thread; safe to call twice."""
+        self._worker.close()

@@ -3,7 +3,8 @@
 - ``listening``: a rising two-note chime (press, start talking);
 - ``stopped``: the same chime falling (listening ended);
 - ``error``: two low, slightly buzzy notes going down;
-- ``ignored``: one soft short blip (press too short, nothing heard).
+- ``ignored``: one soft short blip (press too short, nothing heard);
+- ``wake``: a quick high two-note chime (the wake word was heard).
 
 Generated with numpy on first use and cached per (name, rate). Each note has
 a short attack and a raised-cosine fade-out so it starts and ends at zero
@@ -20,7 +21,7 @@ import numpy as np
 from assistant.core.errors import AudioError
 from assistant.stages.audio.pcm import AudioChunk
 
-EarconName = Literal["listening", "stopped", "error", "ignored"]
+EarconName = Literal["listening", "stopped", "error", "ignored", "wake"]
 
 _PEAK = 0.35
 """Peak level as a fraction of full scale: audible, never startling."""
@@ -31,6 +32,7 @@ _NOTES: dict[str, list[tuple[float, float, float, float]]] = {
     "stopped": [(987.8, 0.09, 0.8, 0.15), (659.3, 0.14, 1.0, 0.15)],  # B5 -> E5
     "error": [(311.1, 0.12, 1.0, 0.5), (233.1, 0.16, 1.0, 0.5)],  # Eb4 -> Bb3
     "ignored": [(523.3, 0.07, 0.6, 0.0)],  # C5
+    "wake": [(987.8, 0.06, 0.7, 0.1), (1318.5, 0.1, 0.9, 0.1)],  # B5 -> E6
 }
 
 

@@ -85,6 +85,22 @@ class LanguageModel(Protocol):
         """
         ...
 
+    def prefill(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> int:
+        """Evaluate the start of the prompt ``messages`` would make into the
+        KV cache now, so a later `generate` whose prompt begins the same way
+        only evaluates the rest; return the tokens newly evaluated (0 when a
+        model cannot, or they were cached already).
+
+        For a speculative prefill while the user still speaks: ``messages``
+        ends with the words heard so far. It evaluates up to the end of the
+        last message's content, never the assistant's header, and never
+        changes what `generate` answers. Blocks the calling thread; stops
+        soon after ``cancel`` is set (keeping what it evaluated). Waits for
+        a running `generate` to end first (one thread at a time). Raises
+        `LanguageModelError` when the model fails.
+        """
+        ...
+
     def fits(self, messages: Sequence[Message]) -> bool:
         """Whether the prompt plus a full ``max_tokens`` reply fit the context."""
         ...

@@ -2,27 +2,29 @@
 llama-cpp-python, which is imported lazily so this module imports without it.
 
 Threads: llama.cpp lets one thread at a time use a model, so every method
-except `close` runs on the caller's LLM worker thread and blocks it; `close`
-comes from the owner once that worker has stopped. A cancel event is checked
-between tokens and, through llama.cpp's abort callback, during a prompt
-evaluation too. Prompt formatting and context trimming are in `prompt`.
+except `close` blocks its caller and holds one lock while it uses the model
+(a generator holds it until it ends); the prefill worker and the reply worker
+take turns through it. `close` comes from the owner once both have stopped.
+A cancel event is checked between tokens and, through llama.cpp's abort
+callback, during a prompt evaluation too. Prompt formatting and context
+trimming are in `prompt`; the KV cache's reuse and the prefill in `kvcache`.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import ctypes
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 from assistant.core.config import LlmConfig
 from assistant.core.errors import LanguageModelError, ModelError
 from assistant.core.messages import Message
+from assistant.stages.llm import kvcache
 from assistant.stages.llm.base import GenerationStats
 from assistant.stages.llm.prompt import CHATML_TEMPLATE, ChatTemplate, fit_context
 from assistant.stages.llm.threads import batch_threads, default_threads
@@ -106,6 +108,9 @@ class LlamaLanguageModel:
         self.n_threads = config.n_threads or default_threads()
         self.last_stats = GenerationStats()
         self._llama_cpp = llama_cpp
+        # llama.cpp lets one thread at a time use the model; a prefill (on a
+        # worker of its own) and a reply take turns through this lock.
+        self._lock = threading.RLock()
         # Read into memory unless llm.mmap: a mapped file that is truncated
         # under the running process kills it with SIGBUS, and one overwritten
         # in place changes the weights it is using.
@@ -200,10 +205,38 @@ class LlamaLanguageModel:
         after turn and its KV cache is reused.
         """
         tokenize = self._llama.tokenize
-        return [
-            (tokenize(text.encode("utf-8"), add_bos=False, special=index is None), index)
-            for text, index in self._template.spans(messages, reply=reply)
-        ]
+        with self._lock:
+            return [
+                (tokenize(text.encode("utf-8"), add_bos=False, special=index is None), index)
+                for text, index in self._template.spans(messages, reply=reply)
+            ]
+
+    def prefill(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> int:
+        """See `LanguageModel.prefill`: evaluate the prompt ``messages`` would
+        make, up to the end of the last message's content, into the KV cache;
+        the template's text after it (the end of the turn and the
+        assistant's header) waits for the final transcript.
+
+        Returns the tokens newly evaluated: 0 when they were cached already
+        or the prompt would not fit the context with a full reply (then the
+        real prompt drops history, and a prefill would only be evicted).
+        Blocks the calling thread, at most about one `kvcache.PREFILL_CHUNK`
+        after ``cancel`` is set. Raises `LanguageModelError` when the model
+        fails."""
+        spans = self.token_spans(messages, reply=False)
+        while spans and spans[-1][1] is None:
+            spans.pop()
+        tokens = [token for piece, _ in spans for token in piece]
+        if not tokens or len(self.tokenize(messages)) + self.config.max_tokens > self.config.n_ctx:
+            return 0
+        with self._lock:
+            self._cancel = cancel
+            try:
+                return kvcache.prefill(self._llama, tokens, cancel)
+            except RuntimeError as exc:
+                raise LanguageModelError(f"{self.name} failed to prefill ({exc})") from exc
+            finally:
+                self._cancel = None
 
     def fits(self, messages: Sequence[Message]) -> bool:
         """See `LanguageModel.fits`."""
@@ -211,18 +244,22 @@ class LlamaLanguageModel:
 
     def reset(self) -> None:
         """Forget the KV cache, so the next prompt is read cold, as after loading."""
-        self._llama.reset()
+        with self._lock:
+            self._llama.reset()
 
     def warm_up(self) -> None:
         """Evaluate the system prompt into the KV cache (blocking, LLM worker)."""
         system = [Message("system", self.config.system_prompt)]
         tokens = self.tokenize(system, reply=False)
         started = time.monotonic()
-        self._llama.reset()
-        try:
-            self._llama.eval(tokens)
-        except RuntimeError as exc:
-            raise LanguageModelError(f"{self.name} failed to evaluate the prompt ({exc})") from exc
+        with self._lock:
+            self._llama.reset()
+            try:
+                self._llama.eval(tokens)
+            except RuntimeError as exc:
+                raise LanguageModelError(
+                    f"{self.name} failed to evaluate the prompt ({exc})"
+                ) from exc
         log.info("warmed up %d prompt tokens in %.2f s", len(tokens), time.monotonic() - started)
 
     def generate(
@@ -271,7 +308,7 @@ class LlamaLanguageModel:
                 f"tool prompt of {len(tokens)} tokens does not fit llm.n_ctx = "
                 f"{self.config.n_ctx}; raise llm.n_ctx or declare fewer tools"
             )
-        with self._chat_context_kept():
+        with self._lock, kvcache.context_kept(self._llama, self._llama_cpp):
             yield from self._sample(
                 tokens, max_tokens, cancel, started, top_k=1, temp=0.0, grammar=grammar
             )
@@ -286,105 +323,64 @@ class LlamaLanguageModel:
     ) -> Generator[str, None, None]:
         """Evaluate ``tokens`` and yield the text of up to ``budget`` sampled
         tokens; `last_stats` is set however it ends."""
-        cached = self._cached_prefix(tokens)
-        first_token_s = 0.0
-        generated = 0
-        stop = "error"
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._cancel = cancel
-        stream = self._llama.generate(tokens, **sampling)
-        try:
-            while True:
-                # Checked before asking for the next token, so a cancel set
-                # while the caller handled the last piece costs no more work.
-                if cancel is not None and cancel.is_set():
-                    stop = "cancelled"
-                    break
-                if generated >= budget:
-                    stop = "max_tokens"
-                    break
-                try:
-                    token = next(stream)
-                except StopIteration:
-                    stop = "end"
-                    break
-                except Exception as exc:
+        with self._lock:  # held until the generator ends: the reply owns the model
+            cached = kvcache.cached_prefix(self._llama, tokens)
+            first_token_s = 0.0
+            generated = 0
+            stop = "error"
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            self._cancel = cancel
+            stream = self._llama.generate(tokens, **sampling)
+            try:
+                while True:
+                    # Checked before asking for the next token, so a cancel set
+                    # while the caller handled the last piece costs no more work.
                     if cancel is not None and cancel.is_set():
-                        stop = "cancelled"  # llama.cpp aborted the decode for us
+                        stop = "cancelled"
                         break
-                    raise LanguageModelError(
-                        f"{self.name} failed while generating ({exc})"
-                    ) from exc
-                generated += 1
-                if generated == 1:
-                    first_token_s = time.monotonic() - started
-                if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    stop = "end"
-                    break
-                piece = decoder.decode(self._llama.detokenize([token]))
-                if piece:
+                    if generated >= budget:
+                        stop = "max_tokens"
+                        break
                     try:
-                        yield piece
-                    except GeneratorExit:
-                        stop = "closed"
-                        raise
-            tail = decoder.decode(b"", final=True)
-            if tail:
-                yield tail
-        finally:
-            self._cancel = None
-            stream.close()
-            self.last_stats = GenerationStats(
-                prompt_tokens=len(tokens),
-                cached_tokens=cached,
-                generated_tokens=generated,
-                first_token_s=first_token_s,
-                total_s=time.monotonic() - started,
-                stop=stop,
-            )
-            log.debug("generation: %s", self.last_stats)
-
-    @contextlib.contextmanager
-    def _chat_context_kept(self) -> Iterator[None]:
-        """Save the context state (KV cache) now and restore it on exit.
-
-        A tool prompt shares no prefix with the chat, so it would evict the
-        chat from the KV cache and the next chat turn would read the whole
-        conversation again (2.3 s for 173 tokens on the dev VM). A copy of the
-        context state costs 2-5 ms to save and 6-7 ms to restore there (27-33
-        and 10-14 ms at 1545 tokens); `Llama.save_state` is 10x slower
-        because it also copies the logits of every evaluated token.
-        """
-        llama, llama_cpp = self._llama, self._llama_cpp
-        saved_n = llama.n_tokens
-        saved_ids = llama.input_ids[:saved_n].copy()
-        size = llama_cpp.llama_state_get_size(llama.ctx) if saved_n else 0
-        state = (ctypes.c_uint8 * size)()
-        if size:
-            size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
-        try:
-            yield
-        finally:
-            if size and llama_cpp.llama_state_set_data(llama.ctx, state, size) == size:
-                llama.input_ids[:saved_n] = saved_ids
-                # One token short: the next prompt re-evaluates its last
-                # token for fresh logits instead of sampling the tool's.
-                llama.n_tokens = saved_n - 1
-            elif saved_n:
-                log.warning("could not restore the chat context after a tool call")
-                llama.reset()
-
-    def _cached_prefix(self, tokens: list[int]) -> int:
-        """Prompt tokens llama.cpp will reuse from its KV cache: the common
-        prefix with what it evaluated last, less one it must re-evaluate when
-        the whole prompt is cached (it needs fresh logits to sample from)."""
-        evaluated = self._llama.input_ids[: self._llama.n_tokens].tolist()
-        common = 0
-        for old, new in zip(evaluated, tokens, strict=False):
-            if old != new:
-                break
-            common += 1
-        return min(common, len(tokens) - 1) if common else 0
+                        token = next(stream)
+                    except StopIteration:
+                        stop = "end"
+                        break
+                    except Exception as exc:
+                        if cancel is not None and cancel.is_set():
+                            stop = "cancelled"  # llama.cpp aborted the decode for us
+                            break
+                        raise LanguageModelError(
+                            f"{self.name} failed while generating ({exc})"
+                        ) from exc
+                    generated += 1
+                    if generated == 1:
+                        first_token_s = time.monotonic() - started
+                    if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                        stop = "end"
+                        break
+                    piece = decoder.decode(self._llama.detokenize([token]))
+                    if piece:
+                        try:
+                            yield piece
+                        except GeneratorExit:
+                            stop = "closed"
+                            raise
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    yield tail
+            finally:
+                self._cancel = None
+                stream.close()
+                self.last_stats = GenerationStats(
+                    prompt_tokens=len(tokens),
+                    cached_tokens=cached,
+                    generated_tokens=generated,
+                    first_token_s=first_token_s,
+                    total_s=time.monotonic() - started,
+                    stop=stop,
+                )
+                log.debug("generation: %s", self.last_stats)
 
     def close(self) -> None:
         """Free the model (owner's thread, after the LLM worker stopped); safe to call twice."""

@@ -16,11 +16,16 @@ Rules, in order of precedence:
   "wait... what?" stays whole.
 * Fenced code blocks (```` ``` ```` or ``~~~``) are dropped; text before a
   fence is its own piece; an unterminated fence drops the rest of the reply.
-* Only the FIRST piece of a reply may end early, at a clause boundary (``,``
-  ``;`` ``:`` followed by whitespace, or a dash) once it is at least
-  ``min_clause_chars`` long, so speech starts before the first sentence is
-  complete. Later pieces wait for whole sentences, which sound more natural;
-  by then audio is already playing, so waiting costs no latency.
+* Only the FIRST piece of a reply may end early, so speech starts before the
+  first sentence is complete: at a clause boundary (``,`` ``;`` ``:``
+  followed by whitespace, or a dash) after at least two words, or, when no
+  boundary has come, after ``first_words`` words (up to three more while the
+  word is one a phrase cannot end on: an article, a preposition, a
+  conjunction, an abbreviation, a number). Either way at least
+  ``min_clause_chars`` long, and only when two more words follow in the same
+  sentence, so neither side is a one-word fragment. Later pieces wait for
+  whole sentences, which sound more natural; by then audio is already
+  playing, so waiting costs no latency.
 * A piece that would exceed ``max_chars`` is cut at its last clause boundary
   in the second half of the window, else at its last space, else hard.
 * Pieces are stripped and never empty; pieces with no letter or digit (a
@@ -45,10 +50,30 @@ _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # e.g, i.e, U.S, a.m (the fina
 ABBREVIATIONS = frozenset(
     (  # noqa: SIM905 - a word list reads better as one string
         "mr mrs ms dr prof sr jr st mt vs etc cf approx dept est fig gen gov lt col sgt "
-        "capt rev hon"
+        "capt rev hon "
+        "sra srta dra av ud uds"  # Portuguese and Spanish
     ).split()
 )
 """Lower-case words whose full stop never ends a sentence."""
+
+FUNCTION_WORDS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as one string
+        # English
+        "a an the of to in on at by for from with about into over and or but nor so as "
+        "if than then that this these those is are was were be been am my your his her "
+        "its our their not no very "
+        # Portuguese
+        "o os um uma uns umas de do da dos das em no na nos nas ao aos à às para por "
+        "pelo pela pelos pelas com e ou mas que se é são meu minha seu sua muito "
+        # Spanish
+        "el la los las un unos unas del al en con y u pero es son mi mis tu su sus muy"
+    ).split()
+)
+"""Lower-case words an early first piece does not end on: in English,
+Portuguese and Spanish, cutting after them sounds like a stumble."""
+
+_WORD_CUT_SLACK = 3
+"""Words past ``first_words`` an early cut may wait for a word it can end on."""
 
 _WAIT = None  # the decision needs text that has not arrived yet
 
@@ -59,14 +84,19 @@ class SentenceSplitter:
     ``feed`` returns the pieces completed by the new text; ``flush`` returns
     the pieces left when the reply ends and resets the splitter for the next
     reply. ``min_clause_chars`` above ``max_chars`` disables the early first
-    clause.
+    piece.
     """
 
-    def __init__(self, min_clause_chars: int = 40, max_chars: int = 200) -> None:
+    def __init__(
+        self, min_clause_chars: int = 0, max_chars: int = 200, first_words: int = 5
+    ) -> None:
         if max_chars < 10:
             raise ValueError(f"max_chars={max_chars} is too small; use 10 or more")
+        if first_words < 2:
+            raise ValueError(f"first_words={first_words} is too small; use 2 or more")
         self.min_clause_chars = min_clause_chars
         self.max_chars = max_chars
+        self.first_words = first_words
         self._buf = ""
         self._emitted = 0
 
@@ -102,6 +132,8 @@ class SentenceSplitter:
         start = len(buf) - len(buf.lstrip())
         if start == n:
             return None, n
+        early = self._emitted == 0 and self.min_clause_chars <= self.max_chars
+        words = 0
         i = start
         while i < n:
             if i - start >= self.max_chars:
@@ -109,6 +141,12 @@ class SentenceSplitter:
             c = buf[i]
             if c == "\n":
                 return buf[start:i], i + 1
+            if early and c.isspace() and not buf[i - 1].isspace():
+                words += 1
+                if self.first_words <= words <= self.first_words + _WORD_CUT_SLACK:
+                    cut = self._word_cut(start, i, final)
+                    if cut is not False:
+                        return cut
             if c in "`~":
                 fence = buf[i : i + 3]
                 if fence in _FENCES:
@@ -137,14 +175,18 @@ class SentenceSplitter:
                         return buf[start:end], end
                 i = end
                 continue
-            if self._emitted == 0:
+            if early:
                 clause_end = self._clause_end(i)
                 if clause_end is not None:
                     piece = buf[start:clause_end]
-                    if len(piece.strip()) >= self.min_clause_chars:
+                    if len(piece.strip()) >= self.min_clause_chars and len(piece.split()) >= 2:
                         if clause_end > n:
                             return self._rest(start, final)
-                        return piece, clause_end
+                        follows = self._two_words_follow(clause_end, final)
+                        if follows is _WAIT:
+                            return _WAIT
+                        if follows:
+                            return piece, clause_end
             i += 1
         return self._rest(start, final)
 
@@ -181,6 +223,44 @@ class SentenceSplitter:
         if len(token) == 1 and token.isupper():
             return False
         return not (token.isdigit() and before.strip() == token)
+
+    def _word_cut(self, start: int, i: int, final: bool) -> tuple[str, int] | bool | None:
+        """The early first piece ``buf[start:i]`` that ends at the word
+        before the space at ``i``, False when it may not end there, or _WAIT."""
+        piece = self._buf[start:i]
+        word = piece.rsplit(None, 1)[-1].strip(_OPENERS + _CLOSERS)
+        bare = word.rstrip(_CLAUSE_MARKS).lower()
+        if (
+            len(piece.strip()) < self.min_clause_chars
+            or any(c.isdigit() for c in word)  # "3 000", "5 minutes", "1.5 kg"
+            or word.endswith(".")  # an abbreviation or an initial: no sentence end
+            or bare in FUNCTION_WORDS
+            or bare in ABBREVIATIONS
+            or word[-1:] in _TERMINATORS
+        ):
+            return False
+        follows = self._two_words_follow(i, final)
+        if follows is _WAIT:
+            return _WAIT
+        return (piece, i) if follows else False
+
+    def _two_words_follow(self, pos: int, final: bool) -> bool | None:
+        """Whether the sentence goes on for two more words after ``pos``: the
+        next word is whole and neither it nor a newline ends the sentence
+        (so what follows an early cut is never one word); _WAIT until known."""
+        buf, n = self._buf, len(self._buf)
+        word_start = pos
+        while word_start < n and buf[word_start].isspace():
+            if buf[word_start] == "\n":
+                return False
+            word_start += 1
+        word_end = word_start
+        while word_end < n and not buf[word_end].isspace():
+            word_end += 1
+        if word_end == n:
+            return False if final else _WAIT
+        word = buf[word_start:word_end].rstrip(_CLOSERS)
+        return buf[word_end] != "\n" and word[-1:] not in _TERMINATORS and "`" not in word
 
     def _clause_end(self, i: int) -> int | None:
         """End of a clause boundary at ``i``; past the buffer end if the next char is needed."""

@@ -1,0 +1,70 @@
+"""What the hub serves with: the shared engines, one lane each, and the
+factories for per-connection state. Built by the front end (which loads the
+engines through the composition root) and handed to `HubServer`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.hub.lanes import EngineLane
+from assistant.pipeline.memory import Conversation
+from assistant.pipeline.shortcuts import Shortcuts
+from assistant.stages.asr.base import SpeechToText
+from assistant.stages.llm.base import LanguageModel
+from assistant.stages.tts.base import TextToSpeech
+
+
+class Recognised(Protocol):
+    """A fast-path intent: the skills' `Intent` has this shape."""
+
+    name: str
+    slots: dict[str, object]
+
+
+@dataclass
+class Session:
+    """One conversation's memory and skills, so two satellites never see
+    each other's history. Kept by `conversations.Conversations`, which
+    closes the skills when it forgets the conversation."""
+
+    conversation: Conversation
+    shortcuts: Shortcuts | None = None
+
+    def close(self) -> None:
+        if self.shortcuts is not None:
+            self.shortcuts.close()
+
+
+@dataclass
+class HubServices:
+    """The engines the hub shares between clients; a role left None is not
+    offered (``describe`` leaves it out and its requests get an error);
+    ``handle`` needs ``llm`` and ``new_session``.
+
+    Each engine is used only on its lane (`lanes`), so at most one request
+    is inside it at a time. ``new_session`` makes a connection's `Session`
+    on the event-loop thread and must not block. ``recognise`` is pure and
+    thread-safe. The caller closes the engines after `close`.
+    """
+
+    stt: SpeechToText | None = None
+    llm: LanguageModel | None = None
+    tts: TextToSpeech | None = None
+    new_session: Callable[[], Session] | None = None
+    recognise: Callable[[str], Recognised | None] | None = None
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    """Languages the recognizer, skills and LLM are set up for, first the main one."""
+    asr_model: str = ""
+    """The recognizer's model (directory) name, for ``describe``."""
+    lanes: dict[str, EngineLane] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for role in ("asr", "llm", "tts"):
+            self.lanes.setdefault(role, EngineLane(role))
+
+    def close(self) -> None:
+        """Stop the lanes after the jobs in progress; safe to call twice."""
+        for lane in self.lanes.values():
+            lane.close()

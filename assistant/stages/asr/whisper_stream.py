@@ -1,0 +1,271 @@
+"""Recognition during speech for a whole-utterance recognizer (Whisper).
+
+`StreamingTranscriber` buffers the utterance and has a `DecodeWorker`
+decode it again and again while it grows, so ``partial()`` has text while
+the user speaks, and ``finish()`` often has nothing left to do: when the
+last final-quality decode already covered every bit of speech (only silence
+came after it), its text is the final text.
+
+Two kinds of decode: cheap ones (``decode_partial``, a short encoder
+window) only feed ``partial()``; final-quality ones (``decode_final``) run
+at a pause after speech and at ``finish()``, and only their text is ever
+final. A short window costs words (see `whisper_window`), so it never
+decides the transcript.
+
+Who runs what: ``accept``, ``partial``, ``endpoint`` and ``finish`` are
+called by the listener thread; decodes during speech run on the worker's
+thread; the final decode, when one is needed, runs in ``finish``. The decode
+callables must serialize themselves (the engine holds a lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from assistant.core.errors import SpeechToTextError
+from assistant.stages.asr.endpoint import SilenceEndpointer
+from assistant.stages.asr.hypotheses import LocalAgreement
+from assistant.stages.asr.whisper_window import FULL_WINDOW_S, Decoded
+from assistant.stages.audio.pcm import ASR_RATE_HZ, to_mono_int16
+
+log = logging.getLogger(__name__)
+
+Decode = Callable[[np.ndarray], Decoded]
+
+MAX_UTTERANCE_S = 300.0
+"""Audio kept per utterance (`TurnConfig.max_listen_s` allows up to 300 s)."""
+
+
+class DecodeWorker:
+    """One daemon thread that runs submitted jobs in order.
+
+    `submit` never blocks. The thread starts with the first job and waits on
+    its queue, so `close` (idempotent, from any thread) stops it at once
+    after the job in hand.
+    """
+
+    def __init__(self, name: str = "whisper-decode") -> None:
+        self.name = name
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the worker thread; dropped once closed."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:
+                log.exception("background decode job failed")
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the thread after its current job, waiting up to ``timeout_s``."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout_s)
+
+
+class StreamingTranscriber:
+    """One utterance; see `base.Transcriber`.
+
+    A background decode of the whole utterance so far is queued when voiced
+    audio arrived since the last one and either ``interval_s`` of new audio
+    came in since the last one ended (a partial decode) or the endpointer
+    hears a ``pause_s`` pause after speech (a final-quality one). Nothing is
+    decoded while only silence comes in, nor past Whisper's 30 s window (the
+    final decode handles longer audio). Partials are the local agreement of
+    those decodes. ``finish`` waits for a decode in flight, reuses the last
+    final-quality one when it covered all the speech plus ``tail_s``, else
+    decodes the final audio once; "" without decoding when no speech was
+    heard, since Whisper invents text on silence.
+    """
+
+    def __init__(
+        self,
+        decode_partial: Decode,
+        decode_final: Decode,
+        worker: DecodeWorker,
+        endpointer: SilenceEndpointer,
+        *,
+        interval_s: float = 0.75,
+        pause_s: float = 0.3,
+        tail_s: float = 0.25,
+        rate_hz: int = ASR_RATE_HZ,
+    ) -> None:
+        self._decode_partial = decode_partial
+        self._decode_final = decode_final
+        self._worker = worker
+        self._endpointer = endpointer
+        self._rate_hz = rate_hz
+        self._interval = round(interval_s * rate_hz)
+        self._pause_s = pause_s
+        self._tail = round(tail_s * rate_hz)
+        self._stream_limit = FULL_WINDOW_S * rate_hz
+        self._max = round(MAX_UTTERANCE_S * rate_hz)
+        self._cond = threading.Condition()
+        self._blocks: list[np.ndarray] = []
+        self._n = 0
+        self._voiced_end = 0
+        """Sample index just after the last speech heard."""
+        self._snapshot_n = 0
+        """Length of the audio the latest decode (done or in flight) started on."""
+        self._final_snapshot_n = 0
+        """The same for the latest final-quality decode."""
+        self._done_n = 0
+        """Length of the audio when the latest decode ended: the next interval
+        counts from there, so slow decodes leave the cores some rest and one
+        is less likely to be in flight at release."""
+        self._gap = self._interval
+        """Audio to wait for after a decode: ``interval_s``, or twice the
+        last decode's time if that is longer, so that partial decodes keep
+        the cores busy a third of the time at most."""
+        self._paused = False
+        """The endpointer hears a pause after speech (as of the last block)."""
+        self._queued = False
+        self._decoding = False
+        self._closed = False
+        self._last: tuple[int, Decoded] | None = None
+        """The latest final-quality background decode: (samples it covered, result)."""
+        self._agreement = LocalAgreement()
+        self._partial = ""
+        self._final: str | None = None
+        self.decodes = 0
+        """Decodes run for this utterance, background and final."""
+
+    def accept(self, samples: np.ndarray) -> None:
+        if self._final is not None:
+            raise SpeechToTextError("Whisper transcriber got audio after finish(); start a new one")
+        data = to_mono_int16(samples)
+        voiced = self._endpointer.update(data)
+        with self._cond:
+            room = self._max - self._n
+            if len(data) > room:
+                if room > 0:
+                    log.warning(
+                        "utterance longer than %.0f s; the rest is ignored", MAX_UTTERANCE_S
+                    )
+                data = data[:room]
+            if len(data) == 0:
+                return
+            self._blocks.append(data.copy())
+            self._n += len(data)
+            quiet_s = self._endpointer.trailing_quiet_s
+            if voiced:
+                self._voiced_end = max(self._voiced_end, self._n - round(quiet_s * self._rate_hz))
+            self._paused = self._endpointer.heard_speech and quiet_s >= self._pause_s
+            if self._wants_decode():
+                self._queued = True
+                self._worker.submit(self._decode_in_background)
+
+    def _wants_decode(self) -> bool:
+        """Called with the lock held."""
+        if self._queued or self._closed or not self._endpointer.heard_speech:
+            return False
+        if self._n > self._stream_limit:
+            return False
+        if self._paused:
+            return self._voiced_end > self._final_snapshot_n
+        if self._voiced_end <= self._snapshot_n:
+            return False
+        return self._n - max(self._snapshot_n, self._done_n) >= self._gap
+
+    def _audio(self) -> np.ndarray:
+        """The utterance so far; called with the lock held."""
+        if len(self._blocks) > 1:
+            self._blocks = [np.concatenate(self._blocks)]
+        return self._blocks[0] if self._blocks else np.zeros(0, np.int16)
+
+    def _decode_in_background(self) -> None:
+        with self._cond:
+            if self._closed or not self._queued:
+                return
+            self._queued = False
+            self._decoding = True
+            audio = self._audio()
+            self._snapshot_n = n = self._n
+            final = self._paused
+            if final:
+                self._final_snapshot_n = n
+        result = None
+        try:
+            result = (self._decode_final if final else self._decode_partial)(audio)
+        except Exception as exc:
+            # finish() decodes again and reports the error if it persists.
+            log.warning("background Whisper decode failed: %s", exc)
+        finally:
+            with self._cond:
+                self.decodes += 1
+                self._decoding = False
+                self._done_n = self._n
+                if result is not None:
+                    self._gap = max(self._interval, round(2 * result.elapsed_s * self._rate_hz))
+                if result is not None and final:
+                    self._last = (n, result)
+                if result is not None and (final or not result.fallback):
+                    self._partial = self._agreement.update(result.text)
+                self._cond.notify_all()
+
+    def partial(self) -> str:
+        with self._cond:
+            return self._partial
+
+    def endpoint(self) -> bool:
+        return self._endpointer.endpoint
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Block until no background decode is queued or running; False if
+        one still is after ``timeout_s``. For benches and tests: the
+        listener never waits."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._queued or self._decoding), timeout_s)
+
+    def close(self) -> None:
+        """Drop the utterance without a final decode (a cancelled turn); any
+        queued background decode is skipped. Idempotent."""
+        with self._cond:
+            self._closed = True
+            self._queued = False
+            self._blocks = []
+            self._cond.notify_all()
+
+    def finish(self) -> str:
+        if self._final is not None:
+            return self._final
+        with self._cond:
+            self._closed = True
+            self._queued = False
+            while self._decoding:
+                self._cond.wait()
+            audio = self._audio()
+            last = self._last
+            self._blocks = []
+        if len(audio) == 0 or not self._endpointer.heard_speech:
+            log.debug("no speech heard; skipping the Whisper decode")
+            self._final = ""
+        elif last is not None and last[0] >= min(len(audio), self._voiced_end + self._tail):
+            log.debug(
+                "reusing the decode of %.2f s: only silence came after it", last[0] / self._rate_hz
+            )
+            self._final = last[1].text
+        else:
+            self._final = self._decode_final(audio).text
+            self.decodes += 1
+        return self._final

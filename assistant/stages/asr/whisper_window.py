@@ -1,0 +1,201 @@
+"""Whisper decodes on an encoder window cut to the audio ("audio context").
+
+faster-whisper always runs the encoder on 30 s of features, padded with
+silence, which costs most of a short utterance's decode. CTranslate2's
+Whisper encoder also takes fewer frames: `ShortWindowDecoder` hands it the
+utterance's features plus a margin, then decodes greedily like
+``WhisperModel.transcribe(beam_size=1, without_timestamps=True)``. A window
+shorter than the audio makes Whisper loop, so the window is never shorter
+than the audio, and an output that looks like a loop (`degenerate_reason`)
+is decoded again the usual way, on the full 30 s window.
+
+A short window is not free: on 64 synthesized questions (2-4 s, piper and
+espeak-ng) whisper-base's word error rate was 0.051 on its 30 s window,
+0.070 on 15-20 s windows and 0.078-0.081 on 8-10 s ones. So the stage uses
+short windows for partial text only, and 30 s for any text that can become
+the transcript.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from assistant.core.errors import SpeechToTextError
+from assistant.stages.asr.hypotheses import degenerate_reason
+from assistant.stages.audio.pcm import ASR_RATE_HZ
+
+log = logging.getLogger(__name__)
+
+FULL_WINDOW_S = 30
+"""Whisper's own window: longer audio is always decoded the usual way."""
+MAX_TOKENS_PER_S = 10.0
+"""Fast speech is about 6 tokens a second; more than this is a loop."""
+SLACK_TOKENS = 10
+# faster-whisper's thresholds, so a short-window decode reads silence as it does.
+NO_SPEECH_PROB = 0.6
+LOG_PROB_THRESHOLD = -1.0
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decode of a whole utterance."""
+
+    text: str
+    """The transcript, stripped."""
+    audio_s: float
+    """Length of the audio decoded, in seconds."""
+    window_s: int
+    """Encoder window in seconds (`FULL_WINDOW_S` for the usual decode)."""
+    elapsed_s: float
+    """Wall time of the decode, in seconds."""
+    fallback: str = ""
+    """Why the window's output looked wrong (a loop), or why the usual decode
+    was used; "" if neither."""
+
+
+def window_s(audio_s: float, margin_s: float, min_window_s: int) -> int:
+    """Encoder window for ``audio_s`` of audio: the audio plus ``margin_s``,
+    rounded up to whole seconds, at least ``min_window_s``, at most 30."""
+    return max(min_window_s, min(FULL_WINDOW_S, math.ceil(audio_s + margin_s)))
+
+
+def transcribe_full(model: Any, samples: np.ndarray, language: str | None) -> str:
+    """The usual faster-whisper decode (30 s windows, any length)."""
+    audio = samples.astype(np.float32) / 32768.0
+    segments, _info = model.transcribe(
+        audio,
+        language=language,
+        beam_size=1,
+        vad_filter=False,
+        condition_on_previous_text=False,
+        # Past 30 s, timestamps are what lets faster-whisper move on at a
+        # segment's end; without them it jumps a whole window and, on dense
+        # speech, drops sentences or loops through its temperature fallbacks.
+        without_timestamps=len(samples) <= FULL_WINDOW_S * ASR_RATE_HZ,
+    )
+    # transcribe() is lazy: the decode happens while iterating.
+    return "".join(segment.text for segment in segments).strip()
+
+
+class ShortWindowDecoder:
+    """Decodes whole utterances of mono int16 at 16 kHz with ``model`` (a
+    faster-whisper ``WhisperModel``).
+
+    ``language`` None detects it on each decode. ``margin_s`` and
+    ``min_window_s`` size the window (`window_s`); 0 for ``margin_s`` would be
+    too tight: Whisper wants some silence after the last word. Calls may come
+    from any thread but must not overlap; `SpeechToTextError` if the engine
+    fails.
+    """
+
+    def __init__(
+        self, model: Any, language: str | None, *, margin_s: float = 2.0, min_window_s: int = 5
+    ) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.model = model
+        self.language = language
+        self.margin_s = margin_s
+        self.min_window_s = min_window_s
+        self._tokenizers: dict[str | None, Any] = {}
+        self._tokenizer_class = Tokenizer
+        self._suppressed = get_suppressed_tokens
+
+    def decode(
+        self, samples: np.ndarray, min_window_s: int | None = None, *, fall_back: bool = True
+    ) -> Decoded:
+        """Transcribe ``samples``: on a window of `window_s` (``min_window_s``
+        overrides the decoder's) when they fit in 30 s, else the usual way.
+        An output that looks like a loop is decoded again the usual way, or
+        with ``fall_back`` False returned as is, with `Decoded.fallback` set."""
+        started = time.perf_counter()
+        audio_s = len(samples) / ASR_RATE_HZ
+        minimum = self.min_window_s if min_window_s is None else min_window_s
+        try:
+            if audio_s > FULL_WINDOW_S:
+                text, window, fallback = self._full(samples), FULL_WINDOW_S, "longer than 30 s"
+            else:
+                window = window_s(audio_s, self.margin_s, minimum)
+                text, fallback = self._short(samples, window)
+                if fallback and fall_back:
+                    log.debug("Whisper %d s window output dropped: %s", window, fallback)
+                    text, window = self._full(samples), FULL_WINDOW_S
+        except Exception as exc:
+            raise SpeechToTextError(
+                f"Whisper failed to decode {len(samples)} samples: {exc}"
+            ) from None
+        elapsed = time.perf_counter() - started
+        log.debug(
+            "Whisper decoded %.2f s of audio on a %d s window in %.0f ms%s",
+            audio_s,
+            window,
+            elapsed * 1000,
+            f" ({fallback})" if fallback else "",
+        )
+        return Decoded(text, audio_s, window, elapsed, fallback)
+
+    def _full(self, samples: np.ndarray) -> str:
+        return transcribe_full(self.model, samples, self.language)
+
+    def _tokenizer(self, language: str) -> Any:
+        if language not in self._tokenizers:
+            self._tokenizers[language] = self._tokenizer_class(
+                self.model.hf_tokenizer,
+                self.model.model.is_multilingual,
+                task="transcribe",
+                language=language,
+            )
+        return self._tokenizers[language]
+
+    def _short(self, samples: np.ndarray, window: int) -> tuple[str, str]:
+        """(text, why it looks degenerate or "")."""
+        import ctranslate2
+
+        model = self.model
+        extractor = model.feature_extractor
+        features = extractor(samples.astype(np.float32) / 32768.0)
+        frames = window * extractor.sampling_rate // extractor.hop_length
+        # Padded with zero features, as faster-whisper pads to its 30 s.
+        features = features[:, :frames]
+        features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        encoded = model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[np.newaxis])),
+            to_cpu=False,
+        )
+        tokenizer = self._tokenizer(self._language(encoded))
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        audio_s = len(samples) / ASR_RATE_HZ
+        token_limit = min(
+            math.ceil(audio_s * MAX_TOKENS_PER_S) + SLACK_TOKENS, model.max_length - len(prompt)
+        )
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=len(prompt) + token_limit,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppressed(tokenizer, [-1]),
+        )[0]
+        tokens = result.sequences_ids[0]
+        text = tokenizer.decode(tokens).strip()
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOG_PROB_THRESHOLD:
+            return "", ""
+        return text, degenerate_reason(text, len(tokens), token_limit)
+
+    def _language(self, encoded: Any) -> str:
+        if self.language:
+            return self.language
+        if not self.model.model.is_multilingual:
+            return "en"
+        token, _probability = self.model.model.detect_language(encoded)[0][0]
+        return token[2:-2]

@@ -1,0 +1,261 @@
+"""Whisper during speech: the loop guard and local agreement (pure, fast),
+then the short-window decoder and the streaming transcriber with the real
+whisper-base model on synthesized speech (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.bench.wer import normalize, wer
+from assistant.compose import make_speech_to_text
+from assistant.core.config import AsrConfig, config_from_dict
+from assistant.core.errors import ConfigError
+from assistant.stages.asr.hypotheses import (
+    LocalAgreement,
+    common_prefix,
+    degenerate_reason,
+    repeated_ngram,
+)
+from assistant.stages.asr.whisper import WhisperSpeechToText
+from assistant.stages.asr.whisper_window import FULL_WINDOW_S, transcribe_full, window_s
+from assistant.stages.audio.pcm import ASR_RATE_HZ
+from tests.conftest import require
+from tests.speech import load_16k, piper_wav
+
+RATE = ASR_RATE_HZ
+WAIT_S = 120.0
+"""Generous: decodes share two cores with the rest of the suite."""
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+
+def feed(transcriber, samples: np.ndarray, block_ms: int = 30) -> None:
+    step = RATE * block_ms // 1000
+    for start in range(0, len(samples), step):
+        transcriber.accept(samples[start : start + step])
+
+
+# --- The loop guard ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "looping",
+    [
+        "How many lands on the spider-head? How many lands on the spider-head? How",
+        "Set a timer for 10 minutes. Set a timer for 10 minutes. Set a timer",
+        "What time is it? What time is it?",
+        "respectable, respectable, respectable, respectable",
+        "I think so so so",
+    ],
+)
+def test_repeated_words_and_phrases_are_a_loop(looping):
+    assert repeated_ngram(looping.split())
+    assert "repeated" in degenerate_reason(looping, n_tokens=20, token_limit=60)
+
+
+@pytest.mark.parametrize(
+    "speech",
+    [
+        "What is the capital of France?",
+        "I had had enough of it.",
+        "Thank you, thank you.",
+        "very very good",
+        "The cat sat on the mat and the dog sat on the rug.",
+        "",
+    ],
+)
+def test_ordinary_sentences_are_not_a_loop(speech):
+    assert repeated_ngram(speech.split()) == ""
+    assert degenerate_reason(speech, n_tokens=len(speech.split()) + 2, token_limit=60) == ""
+
+
+def test_running_out_of_tokens_is_a_loop():
+    assert "limit" in degenerate_reason("la " * 5, n_tokens=35, token_limit=35)
+    assert degenerate_reason("hello there", n_tokens=34, token_limit=35) == ""
+
+
+def test_text_that_compresses_too_well_is_a_loop():
+    # No word run repeats, but the syllables do.
+    text = "".join(f"ba{'na' * 40}{i} " for i in range(3))
+    assert repeated_ngram(text.split()) == ""
+    assert "compression ratio" in degenerate_reason(text, n_tokens=30, token_limit=60)
+
+
+def test_the_window_covers_the_audio_plus_the_margin():
+    assert window_s(0.5, margin_s=2.0, min_window_s=5) == 5
+    assert window_s(6.2, margin_s=2.0, min_window_s=5) == 9
+    assert window_s(29.0, margin_s=2.0, min_window_s=5) == FULL_WINDOW_S
+    for tenths in range(0, 300):
+        audio_s = tenths / 10
+        assert audio_s < window_s(audio_s, margin_s=0.5, min_window_s=1) <= FULL_WINDOW_S
+
+
+def test_the_final_window_comes_from_the_config(models_dir: Path):
+    config = config_from_dict({"asr": {"engine": "whisper", "whisper_final_window_s": 15}})
+    stt = make_speech_to_text(config.asr, require(models_dir))
+    assert isinstance(stt, WhisperSpeechToText) and stt.final_window_s == 15
+    with pytest.raises(ConfigError, match="whisper_final_window_s"):
+        config_from_dict({"asr": {"whisper_final_window_s": 2}})
+
+
+# --- Local agreement ---------------------------------------------------------
+
+
+def test_words_are_committed_once_two_hypotheses_agree():
+    agreement = LocalAgreement()
+    assert agreement.update("What is the") == "What is the"
+    assert agreement.committed == []
+    agreement.update("What is the capital of friends")
+    assert agreement.committed == ["What", "is", "the"]
+    agreement.update("What is the capital of France? I")
+    assert agreement.committed == ["What", "is", "the", "capital", "of"]
+    assert agreement.tentative == ["France?", "I"]
+
+
+def test_committed_words_are_never_taken_back():
+    agreement = LocalAgreement()
+    agreement.update("turn on the light")
+    agreement.update("turn on the light please")
+    text = agreement.update("turn off the light please")
+    assert agreement.committed == ["turn", "on", "the", "light"]
+    assert text == "turn on the light please"
+
+
+def test_agreement_ignores_case_and_punctuation():
+    said, heard = "What is the capital of France?", "what is the capital of france, and"
+    assert common_prefix(said.split(), heard.split()) == 6
+    assert common_prefix([], ["a"]) == 0
+
+
+# --- Real whisper-base --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def whisper(models_dir: Path):
+    require(models_dir / "whisper-base")
+    stt = make_speech_to_text(AsrConfig(engine="whisper", language="en"), models_dir)
+    assert isinstance(stt, WhisperSpeechToText)
+    stt.warm_up()
+    yield stt
+    stt.close()
+
+
+@pytest.fixture(scope="module")
+def speak(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    require(models_dir / "en_US-joe-medium.onnx")
+    folder = tmp_path_factory.mktemp("speech")
+
+    def speak(text: str) -> np.ndarray:
+        """``text`` spoken by piper after 0.3 s of silence, as when the
+        button is pressed just before speaking."""
+        path = piper_wav(text, models_dir, folder / f"{abs(hash(text))}.wav")
+        return np.concatenate([silence(0.3), load_16k(path)])
+
+    return speak
+
+
+SENTENCES = (
+    "What is the capital of France?",
+    "What is the boiling point of water?",
+    "How far away is the moon from the earth?",
+    "Can you tell me a short joke about cats?",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", SENTENCES)
+def test_short_window_gives_the_words_of_the_full_window(whisper, speak, text):
+    samples = speak(text)
+    full = transcribe_full(whisper._loaded_model(), samples, "en")
+    short = whisper.decode_partial(samples)
+    assert short.window_s < FULL_WINDOW_S and not short.fallback
+    assert normalize(short.text) == normalize(full)
+    final = whisper.decode(samples)
+    assert final.window_s == FULL_WINDOW_S
+    assert normalize(final.text) == normalize(full)
+    assert wer(text, final.text) == 0.0
+
+
+@pytest.mark.slow
+def test_partial_has_words_while_speech_is_still_coming(whisper, speak):
+    samples = speak("What is the capital of France? I would also like to know about spiders.")
+    transcriber = whisper.start()
+    first = samples[: int(2.3 * RATE)]  # "What is the capital of France?"
+    feed(transcriber, first)
+    assert transcriber.wait_idle(WAIT_S)
+    assert transcriber.decodes >= 1
+    assert "capital" in transcriber.partial().lower()
+    feed(transcriber, samples[len(first) :])
+    final = transcriber.finish()
+    assert (
+        wer("What is the capital of France? I would also like to know about spiders.", final) <= 0.1
+    )
+
+
+@pytest.mark.slow
+def test_finish_after_trailing_silence_reuses_the_last_decode(whisper, speak):
+    transcriber = whisper.start()
+    feed(transcriber, speak("What is the boiling point of water?"))
+    feed(transcriber, silence(0.8))
+    assert transcriber.wait_idle(WAIT_S)
+    decodes = transcriber.decodes
+    assert decodes >= 1
+    text = transcriber.finish()
+    assert transcriber.decodes == decodes, "finish() decoded again after only silence"
+    assert wer("What is the boiling point of water?", text) == 0.0
+
+
+@pytest.mark.slow
+def test_finish_right_after_speech_decodes_the_final_audio(whisper, speak):
+    samples = speak("How far away is the moon from the earth?")
+    transcriber = whisper.start()
+    feed(transcriber, samples[: len(samples) // 2])
+    assert transcriber.wait_idle(WAIT_S)
+    decodes = transcriber.decodes
+    feed(transcriber, samples[len(samples) // 2 :])
+    text = transcriber.finish()
+    assert transcriber.decodes > decodes
+    assert wer("How far away is the moon from the earth?", text) == 0.0
+
+
+@pytest.mark.slow
+def test_silence_is_never_decoded(whisper):
+    transcriber = whisper.start()
+    feed(transcriber, silence(3.0))
+    assert transcriber.wait_idle(WAIT_S)
+    assert transcriber.partial() == ""
+    assert transcriber.finish() == ""
+    assert transcriber.decodes == 0
+
+
+@pytest.mark.slow
+def test_an_utterance_longer_than_whisper_window_is_transcribed(whisper, speak):
+    sentences = [
+        "Please set a timer for the pasta and turn on the kitchen light.",
+        "Then tell me how long I should boil an egg for a soft yolk.",
+        "After that, remind me to call my sister at six in the evening.",
+        "Also, which planet is closest to the sun, and who painted the Mona Lisa?",
+        "Finally, what is the largest ocean on our planet?",
+    ]
+    samples = np.concatenate([speak(s) for s in sentences] * 2)
+    assert len(samples) / RATE > FULL_WINDOW_S
+    transcriber = whisper.start()
+    feed(transcriber, samples)
+    text = transcriber.finish()
+    assert wer(" ".join(sentences * 2), text) <= 0.15
+
+
+@pytest.mark.slow
+def test_a_new_utterance_drops_an_unfinished_one(whisper, speak):
+    abandoned = whisper.start()
+    feed(abandoned, speak("Turn on the kitchen light."))
+    transcriber = whisper.start()
+    feed(transcriber, speak("What is the capital of France?"))
+    assert wer("What is the capital of France?", transcriber.finish()) == 0.0
+    assert abandoned.wait_idle(WAIT_S)
+    assert abandoned.finish() == ""
