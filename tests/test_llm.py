@@ -221,12 +221,10 @@ def test_default_threads_leaves_cores_free() -> None:
 @pytest.mark.parametrize(("cores", "llm", "tts"), [(1, 1, 1), (2, 1, 1), (4, 2, 2), (8, 4, 4)])
 def test_piper_gets_the_cores_generation_leaves(monkeypatch, cores, llm, tts) -> None:
     from assistant.stages.llm import threads
-    from assistant.stages.tts import piper
 
     monkeypatch.setattr(threads, "_cpu_count", lambda: cores)
-    monkeypatch.setattr(piper, "_cpu_count", lambda: cores)
-    assert (default_threads(), piper.tts_threads()) == (llm, tts)
-    assert piper.tts_threads(3) == 3  # tts.n_threads set: taken as it is
+    assert (default_threads(), threads.tts_threads()) == (llm, tts)
+    assert threads.tts_threads(3) == 3  # tts.n_threads set: taken as it is
 
 
 @pytest.mark.slow

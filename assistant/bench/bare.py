@@ -64,13 +64,22 @@ class BareLlama:
 
 
 class BarePiper:
-    """A bare ``PiperVoice`` on the stage's voice file and synthesis options."""
+    """A bare ``PiperVoice`` on the stage's voice file, synthesis options and
+    onnxruntime threads (``n_threads``; 0 is onnxruntime's own choice), so
+    the comparison measures the stage, not the thread cap (the sweep does)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, n_threads: int = 0) -> None:
+        import onnxruntime
         from piper import PiperVoice, SynthesisConfig
 
         path = config.models_dir / f"{config.tts.voice}.onnx"
         self.voice = PiperVoice.load(path, config_path=f"{path}.json")
+        if n_threads:
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = n_threads
+            self.voice.session = onnxruntime.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
         self.syn_config = SynthesisConfig(
             length_scale=self.voice.config.length_scale * config.tts.length_scale,
             volume=config.tts.volume,

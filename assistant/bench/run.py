@@ -65,7 +65,7 @@ from assistant.bench.turns import sequential_turn, speak_questions, streaming_tu
 from assistant.compose import Engines, build_conversation, build_engines
 from assistant.core.config import Config
 from assistant.core.errors import ConfigError
-from assistant.stages.llm.threads import batch_threads
+from assistant.stages.llm.threads import batch_threads, tts_threads
 from assistant.stages.tts.base import TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _measure(
     bare_llm = BareLlama(engines.llm)
     sweep = None
     try:
-        bare_tts = BarePiper(config)
+        bare_tts = BarePiper(config, tts_threads(config.tts.n_threads))
         with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp:
             wavs = speak_questions(engines.tts, questions, Path(tmp))
             step = 0

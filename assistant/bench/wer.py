@@ -18,57 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand"))
+from assistant.stages.tts.text import number_words
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+")
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 
 
-def number_words(n: int) -> str:
-    """``n`` (0 <= n < 10**12) in English words: 115 is "one hundred fifteen"."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
-    for scale, name in _SCALES:
-        if n >= scale:
-            high, rest = divmod(n, scale)
-            return f"{number_words(high)} {name}" + (f" {number_words(rest)}" if rest else "")
-    raise ValueError(f"{n} is too large to spell")
-
-
 def _spell(match: re.Match[str]) -> str:
-    digits = match.group().replace(",", "")
-    if len(digits) > 12:
-        return " ".join(_ONES[int(d)] for d in digits)
-    return f" {number_words(int(digits))} "
+    return f" {number_words(int(match.group().replace(',', '')))} "
 
 
 def normalize(text: str) -> list[str]:

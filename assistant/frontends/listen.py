@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from assistant.appliance.run import log_turns
 from assistant.compose import build_engines, build_sink, run_file_turn
 from assistant.core.config import Config
+from assistant.core.events import TurnFinished
 from assistant.stages.audio.audiofile import inspect_audio
 from assistant.stages.audio.wavfile import WavFileSink
 
@@ -70,6 +72,13 @@ def listen_once(
             observers=[log_turns(profile)],
             realtime=realtime,
         )
+    return turn_result(config, event, out, realtime, ready_fraction=event.ready_fraction)
+
+
+def turn_result(
+    config: Config, event: TurnFinished, out: Path | None, realtime: bool, **extra: Any
+) -> dict:
+    """The JSON-ready result of a file turn, with ``extra`` keys after the common ones."""
     result = {
         "transcript": event.transcript,
         "reply": event.reply,
@@ -78,7 +87,7 @@ def listen_once(
         "path": event.path,
         "engine": config.asr.engine,
         "realtime": realtime,
-        "ready_fraction": event.ready_fraction,
+        **extra,
     }
     if out is not None:
         result["wav"] = str(out)

@@ -51,7 +51,7 @@ def listen_wake(
     ``wake_t_s`` and ``endpoint_ms`` (the last voiced audio to the end of
     listening; meaningful with ``realtime``). `AssistantError` when no wake
     word is heard or nothing follows it."""
-    from assistant.frontends.listen import MAX_LISTEN_S, TIMING_KEYS
+    from assistant.frontends.listen import MAX_LISTEN_S, turn_result
 
     inspect_audio(wav)
     if out is not None:
@@ -66,18 +66,12 @@ def listen_wake(
             max_listen_s=max(config.turn.max_listen_s, MAX_LISTEN_S),
             observers=[log_turns(profile)],
         )
-    result = {
-        "transcript": event.transcript,
-        "reply": event.reply,
-        "timings_ms": {k: event.timings_ms.get(k) for k in TIMING_KEYS},
-        "tokens_per_s": event.tokens_per_s,
-        "path": event.path,
-        "engine": config.asr.engine,
-        "realtime": realtime,
-        "wake_word": wake.word,
-        "wake_t_s": wake.t_s,
-        "endpoint_ms": endpoint_ms,
-    }
-    if out is not None:
-        result["wav"] = str(out)
-    return result
+    return turn_result(
+        config,
+        event,
+        out,
+        realtime,
+        wake_word=wake.word,
+        wake_t_s=wake.t_s,
+        endpoint_ms=endpoint_ms,
+    )

@@ -1,5 +1,6 @@
-"""How many CPU threads llama.cpp gets: pure functions of this process's
-CPU affinity, for `LlamaLanguageModel` and the bench."""
+"""How many CPU threads llama.cpp and piper get: pure functions of this
+process's CPU affinity, for `LlamaLanguageModel`, `PiperTextToSpeech` and
+the bench."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ def batch_threads(n_threads: int) -> int:
     on the busy 2-core dev VM, 40 prompt tokens took 7.7 s instead of 0.3 s
     with 2 threads, and 1 thread only halved in speed."""
     return max(n_threads, _cpu_count() - 1, 1)
+
+
+def tts_threads(n_threads: int = 0) -> int:
+    """onnxruntime's intra-op threads for a synthesis: ``n_threads``, or when
+    0, the cores the language model's generation (`default_threads`: half of
+    them) leaves free, at least 1.
+
+    onnxruntime's default is every core, and its threads spin while they
+    wait, so it fights llama.cpp, which generates the rest of the reply
+    while piper speaks the first piece. On the busy 2-core dev VM with llama
+    at 1 thread (`assistant bench --threads-sweep`): 1 piper thread gave
+    RTF 0.49 and 28.5 tokens/s while both ran, and a 3.8 s TTFA; 2 threads
+    gave RTF 0.72, 7.7 tokens/s and 4.7 s.
+    """
+    if n_threads > 0:
+        return n_threads
+    cores = _cpu_count()
+    return max(1, cores - default_threads())
 
 
 def _cpu_count() -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
-import os
 import platform
 import threading
 import time
@@ -27,37 +26,13 @@ import numpy as np
 from assistant.core.config import TtsConfig
 from assistant.core.errors import ModelError, TextToSpeechError
 from assistant.stages.audio.pcm import AudioChunk
+from assistant.stages.llm.threads import tts_threads
 from assistant.stages.tts.sentences import split_sentences
 from assistant.stages.tts.text import clean_for_speech
 
 log = logging.getLogger(__name__)
 
 _FIX = "run `./setup.sh` or `assistant models fetch`"
-
-
-def tts_threads(n_threads: int = 0) -> int:
-    """onnxruntime's intra-op threads for a synthesis: ``n_threads``, or when
-    0, the cores the language model's generation (`default_threads`: half of
-    them) leaves free, at least 1.
-
-    onnxruntime's default is every core, and its threads spin while they
-    wait, so it fights llama.cpp, which generates the rest of the reply
-    while piper speaks the first piece. On the busy 2-core dev VM with llama
-    at 1 thread (`assistant bench --threads-sweep`): 1 piper thread gave
-    RTF 0.49 and 28.5 tokens/s while both ran, and a 3.8 s TTFA; 2 threads
-    gave RTF 0.72, 7.7 tokens/s and 4.7 s.
-    """
-    if n_threads > 0:
-        return n_threads
-    cores = _cpu_count()
-    return max(1, cores - max(1, min(4, cores // 2)))
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _load_voice(model_path: Path, voice_config: dict, n_threads: int) -> Any:
