@@ -143,7 +143,9 @@ def test_eight_clients_lose_no_turn_and_memory_stays_bounded(models_dir, tmp_pat
     for row in alone + rows:
         assert row["heard"].strip(), row
         assert row["reply"].strip(), row
-        assert row["audio_bytes"] > 0, row
+        # A reply of emoji alone (SmolLM2 sometimes gives one) has nothing to say.
+        speakable = any(c.isalnum() for c in row["reply"])
+        assert row["audio_bytes"] > 0 or not speakable, row
     idle = sampler.samples[0][1]
     halfway = statistics.median(row["done"] for row in rows)
     first, second = sampler.peak(end=halfway), sampler.peak(start=halfway)

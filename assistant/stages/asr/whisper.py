@@ -89,7 +89,6 @@ class WhisperSpeechToText:
         self._lock = threading.Lock()
         self._decode_lock = threading.Lock()
         self._worker = DecodeWorker()
-        self._current: StreamingTranscriber | None = None
 
     def _loaded_model(self) -> Any:
         with self._lock:
@@ -138,17 +137,18 @@ class WhisperSpeechToText:
             return self._decoder.decode(samples, fall_back=False)
 
     def start(self) -> StreamingTranscriber:
+        # Utterances may overlap (the hub transcribes for several clients at
+        # once): each transcriber keeps its own audio, and their decodes take
+        # turns on the one worker. An abandoned one gets no more audio, so it
+        # queues at most one more decode.
         self._loaded_model()
-        if self._current is not None:
-            self._current.close()
-        self._current = StreamingTranscriber(
+        return StreamingTranscriber(
             self.decode_partial,
             self.decode,
             self._worker,
             SilenceEndpointer(self.silence_s),
             interval_s=self.interval_s,
         )
-        return self._current
 
     def warm_up(self) -> None:
         """Load the model and decode a moment of silence on both windows, so
