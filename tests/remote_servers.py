@@ -16,13 +16,33 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
+
+
+def serve_once(handler: Callable[[BinaryIO], None]) -> tuple[str, threading.Thread]:
+    """A one-connection server on a free port of 127.0.0.1: ``handler`` gets
+    the accepted connection as a binary stream. Returns its ``tcp://`` URI
+    and the serving thread (join it to know the handler ended)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def run() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn, conn.makefile("rwb") as stream:
+                handler(stream)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}", thread
 
 
 def free_port() -> int:

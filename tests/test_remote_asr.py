@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +24,7 @@ from assistant.core.errors import ConfigError, SpeechToTextError
 from assistant.stages.asr.wyoming import WyomingSpeechToText
 from assistant.stages.audio.pcm import ASR_RATE_HZ
 from tests.conftest import require
-from tests.remote_servers import Server, free_port, whisper_server
+from tests.remote_servers import Server, free_port, serve_once, whisper_server
 from tests.speech import load_16k, piper_wav
 
 BLOCK = ASR_RATE_HZ * 30 // 1000
@@ -85,27 +83,11 @@ def test_nobody_listening_is_one_line() -> None:
     )
 
 
-def _serve_once(handler) -> tuple[str, threading.Thread]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-
-    def run() -> None:
-        with server:
-            conn, _ = server.accept()
-            with conn, conn.makefile("rwb") as stream:
-                handler(stream)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return f"tcp://127.0.0.1:{server.getsockname()[1]}", thread
-
-
 def test_a_server_that_hangs_up_mid_utterance_is_one_line() -> None:
     def hang_up(stream: io.BufferedRWPair) -> None:
         read_event(stream)  # transcribe, then gone
 
-    uri, thread = _serve_once(hang_up)
+    uri, thread = serve_once(hang_up)
     transcriber = _stt(uri).start()
     thread.join(5)
     with pytest.raises(SpeechToTextError, match=r"is not answering \(.*\); start it"):
@@ -127,7 +109,7 @@ def test_streamed_transcript_chunks_are_partials() -> None:
         write_event(TranscriptStop().event(), stream)
         write_event(Transcript("hello there").event(), stream)
 
-    uri, thread = _serve_once(stream_words)
+    uri, thread = serve_once(stream_words)
     transcriber = _stt(uri).start()
     partial = ""
     for _ in range(500):  # until the chunks arrive: each accept picks up what came
@@ -146,7 +128,7 @@ def test_a_server_error_event_is_one_line() -> None:
             pass
         write_event(Event("error", {"text": "model not loaded"}), stream)
 
-    uri, thread = _serve_once(refuse)
+    uri, thread = serve_once(refuse)
     transcriber = _stt(uri).start()
     transcriber.accept(np.zeros(BLOCK, np.int16))
     with pytest.raises(SpeechToTextError, match=f"the asr server at {uri} failed: model not"):

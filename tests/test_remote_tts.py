@@ -9,7 +9,6 @@ answer with raw Wyoming events.
 from __future__ import annotations
 
 import io
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from assistant.core.errors import TextToSpeechError
 from assistant.stages.audio.pcm import rms_dbfs
 from assistant.stages.tts.wyoming import OUTPUT_RATE_HZ, WyomingTextToSpeech
 from tests.conftest import require
-from tests.remote_servers import Server, free_port, piper_server
+from tests.remote_servers import Server, free_port, piper_server, serve_once
 from tests.test_openai_llm import open_connections_to
 
 
@@ -94,22 +93,6 @@ def test_unspeakable_text_opens_no_connection() -> None:
     assert list(_tts(f"tcp://127.0.0.1:{free_port()}").synthesize("```\ncode\n```")) == []
 
 
-def _serve_once(handler) -> tuple[str, threading.Thread]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-
-    def run() -> None:
-        with server:
-            conn, _ = server.accept()
-            with conn, conn.makefile("rwb") as stream:
-                handler(stream)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return f"tcp://127.0.0.1:{server.getsockname()[1]}", thread
-
-
 def test_a_non_streaming_server_gets_one_synthesize_and_other_rates_are_resampled() -> None:
     got: list[str] = []
 
@@ -132,7 +115,7 @@ def test_a_non_streaming_server_gets_one_synthesize_and_other_rates_are_resample
                 write_event(AudioChunk(16000, 2, 1, tone).event(), stream)
                 write_event(AudioStop().event(), stream)
 
-    uri, thread = _serve_once(old_server)
+    uri, thread = serve_once(old_server)
     chunks = list(_tts(uri).synthesize("Hello."))
     thread.join(5)
     assert got == ["describe", "synthesize"]
@@ -145,7 +128,7 @@ def test_a_server_that_is_no_tts_is_one_line() -> None:
         read_event(stream)
         write_event(Info().event(), stream)
 
-    uri, thread = _serve_once(no_tts)
+    uri, thread = serve_once(no_tts)
     with pytest.raises(TextToSpeechError, match="offers no speech synthesis; point tts.uri"):
         list(_tts(uri).synthesize("Hello."))
     thread.join(5)

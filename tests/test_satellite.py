@@ -40,6 +40,7 @@ from tests.remote_servers import (
     llama_server,
     piper_server,
     running,
+    serve_once,
     whisper_server,
 )
 from tests.speech import piper_wav
@@ -227,22 +228,6 @@ def test_fallback_builds_the_local_model_once_and_closes_it() -> None:
     assert built[0].closed
 
 
-def _serve_once(handler) -> tuple[str, threading.Thread]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-
-    def run() -> None:
-        with server:
-            conn, _ = server.accept()
-            with conn, conn.makefile("rwb") as stream:
-                handler(stream)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return f"tcp://127.0.0.1:{server.getsockname()[1]}", thread
-
-
 def test_the_hub_handle_streams_the_answer_and_carries_context() -> None:
     asked: list[dict] = []
 
@@ -256,7 +241,7 @@ def test_the_hub_handle_streams_the_answer_and_carries_context() -> None:
         write_event(Handled("Paris is the capital.").event(), stream)
         write_event(HandledStop().event(), stream)
 
-    uri, thread = _serve_once(hub)
+    uri, thread = serve_once(hub)
     config = config_from_dict({"llm": {"backend": "wyoming", "url": uri}})
     llm = build_remote_llm(config, local=lambda: pytest.fail("not needed"))
     assert isinstance(llm, WyomingLanguageModel)
@@ -275,7 +260,7 @@ def test_a_cancel_while_the_hub_thinks_returns_and_hangs_up() -> None:
         if read_event(stream) is None:  # nothing more comes: the client closed
             hung_up.set()
 
-    uri, thread = _serve_once(slow_hub)
+    uri, thread = serve_once(slow_hub)
     llm = WyomingLanguageModel(parse_address(uri, ("tcp",)))
     cancel = threading.Event()
     pieces = llm.generate([Message("user", "Tell me a long story.")], cancel)
