@@ -13,8 +13,8 @@ Run from the checkout (models in ``models/``, espeak-ng installed)::
 
 ``--tail-s`` adds silence between the end of speech and the release (a
 person lets go of the button a moment after the last word), which gives
-the stage its pause decode; ``--final-window-s`` below 30 trades words for
-time.
+the stage its pause decode; ``--final-window-s`` (30 decodes like plain
+faster-whisper) and ``--min-logprob`` set how the final text is decoded.
 """
 
 from __future__ import annotations
@@ -63,13 +63,21 @@ def main() -> None:
     parser.add_argument("--tail-s", type=float, default=0.0, help="silence before the release")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: CTranslate2's)")
     parser.add_argument(
-        "--final-window-s", type=int, default=30, help="asr.whisper_final_window_s (default 30)"
+        "--final-window-s", type=int, default=10, help="asr.whisper_final_window_s (default 10)"
+    )
+    parser.add_argument(
+        "--min-logprob", type=float, default=-0.3, help="asr.whisper_min_logprob (default -0.3)"
     )
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     models_dir = resolve_models_dir("")
-    config = AsrConfig(engine="whisper", language="en", whisper_final_window_s=args.final_window_s)
+    config = AsrConfig(
+        engine="whisper",
+        language="en",
+        whisper_final_window_s=args.final_window_s,
+        whisper_min_logprob=args.min_logprob,
+    )
     stt = make_speech_to_text(config, models_dir, n_threads=args.threads)
     stt.warm_up()
     bare = BareWhisper(models_dir / config.whisper_model, config.language, args.threads)
@@ -82,6 +90,7 @@ def main() -> None:
         "tail_s": args.tail_s,
         "threads": args.threads,
         "final_window_s": stt.final_window_s,
+        "min_logprob": stt.min_logprob,
     }
     print(format_table(result))
     text = json.dumps(result, indent=1, ensure_ascii=False)

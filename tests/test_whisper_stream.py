@@ -13,6 +13,7 @@ from assistant.bench.wer import normalize, wer
 from assistant.compose import make_speech_to_text
 from assistant.core.config import AsrConfig, config_from_dict
 from assistant.core.errors import ConfigError
+from assistant.stages.asr.endpoint import SilenceEndpointer
 from assistant.stages.asr.hypotheses import (
     LocalAgreement,
     common_prefix,
@@ -20,7 +21,13 @@ from assistant.stages.asr.hypotheses import (
     repeated_ngram,
 )
 from assistant.stages.asr.whisper import WhisperSpeechToText
-from assistant.stages.asr.whisper_window import FULL_WINDOW_S, transcribe_full, window_s
+from assistant.stages.asr.whisper_stream import DecodeWorker, StreamingTranscriber
+from assistant.stages.asr.whisper_window import (
+    FULL_WINDOW_S,
+    Decoded,
+    transcribe_full,
+    window_s,
+)
 from assistant.stages.audio.pcm import ASR_RATE_HZ
 from tests.conftest import require
 from tests.speech import load_16k, piper_wav
@@ -96,9 +103,10 @@ def test_the_window_covers_the_audio_plus_the_margin():
 
 
 def test_the_final_window_comes_from_the_config(models_dir: Path):
-    config = config_from_dict({"asr": {"engine": "whisper", "whisper_final_window_s": 15}})
-    stt = make_speech_to_text(config.asr, require(models_dir))
-    assert isinstance(stt, WhisperSpeechToText) and stt.final_window_s == 15
+    asr = {"engine": "whisper", "whisper_final_window_s": 15, "whisper_min_logprob": -0.5}
+    stt = make_speech_to_text(config_from_dict({"asr": asr}).asr, require(models_dir))
+    assert isinstance(stt, WhisperSpeechToText)
+    assert (stt.final_window_s, stt.min_logprob) == (15, -0.5)
     with pytest.raises(ConfigError, match="whisper_final_window_s"):
         config_from_dict({"asr": {"whisper_final_window_s": 2}})
 
@@ -130,6 +138,59 @@ def test_agreement_ignores_case_and_punctuation():
     said, heard = "What is the capital of France?", "what is the capital of france, and"
     assert common_prefix(said.split(), heard.split()) == 6
     assert common_prefix([], ["a"]) == 0
+
+
+# --- Which decode gives the transcript (fake decoders) -----------------------
+
+
+class FakeDecoder:
+    """Returns ``text`` at ``logprob`` for a 10 s window, and counts calls."""
+
+    def __init__(self, text: str, logprob: float) -> None:
+        self.text, self.logprob, self.calls = text, logprob, 0
+
+    def __call__(self, samples: np.ndarray) -> Decoded:
+        self.calls += 1
+        return Decoded(self.text, len(samples) / RATE, 10, 0.0, logprob=self.logprob)
+
+
+def spoken_then_quiet() -> np.ndarray:
+    """A breath of silence, 1 s of loud noise (speech to the energy
+    endpointer), then 0.4 s of silence: one block, so the decode it starts
+    sees all of it."""
+    noise = np.random.default_rng(3).normal(0, 3000, RATE).astype(np.int16)
+    return np.concatenate([silence(0.1), noise, silence(0.4)])
+
+
+@pytest.mark.parametrize(("logprob", "reused"), [(-0.1, True), (-0.9, False)])
+def test_a_confident_decode_during_speech_is_the_final_text(logprob, reused):
+    partial = FakeDecoder("what is the time", logprob)
+    final = FakeDecoder("what is the time now", 0.0)
+    worker = DecodeWorker()
+    transcriber = StreamingTranscriber(
+        partial,
+        final,
+        worker,
+        SilenceEndpointer(1.0),
+        pause_s=5.0,  # no pause decode: only the partial one can cover the speech
+        may_be_final=lambda decoded: decoded.logprob >= -0.3,
+    )
+    try:
+        transcriber.accept(spoken_then_quiet())
+        assert transcriber.wait_idle(WAIT_S)
+        assert partial.calls == 1
+        text = transcriber.finish()
+    finally:
+        worker.close()
+    assert text == ("what is the time" if reused else "what is the time now")
+    assert final.calls == (0 if reused else 1)
+    assert transcriber.decodes == (1 if reused else 2)
+
+
+def test_the_confidence_floor_is_checked_when_the_config_loads():
+    assert config_from_dict({"asr": {"whisper_min_logprob": -1.5}}).asr.whisper_min_logprob == -1.5
+    with pytest.raises(ConfigError, match="whisper_min_logprob"):
+        config_from_dict({"asr": {"whisper_min_logprob": 0.5}})
 
 
 # --- Real whisper-base --------------------------------------------------------
@@ -176,9 +237,31 @@ def test_short_window_gives_the_words_of_the_full_window(whisper, speak, text):
     assert short.window_s < FULL_WINDOW_S and not short.fallback
     assert normalize(short.text) == normalize(full)
     final = whisper.decode(samples)
-    assert final.window_s == FULL_WINDOW_S
+    # Clear speech passes the confidence floor: the final text is the short window's.
+    assert final.window_s < FULL_WINDOW_S and final.logprob >= whisper.min_logprob
     assert normalize(final.text) == normalize(full)
     assert wer(text, final.text) == 0.0
+
+
+@pytest.mark.slow
+def test_the_confidence_floor_decides_which_window_gives_the_transcript(models_dir, speak):
+    samples = speak("What is the boiling point of water?")
+    picky, trusting = (
+        make_speech_to_text(
+            AsrConfig(engine="whisper", language="en", whisper_min_logprob=floor), models_dir
+        )
+        for floor in (0.0, -10.0)
+    )
+    try:
+        redone, kept = picky.decode(samples), trusting.decode(samples)
+    finally:
+        picky.close()
+        trusting.close()
+    # No real decode is certain of every token, so a floor of 0 always decodes again.
+    assert redone.window_s == FULL_WINDOW_S and "log-probability" in redone.fallback
+    assert kept.window_s < FULL_WINDOW_S and kept.fallback == "" and kept.logprob < 0.0
+    assert wer("What is the boiling point of water?", redone.text) == 0.0
+    assert wer("What is the boiling point of water?", kept.text) == 0.0
 
 
 @pytest.mark.slow

@@ -54,6 +54,7 @@ def make_speech_to_text(
             silence_s,
             n_threads=n_threads,
             final_window_s=config.whisper_final_window_s,
+            min_logprob=config.whisper_min_logprob,
         )
     raise ConfigError(
         f"asr.engine = {config.engine!r} is not allowed; expected 'vosk' or 'whisper'"

@@ -110,11 +110,17 @@ class AsrConfig:
     """Vosk model directory inside the models directory."""
     whisper_model: str = "whisper-base"
     """faster-whisper (CTranslate2) model directory inside the models directory."""
-    whisper_final_window_s: int = field(default=30, metadata=_range(5, 30))
+    whisper_final_window_s: int = field(default=10, metadata=_range(5, 30))
     """Whisper's encoder window, in seconds, for the decode that gives the
-    transcript (never shorter than the utterance). 30, Whisper's own, keeps
-    its accuracy; shorter answers sooner after the release but misses more
-    words (``benchmarks/asr_wer.py`` measures both)."""
+    transcript (never shorter than the utterance plus 2 s). Shorter than
+    Whisper's own 30 s answers sooner after the release; 30 always decodes
+    like plain faster-whisper."""
+    whisper_min_logprob: float = field(default=-0.3, metadata=_range(-10.0, 0.0))
+    """A transcript from a window shorter than 30 s is kept only when its
+    average token log-probability is at least this; below it, Whisper
+    decodes the utterance again on 30 s, which costs about three short
+    decodes. 0 re-decodes nearly everything; -10 keeps every short decode
+    (``benchmarks/asr_wer.py`` measures the words and the time)."""
     language: str = "en"
     """Language code passed to engines that take one."""
     grammar: list[str] = field(default_factory=list)

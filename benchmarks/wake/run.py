@@ -1,6 +1,7 @@
 """Wake-word and endpointing benchmark (see benchmarks/README.md, "Hands-free").
 
     python benchmarks/wake/run.py [--hours 1.0] [--replies 120] [--out benchmarks/wake/results.json]
+    python benchmarks/wake/run.py --sweep [--hours 1.0]   # only the threshold sweep
 
 Measures, with the real detector and endpointers the appliance uses:
 misses on synthesized positives (piper joe and espeak-ng voices, three
@@ -9,8 +10,11 @@ speech and on its own replies mixed at speaker-to-microphone level (at the
 idle threshold and at the barge-in threshold), CPU per second of audio for
 the always-on detector and for the VADs, and endpoint_ms (end of speech to
 the endpoint) for Silero vs the energy endpointer on speech with natural
-pauses, with how often each cut a speaker off mid-sentence. Run it with
-``nice``: it is single-threaded and takes a few CPU-minutes per hour of audio.
+pauses, with how often each cut a speaker off mid-sentence. ``--sweep``
+measures instead misses and false accepts of hey_mycroft at several
+thresholds (`SWEEP`), to choose ``wake.threshold``. Results are merged into
+``--out``: keys another run wrote are kept. Run it with ``nice``: it is
+single-threaded and takes a few CPU-minutes per hour of audio.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from assistant.stages.wake.micro import MicroWakeWordDetector  # noqa: E402
 BLOCK = 320  # 20 ms, as the microphone gives it
 WORDS = ["hey_mycroft", "hey_jarvis"]
 BARGE_IN_THRESHOLD = 0.99
+SWEEP = (0.5, 0.7, 0.9, 0.97, 0.99)
+"""Thresholds the sweep tries for hey_mycroft, besides the model's own cutoff."""
 
 
 def detect(detector: MicroWakeWordDetector, audio: np.ndarray, threshold=None) -> list:
@@ -47,10 +53,13 @@ def detect(detector: MicroWakeWordDetector, audio: np.ndarray, threshold=None) -
     return found
 
 
-def positives(piper: corpus.Piper, rng: np.random.Generator) -> list[dict]:
+def positives(
+    piper: corpus.Piper, rng: np.random.Generator, words: list[str] = WORDS
+) -> list[dict]:
     """Each wake word, spoken by every voice at three speeds, in four rooms."""
     rows = []
-    for word, phrases in corpus.WAKE_PHRASES.items():
+    for word in words:
+        phrases = corpus.WAKE_PHRASES[word]
         clips = []
         for scale in (0.8, 1.0, 1.25):
             for phrase in phrases:
@@ -141,6 +150,66 @@ def false_accepts(audio: np.ndarray, threshold=None) -> tuple[dict, float]:
     return result, cpu_s
 
 
+def heard(detector: MicroWakeWordDetector, word: str, audio: np.ndarray, threshold) -> int:
+    """How often ``word`` is detected in ``audio`` from a fresh start."""
+    detector.reset()
+    return sum(d.word == word for d in detect(detector, audio, threshold))
+
+
+def sweep(rows: list[dict], talk: np.ndarray, mine: np.ndarray, word: str = "hey_mycroft") -> dict:
+    """``word`` at its model's cutoff and at each of `SWEEP`: misses on the
+    positives in ``rows``, false accepts per hour on ``talk`` (other speech)
+    and on ``mine`` (its own replies at the microphone)."""
+    detector = MicroWakeWordDetector([word])
+    clips = [row["audio"] for row in rows if row["word"] == word]
+    out = {}
+    for threshold in (None, *SWEEP):
+        missed = sum(heard(detector, word, clip, threshold) == 0 for clip in clips)
+        per_hour = {
+            name: round(
+                heard(detector, word, audio, threshold) / (len(audio) / corpus.RATE / 3600), 2
+            )
+            for name, audio in (("speech", talk), ("own_voice", mine))
+        }
+        label = "model cutoff" if threshold is None else f"{threshold:g}"
+        out[label] = {
+            "threshold": round(detector.cutoff(word) if threshold is None else threshold, 3),
+            "missed": missed,
+            "of": len(clips),
+            "miss_rate": round(missed / len(clips), 3),
+            "false_accepts_per_hour_speech": per_hour["speech"],
+            "false_accepts_per_hour_own_voice": per_hour["own_voice"],
+        }
+        print(label, out[label], flush=True)
+    out["hours"] = {
+        "speech": round(len(talk) / corpus.RATE / 3600, 3),
+        "own_voice": round(len(mine) / corpus.RATE / 3600, 3),
+    }
+    return out
+
+
+def speech_streams(
+    piper: corpus.Piper, rng: np.random.Generator, hours: float, replies: int, reply_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``hours`` of non-wake speech (piper and espeak-ng), and
+    ``reply_hours`` of its own ``replies`` as its microphone hears them."""
+    said = [piper.say(s) for s in corpus.sentences(60)]
+    said += [
+        corpus.espeak(s, corpus.ESPEAK_VOICES[i % 5], 150 + 10 * (i % 6))
+        for i, s in enumerate(corpus.sentences(60, seed=3))
+    ]
+    talk = stream(said, hours * 3600, rng, speaker=False)
+    own = [piper.say(r) for r in corpus.replies(replies)]
+    return talk, stream(own, reply_hours * 3600, rng, speaker=True)
+
+
+def merge(path: Path, result: dict) -> None:
+    """Write ``result`` into the JSON object at ``path``, keeping other keys."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.update(result)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
 def paused_utterances(piper: corpus.Piper, count: int, rng: np.random.Generator) -> list:
     """Sentences of two or three clauses with natural pauses between them;
     returns (audio, end of speech in samples, ends of the pauses)."""
@@ -206,27 +275,29 @@ def main() -> int:
     parser.add_argument("--reply-hours", type=float, default=0.5, help="own-reply audio to scan")
     parser.add_argument("--utterances", type=int, default=40, help="paused utterances")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--sweep", action="store_true", help="only the hey_mycroft threshold sweep")
     args = parser.parse_args()
     rng = np.random.default_rng(2026)
     t0 = time.monotonic()
     piper = corpus.Piper(resolve_models_dir(""))
+    if args.sweep:
+        rows = positives(piper, rng, ["hey_mycroft"])
+        talk, mine = speech_streams(piper, rng, args.hours, args.replies, args.reply_hours)
+        result = {"threshold_sweep": sweep(rows, talk, mine)}
+        result["threshold_sweep"]["wall_s"] = round(time.monotonic() - t0, 1)
+        merge(args.out, result)
+        print(f"wrote threshold_sweep to {args.out} in {result['threshold_sweep']['wall_s']} s")
+        return 0
     result: dict = {"machine_cores": __import__("os").cpu_count()}
 
     result["misses"] = miss_table(positives(piper, rng))
     print("misses", json.dumps(result["misses"], indent=1), flush=True)
 
-    said = [piper.say(s) for s in corpus.sentences(60)]
-    said += [
-        corpus.espeak(s, corpus.ESPEAK_VOICES[i % 5], 150 + 10 * (i % 6))
-        for i, s in enumerate(corpus.sentences(60, seed=3))
-    ]
-    talk = stream(said, args.hours * 3600, rng, speaker=False)
+    talk, mine = speech_streams(piper, rng, args.hours, args.replies, args.reply_hours)
     result["false_accepts_speech"], cpu_s = false_accepts(talk)
     result["detector_cpu_percent_of_one_core"] = round(100 * cpu_s / (len(talk) / corpus.RATE), 2)
     print("speech", result["false_accepts_speech"], flush=True)
 
-    own = [piper.say(r) for r in corpus.replies(args.replies)]
-    mine = stream(own, args.reply_hours * 3600, rng, speaker=True)
     result["false_accepts_own_voice"], _ = false_accepts(mine)
     result["false_accepts_own_voice_barge_in"], _ = false_accepts(mine, BARGE_IN_THRESHOLD)
     print(
@@ -253,7 +324,7 @@ def main() -> int:
     }
     print("endpoint", json.dumps(result["endpoint"], indent=1))
     result["wall_s"] = round(time.monotonic() - t0, 1)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    merge(args.out, result)
     print(f"wrote {args.out} in {result['wall_s']} s")
     return 0
 

@@ -21,7 +21,7 @@ from assistant.core.config import AsrConfig
 from assistant.core.errors import ModelError, SpeechToTextError
 from assistant.stages.asr.endpoint import SilenceEndpointer
 from assistant.stages.asr.whisper_stream import DecodeWorker, StreamingTranscriber
-from assistant.stages.asr.whisper_window import Decoded, ShortWindowDecoder
+from assistant.stages.asr.whisper_window import FULL_WINDOW_S, Decoded, ShortWindowDecoder
 from assistant.stages.audio.pcm import ASR_RATE_HZ
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,12 @@ class WhisperSpeechToText:
     ``interval_s`` is how much new audio triggers a partial decode during
     speech; ``margin_s`` and ``min_window_s`` size its encoder window
     (`whisper_window.window_s`). Decodes whose text can become the
-    transcript use at least ``final_window_s`` (``asr.whisper_final_window_s``):
-    30, Whisper's own window, keeps the words of a plain faster-whisper
-    decode; shorter is faster but loses words.
+    transcript use at least ``final_window_s`` (``asr.whisper_final_window_s``),
+    and a window shorter than Whisper's own 30 s only counts when its
+    average log-probability is at least ``min_logprob``
+    (``asr.whisper_min_logprob``); else the audio is decoded again on 30 s.
+    A background decode during speech that passes the same test is as good
+    as a final one.
 
     The model loads on first `warm_up` or `start`; utterances must not
     overlap (one ASR worker): `start` drops the previous utterance if it was
@@ -61,7 +64,8 @@ class WhisperSpeechToText:
         interval_s: float = 0.75,
         margin_s: float = 2.0,
         min_window_s: int = 10,
-        final_window_s: int = 30,
+        final_window_s: int = 10,
+        min_logprob: float = -0.3,
     ) -> None:
         try:
             import faster_whisper  # noqa: F401
@@ -84,6 +88,7 @@ class WhisperSpeechToText:
         self.margin_s = margin_s
         self.min_window_s = min_window_s
         self.final_window_s = final_window_s
+        self.min_logprob = min_logprob
         self._model: Any = None
         self._decoder: ShortWindowDecoder | None = None
         self._lock = threading.Lock()
@@ -126,7 +131,16 @@ class WhisperSpeechToText:
         self._loaded_model()
         assert self._decoder is not None
         with self._decode_lock:
-            return self._decoder.decode(samples, self.final_window_s)
+            return self._decoder.decode(samples, self.final_window_s, min_logprob=self.min_logprob)
+
+    def may_be_final(self, decoded: Decoded) -> bool:
+        """Whether a cheap decode is as good as `decode`'s would be: the same
+        window at least, no loop, and confident enough."""
+        return (
+            decoded.window_s >= min(self.final_window_s, FULL_WINDOW_S)
+            and not decoded.fallback
+            and (decoded.window_s >= FULL_WINDOW_S or decoded.logprob >= self.min_logprob)
+        )
 
     def decode_partial(self, samples: np.ndarray) -> Decoded:
         """A cheap decode for partial text: the short window, and an output
@@ -148,6 +162,7 @@ class WhisperSpeechToText:
             self._worker,
             SilenceEndpointer(self.silence_s),
             interval_s=self.interval_s,
+            may_be_final=self.may_be_final,
         )
 
     def warm_up(self) -> None:

@@ -7,10 +7,10 @@ last final-quality decode already covered every bit of speech (only silence
 came after it), its text is the final text.
 
 Two kinds of decode: cheap ones (``decode_partial``, a short encoder
-window) only feed ``partial()``; final-quality ones (``decode_final``) run
-at a pause after speech and at ``finish()``, and only their text is ever
-final. A short window costs words (see `whisper_window`), so it never
-decides the transcript.
+window) feed ``partial()``; final-quality ones (``decode_final``) run at a
+pause after speech and at ``finish()``. Only final-quality text is ever
+final: a cheap decode counts as one only when ``may_be_final`` says so (it
+was as confident as ``decode_final`` demands; see `whisper_window`).
 
 Who runs what: ``accept``, ``partial``, ``endpoint`` and ``finish`` are
 called by the listener thread; decodes during speech run on the worker's
@@ -106,11 +106,13 @@ class StreamingTranscriber:
         endpointer: SilenceEndpointer,
         *,
         interval_s: float = 0.75,
-        pause_s: float = 0.3,
+        pause_s: float = 0.25,
         tail_s: float = 0.25,
         rate_hz: int = ASR_RATE_HZ,
+        may_be_final: Callable[[Decoded], bool] = lambda decoded: False,
     ) -> None:
         self._decode_partial = decode_partial
+        self._may_be_final = may_be_final
         self._decode_final = decode_final
         self._worker = worker
         self._endpointer = endpointer
@@ -217,8 +219,10 @@ class StreamingTranscriber:
                 self._done_n = self._n
                 if result is not None:
                     self._gap = max(self._interval, round(2 * result.elapsed_s * self._rate_hz))
-                if result is not None and final:
+                trusted = result is not None and (final or self._may_be_final(result))
+                if trusted:
                     self._last = (n, result)
+                    self._final_snapshot_n = max(self._final_snapshot_n, n)
                 if result is not None and (final or not result.fallback):
                     self._partial = self._agreement.update(result.text)
                 self._cond.notify_all()
