@@ -45,10 +45,10 @@ class WhisperSpeechToText:
     A background decode during speech that passes the same test is as good
     as a final one.
 
-    The model loads on first `warm_up` or `start`; utterances must not
-    overlap (one ASR worker): `start` drops the previous utterance if it was
-    never finished. `close` stops the decode thread (idempotent); an engine
-    that is never closed leaves only an idle daemon thread.
+    The model loads on first `warm_up` or `start`. Utterances may overlap
+    (the hub): each keeps its own audio, and their decodes take turns on one
+    worker. `close` stops the decode thread (idempotent); an engine that is
+    never closed leaves only an idle daemon thread.
     """
 
     name = "whisper"
@@ -137,7 +137,7 @@ class WhisperSpeechToText:
         """Whether a cheap decode is as good as `decode`'s would be: the same
         window at least, no loop, and confident enough."""
         return (
-            decoded.window_s >= min(self.final_window_s, FULL_WINDOW_S)
+            decoded.window_s >= self.final_window_s
             and not decoded.fallback
             and (decoded.window_s >= FULL_WINDOW_S or decoded.logprob >= self.min_logprob)
         )

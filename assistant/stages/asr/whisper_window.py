@@ -16,7 +16,7 @@ window was unsure of, so a short decode can also be held to a confidence
 floor (``min_logprob``, on its average token log-probability): below it, the
 utterance is decoded again on the full window, as for a loop. With a floor
 of -0.3, 50 of the 64 clips kept their 10 s decode and the word error rate
-was 0.057 (``benchmarks/asr_wer.py``).
+was 0.057, and 0.053 with `SILENCE_AFTER_S` (``benchmarks/asr_wer.py``).
 """
 
 from __future__ import annotations
