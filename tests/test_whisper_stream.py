@@ -25,10 +25,11 @@ from assistant.stages.asr.whisper_stream import DecodeWorker, StreamingTranscrib
 from assistant.stages.asr.whisper_window import (
     FULL_WINDOW_S,
     Decoded,
+    narrow_band,
     transcribe_full,
     window_s,
 )
-from assistant.stages.audio.pcm import ASR_RATE_HZ
+from assistant.stages.audio.pcm import ASR_RATE_HZ, resample
 from tests.conftest import require
 from tests.speech import load_16k, piper_wav
 
@@ -187,6 +188,18 @@ def test_a_confident_decode_during_speech_is_the_final_text(logprob, reused):
     assert transcriber.decodes == (1 if reused else 2)
 
 
+def test_audio_recorded_at_8_khz_is_narrow_band():
+    rng = np.random.default_rng(5)
+    wide = rng.normal(0, 3000, RATE).astype(np.int16)
+    assert not narrow_band(wide)
+    # Through 8 kHz and back with the appliance's own resampler, as a
+    # Bluetooth headset's hands-free microphone would give it.
+    assert narrow_band(resample(resample(wide, RATE, 8000), 8000, RATE))
+    # Speech from an 11 kHz microphone keeps enough above 4 kHz.
+    assert not narrow_band(resample(resample(wide, RATE, 11025), 11025, RATE))
+    assert not narrow_band(silence(1.0))
+
+
 def test_the_confidence_floor_is_checked_when_the_config_loads():
     assert config_from_dict({"asr": {"whisper_min_logprob": -1.5}}).asr.whisper_min_logprob == -1.5
     with pytest.raises(ConfigError, match="whisper_min_logprob"):
@@ -262,6 +275,18 @@ def test_the_confidence_floor_decides_which_window_gives_the_transcript(models_d
     assert kept.window_s < FULL_WINDOW_S and kept.fallback == "" and kept.logprob < 0.0
     assert wer("What is the boiling point of water?", redone.text) == 0.0
     assert wer("What is the boiling point of water?", kept.text) == 0.0
+
+
+@pytest.mark.slow
+def test_audio_recorded_at_8_khz_always_gets_the_full_window(whisper, speak):
+    # On this copy every short window heard "capital of friends", with confidence.
+    samples = speak("What is the capital of France?")
+    narrow = resample(resample(samples, RATE, 8000), 8000, RATE)
+    partial = whisper.decode_partial(narrow)
+    assert partial.narrow_band and not whisper.may_be_final(partial)
+    final = whisper.decode(narrow)
+    assert final.window_s == FULL_WINDOW_S and "narrow-band" in final.fallback
+    assert wer("What is the capital of France?", final.text) == 0.0
 
 
 @pytest.mark.slow

@@ -120,7 +120,8 @@ class AsrConfig:
     average token log-probability is at least this; below it, Whisper
     decodes the utterance again on 30 s, which costs about three short
     decodes. 0 re-decodes nearly everything; -10 keeps every short decode
-    (``benchmarks/asr_wer.py`` measures the words and the time)."""
+    (``benchmarks/asr_wer.py`` measures the words and the time). Audio
+    recorded at 8 kHz (a Bluetooth headset) always gets the 30 s window."""
     language: str = "en"
     """Language code passed to engines that take one."""
     grammar: list[str] = field(default_factory=list)

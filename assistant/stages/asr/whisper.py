@@ -139,6 +139,7 @@ class WhisperSpeechToText:
         return (
             decoded.window_s >= self.final_window_s
             and not decoded.fallback
+            and not decoded.narrow_band
             and (decoded.window_s >= FULL_WINDOW_S or decoded.logprob >= self.min_logprob)
         )
 
