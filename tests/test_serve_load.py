@@ -39,14 +39,17 @@ QUESTIONS = [
 QUEUE_WAIT_S = 300.0
 """One answer may wait behind every other client's work on a shared,
 busy machine; a lost turn still fails the test, only later."""
-RSS_CREEP_LIMIT_MB = 50
+RSS_CREEP_LIMIT_MB = 80
 """How much higher the hub's RSS may peak in the second half of the 40
 turns than in the first. The first half brings every engine and allocator
-to its working size with 8 clients at once (measured: about +170 MB over
-the idle hub); each connection then holds only a short conversation and one
-utterance of audio, so memory that still climbs would be a leak per turn."""
-RSS_WORKING_LIMIT_MB = 300
-"""And how far above the idle hub it may peak at all (measured: +170 MB)."""
+to its working size with 8 clients at once; each connection then holds
+only a short conversation and one utterance of audio, so memory that still
+climbs would be a leak per turn. Peaks are noisy: the two halves differed
+by 44, 45 and 61 MB in runs here (the last with Whisper's final decode on
+30 s windows only), so a leak must add more than 2 MB a turn to show."""
+RSS_WORKING_LIMIT_MB = 400
+"""And how far above the idle hub it may peak at all (measured: +170 to
++306 MB, the most with the rest of the suite's models in the process)."""
 
 
 def rss_mb() -> float:
