@@ -44,13 +44,6 @@ def models_dir() -> Path:
     return _MODELS_DIR
 
 
-def require(path: Path) -> Path:
-    """Fail, never skip, when a model the suite needs is missing."""
-    if not path.exists():
-        pytest.fail(f"{path} is missing; run ./test.sh, which fetches the test models")
-    return path
-
-
 @pytest.fixture(autouse=True)
 def no_machine_config(tmp_path_factory, monkeypatch):
     """Tests never read this machine's /etc or ~/.config assistant config."""

@@ -1,0 +1,184 @@
+"""The wake-word stage: the real microWakeWord detector on synthesized
+speech (slow), its word checks, the `MicTap` hand-over and ``assistant wake``."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from assistant.core.errors import AudioError, ConfigError, ModelError
+from assistant.frontends.cli import main
+from assistant.pipeline.mictap import MicTap
+from assistant.stages.wake import micro
+from assistant.stages.wake.micro import BUNDLED_WORDS, MicroWakeWordDetector, check_words
+
+HUSH = np.zeros(16000, np.int16)
+
+
+def test_unknown_words_are_refused_with_the_ones_bundled():
+    with pytest.raises(ConfigError, match="'hey_bob' is not a bundled wake word.*hey_mycroft"):
+        check_words(["hey_mycroft", "hey_bob"])
+    with pytest.raises(ConfigError, match="empty"):
+        check_words([])
+    assert check_words(["alexa", "alexa"]) == ("alexa",)
+
+
+def test_a_missing_package_names_the_extra(monkeypatch):
+    def missing():
+        raise ModelError("wake word: the pymicro-wakeword package is not installed; run x")
+
+    monkeypatch.setattr(micro, "_library", missing)
+    with pytest.raises(ModelError, match="not installed"):
+        MicroWakeWordDetector(["hey_mycroft"])
+
+
+def test_the_tap_keeps_blocks_only_while_open_or_primed():
+    tap = MicTap(16000)
+    block = np.ones(320, np.int16)
+    tap.put(block)  # nobody listens: dropped
+    assert tap.read(0.0) is None
+    tap.prime()  # a wake word ended: keep what follows
+    tap.put(block * 2)
+    tap.open()  # the turn opens it; nothing is lost
+    assert tap.read(0.0)[0] == 2
+    tap.close()
+    tap.put(block)
+    assert tap.read(0.0) is None
+
+
+def test_the_tap_wakes_a_blocked_reader_and_passes_on_a_failure():
+    tap = MicTap(16000)
+    tap.open()
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.append(tap.read(10.0)))
+    reader.start()
+    tap.put(np.full(320, 7, np.int16))
+    reader.join(5.0)
+    assert not reader.is_alive() and got[0][0] == 7
+    tap.fail(AudioError("input device 'mic' vanished; plug it back in"))
+    with pytest.raises(AudioError, match="vanished"):
+        tap.read(1.0)
+    tap.finish()
+    assert tap.exhausted
+
+
+def _detect(detector: MicroWakeWordDetector, audio: np.ndarray) -> list:
+    found = []
+    padded = np.concatenate([HUSH, audio, HUSH])
+    for start in range(0, len(padded), 320):  # 20 ms blocks, as from the mic
+        found += detector.process(padded[start : start + 320])
+    return found
+
+
+@pytest.fixture(scope="module")
+def mycroft():
+    detector = MicroWakeWordDetector(["hey_mycroft", "hey_jarvis"])
+    yield detector
+    detector.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "word"), [("Hey Mycroft.", "hey_mycroft"), ("Hey Jarvis.", "hey_jarvis")]
+)
+def test_the_real_detector_hears_piper_say_the_wake_word(mycroft, models_dir, tmp_path, text, word):
+    from tests.support.speech import load_16k, piper_wav
+
+    mycroft.reset()
+    audio = load_16k(piper_wav(text, models_dir, tmp_path / "w.wav"))
+    found = _detect(mycroft, audio)
+    assert [d.word for d in found] == [word]
+    assert found[0].score > mycroft.cutoff(word)
+    # It ends where the word ends: after the leading second of silence.
+    assert 1.0 < found[0].t_s < 1.0 + len(audio) / 16000 + 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["en-us", "en"])
+def test_the_real_detector_hears_espeak_say_hey_mycroft(mycroft, tmp_path, voice):
+    from tests.support.speech import espeak_wav, load_16k
+
+    mycroft.reset()
+    audio = load_16k(espeak_wav("hey mycroft", voice, tmp_path / "w.wav"))
+    assert [d.word for d in _detect(mycroft, audio)] == ["hey_mycroft"]
+
+
+@pytest.mark.slow
+def test_the_real_detector_ignores_ordinary_speech(mycroft, models_dir, tmp_path):
+    from tests.support.speech import load_16k, piper_wav
+
+    mycroft.reset()
+    text = "The weather is mild today. My craft room is a mess. Hey, how are you doing?"
+    audio = load_16k(piper_wav(text, models_dir, tmp_path / "n.wav"))
+    assert _detect(mycroft, audio) == []
+
+
+@pytest.mark.slow
+def test_a_stricter_threshold_and_the_refractory_time(mycroft, models_dir, tmp_path):
+    from tests.support.speech import load_16k, piper_wav
+
+    audio = load_16k(piper_wav("Hey Mycroft.", models_dir, tmp_path / "w.wav"))
+    mycroft.reset()
+    twice = np.concatenate([audio, audio])  # back to back: inside refractory_s
+    assert len(_detect(mycroft, twice)) == 1
+    mycroft.reset()
+    assert _detect(mycroft, audio) != []
+    mycroft.reset()
+    never = mycroft.process(np.concatenate([HUSH, audio, HUSH]), threshold=1.0)
+    assert never == []
+
+
+@pytest.mark.slow
+def test_assistant_wake_prints_every_detection(models_dir, tmp_path, capsys):
+    import soundfile
+
+    from tests.support.speech import load_16k, piper_wav
+
+    audio = load_16k(piper_wav("Hey Mycroft.", models_dir, tmp_path / "w.wav"))
+    talk = load_16k(piper_wav("Nothing to see here.", models_dir, tmp_path / "t.wav"))
+    soundfile.write(tmp_path / "two.wav", np.concatenate([HUSH, audio, talk, HUSH, audio]), 16000)
+    assert main(["wake", "--wav", str(tmp_path / "two.wav"), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["detections"]
+    assert [d["word"] for d in found] == ["hey_mycroft", "hey_mycroft"]
+    assert found[0]["t_s"] < found[1]["t_s"]
+    assert all(0.0 < d["score"] <= 1.0 for d in found)
+    assert main(["wake", "--wav", str(tmp_path / "two.wav")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "hey_mycroft" in lines[0]
+
+
+def test_bundled_words_match_the_package():
+    from importlib.util import find_spec
+
+    if find_spec("pymicro_wakeword") is None:
+        pytest.skip("the .[wake] extra is not installed")
+    from pymicro_wakeword import Model
+
+    assert set(BUNDLED_WORDS) == {m.value for m in Model}
+
+
+def test_doctor_checks_the_wake_model():
+    from assistant.core.config import Config, WakeConfig
+    from assistant.frontends.checks import check_wake
+
+    assert check_wake(Config()).status == "info"
+    on = Config(wake=WakeConfig(enabled=True))
+
+    def missing(config):
+        raise ModelError("wake word: the pymicro-wakeword package is not installed; run x")
+
+    failed = check_wake(on, load=missing)
+    assert failed.status == "fail" and "not installed" in failed.detail
+    assert "enabled = false" in failed.fix
+    closed = []
+
+    class Loaded:
+        def close(self):
+            closed.append(True)
+
+    ok = check_wake(on, load=lambda config: Loaded())
+    assert ok.status == "ok" and "hey_mycroft" in ok.detail
+    assert closed == [True]
