@@ -17,6 +17,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 test_mode=0
+print_llama_args=0
 start=1
 models=ask
 while (( $# )); do
@@ -25,6 +26,7 @@ while (( $# )); do
         --no-start) start=0 ;;
         --models=*) models=${1#--models=} ;;
         --models) models=${2:-}; shift ;;
+        --print-llama-cmake-args) print_llama_args=1 ;;
         -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -34,6 +36,18 @@ case "$models" in
     ask|auto|default) ;;
     *) echo "setup.sh: --models takes auto or default, not '$models'" >&2; exit 2 ;;
 esac
+
+# llama-cpp-python builds llama.cpp from source. Only the library the
+# appliance loads: no multimodal (mtmd/llava), examples, tools, tests or
+# server binaries. The CPU flags stay llama.cpp's own (GGML_NATIVE: on a Pi,
+# built for that Pi). A CMAKE_ARGS of the user's (BLAS, say) comes last and wins.
+llama_cmake_args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+llama_cmake_args+=" -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF"
+llama_cmake_args+="${CMAKE_ARGS:+ $CMAKE_ARGS}"
+if (( print_llama_args )); then  # for tests/matrix.sh's portable build
+    echo "$llama_cmake_args"
+    exit 0
+fi
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -52,7 +66,7 @@ if [[ -r /proc/device-tree/model ]] && tr -d '\0' </proc/device-tree/model | gre
 fi
 packages=(python3-venv python3-dev build-essential cmake libportaudio2)
 if (( test_mode )); then
-    packages+=(espeak-ng sox alsa-utils systemd)
+    packages+=(espeak-ng sox alsa-utils systemd shellcheck)
 fi
 if command -v dpkg-query >/dev/null; then
     missing=()
@@ -98,7 +112,8 @@ done
 if (( stale )); then
     say "installing Python packages ($spec); the first run builds llama-cpp-python" \
         "from source: minutes on a PC, 15-30 on a Pi"
-    .venv/bin/python -m pip install --quiet --progress-bar off -e "$spec"
+    CMAKE_ARGS="$llama_cmake_args" \
+        .venv/bin/python -m pip install --quiet --progress-bar off -e "$spec"
     for name in base "${extras[@]}"; do
         echo "$hash" >".venv/.setup-stamp-$name"
     done
@@ -154,13 +169,16 @@ if [[ -f "$gguf" && "$(cat .venv/.llama-checked 2>/dev/null)" != "$lib_stamp" ]]
     if ! llama_selftest "$gguf"; then
         version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama_cpp_python"))')
         wheels="${XDG_CACHE_HOME:-$HOME/.cache}/assistant/wheels"
-        wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -n 1 || true)
+        built=("$wheels"/llama_cpp_python-"$version"-*.whl)
+        wheel=""
+        [[ -f ${built[0]} ]] && wheel=${built[0]}
         if [[ -z "$wheel" ]]; then
             say "llama.cpp's native build does not run on this CPU; rebuilding it portable (minutes)"
             mkdir -p "$wheels"
-            CMAKE_ARGS="-DGGML_NATIVE=OFF" .venv/bin/python -m pip wheel --quiet --no-deps \
+            CMAKE_ARGS="-DGGML_NATIVE=OFF $llama_cmake_args" .venv/bin/python -m pip wheel --quiet --no-deps \
                 --no-cache-dir -w "$wheels" "llama-cpp-python==$version"
-            wheel=$(ls "$wheels"/llama_cpp_python-"$version"-*.whl | head -n 1)
+            built=("$wheels"/llama_cpp_python-"$version"-*.whl)
+            wheel=${built[0]}
         fi
         .venv/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
         llama_selftest "$gguf" || die "llama-cpp-python crashes on this CPU even when built portable"

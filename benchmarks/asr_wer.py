@@ -29,13 +29,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from speech import espeak_wav, piper_wav  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from assistant.bench.asr import BareWhisper, format_table, load_clip, measure  # noqa: E402
 from assistant.compose import make_speech_to_text  # noqa: E402
 from assistant.core.config import AsrConfig, resolve_models_dir  # noqa: E402
+from tests.support.speech import espeak_wav, piper_wav  # noqa: E402
 
 SENTENCES = ROOT / "benchmarks" / "asr_speech.txt"
 ESPEAK_VOICES = ("en-us", "en-us+f3", "en-us+m3", "en-us+klatt")

@@ -35,12 +35,13 @@ from wyoming.tts import Synthesize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.remote_servers import free_port, piper_server, running, whisper_server  # noqa: E402
+
 from assistant.bench.asr import load_clip  # noqa: E402
 from assistant.bench.run import load_questions  # noqa: E402
 from assistant.bench.turns import speak_questions  # noqa: E402
 from assistant.compose import build_tts  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
-from tests.remote_servers import free_port, piper_server, running, whisper_server  # noqa: E402
 
 CHUNK = 1024  # samples per audio-chunk, 64 ms at 16 kHz
 

@@ -4,6 +4,10 @@ summary kept in the repository.
     assistant bench --soak 500 --json > /tmp/soak.json
     python benchmarks/plot_soak.py /tmp/soak.json   # -> benchmarks/soak.png, soak.json
 
+    assistant bench --soak 2000 --hub-clients 4 --json > /tmp/hub.json
+    python benchmarks/plot_soak.py /tmp/hub.json --out benchmarks/soak_hub.png \
+        --summary benchmarks/soak_hub.json
+
 ``soak.json`` here is the run's setup, summary, targets and per-turn series
 (memory, tokens/s, disk), without the per-turn rows. matplotlib is needed
 only here (``pip install matplotlib``); the assistant never imports it.
@@ -36,18 +40,26 @@ def plot(result: dict, out: Path) -> None:
     mem.set_ylabel("MiB")
     mem.set_ylim(bottom=0)
     mem.legend(fontsize=8, loc="lower right")
-    disk = mem.twinx()
-    disk.plot(turns, s["replies_mb"], color="#dd8452", linewidth=0.8, label="replies folder")
-    disk.set_ylabel("replies folder (MiB)", color="#dd8452")
-    disk.set_ylim(bottom=0)
+    if any(v is not None for v in s["replies_mb"]):  # a hub soak keeps no replies
+        disk = mem.twinx()
+        disk.plot(turns, s["replies_mb"], color="#dd8452", linewidth=0.8, label="replies folder")
+        disk.set_ylabel("replies folder (MiB)", color="#dd8452")
+        disk.set_ylim(bottom=0)
     points = [(t, r) for t, r in zip(turns, s["tokens_per_s"], strict=True) if r]
-    rate.scatter([t for t, _ in points], [r for _, r in points], s=6, color="#dd8452")
-    rate.set_ylabel("LLM tokens/s")
+    if points:
+        rate.scatter([t for t, _ in points], [r for _, r in points], s=6, color="#dd8452")
+        rate.set_ylabel("LLM tokens/s")
+    else:  # a hub soak: each turn's wall time as its clients saw it
+        walls = s.get("wall_s") or []
+        rate.scatter(turns[: len(walls)], walls, s=6, color="#dd8452")
+        rate.set_ylabel("turn wall time (s)")
     rate.set_xlabel("turn")
     rate.set_ylim(bottom=0)
     summary = result["summary"]
     mem.set_title(
-        f"{summary['turns']} turns in one process: {setup['asr_engine']} + "
+        f"{summary['turns']} turns in one process"
+        f"{', a hub with ' + str(setup['clients']) + ' clients' if setup.get('clients') else ''}: "
+        f"{setup['asr_engine']} + "
         f"{setup['llm_model']} + {setup['voice']}, {setup['cpu_count']}-core "
         f"{setup['machine']}; growth from turn {summary['growth_from_turn']}: "
         f"{summary['growth_pct']} %",

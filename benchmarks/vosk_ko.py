@@ -27,15 +27,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from speech import espeak_wav  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from assistant.bench.report import median, ratio  # noqa: E402
 from assistant.bench.turns import sequential_turn, streaming_turn  # noqa: E402
 from assistant.compose import build_engines  # noqa: E402
 from assistant.core.config import AsrConfig, Config  # noqa: E402
 from assistant.stages.audio.wavfile import read_wav  # noqa: E402
+from tests.support.speech import espeak_wav  # noqa: E402
 
 QUESTIONS = (
     "프랑스의 수도는 어디야",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,12 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from hypothesis import HealthCheck, settings
 
 from assistant.core.config import resolve_models_dir
+from tests.support import netguard, numerics
 
-# Property tests: a few thousand examples each, the same ones on every run
-# (derandomized), so CI is repeatable and a failure reproduces. To hunt for
-# new bugs, HYPOTHESIS_PROFILE=explore draws fresh examples each run;
-# HYPOTHESIS_PROFILE=quick gives a faster inner loop.
+# Property tests: the same examples on every run (derandomized), so a failure
+# reproduces on any machine. ./test.sh runs `quick` (200 examples each);
+# HYPOTHESIS_PROFILE=thorough tries 3000 each, and `explore` draws fresh
+# examples every run to hunt for new bugs.
 settings.register_profile(
     "thorough",
     max_examples=3000,
@@ -33,7 +35,12 @@ settings.register_profile(
     "explore", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("quick", max_examples=200, deadline=None, derandomize=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
+# tests/matrix.sh: the engines' numerics as another CPU would have them, in
+# this process and in every child Python started with `child_env`.
+if numerics.apply():
+    os.environ["PYTHONPATH"] = numerics.child_pythonpath(os.environ.get("PYTHONPATH", ""))
 
 # Read before any test changes the environment (see `models_only_when_slow`).
 _MODELS_DIR = resolve_models_dir("")
@@ -42,6 +49,15 @@ _MODELS_DIR = resolve_models_dir("")
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return _MODELS_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only() -> Iterator[None]:
+    """No test reaches past this machine: IPv4 and IPv6 connections, datagrams
+    and name lookups go to loopback only, for the whole session (a child
+    process, such as pip in the fetch tests, is not covered)."""
+    with netguard.loopback_only():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -71,12 +71,13 @@ def _slope_per_100(rows: Sequence[dict], key: str) -> float | None:
     return round(cov / var * 100, 2)
 
 
-def soak_summary(rows: Sequence[dict]) -> dict:
-    """The figures of a soak from its rows (one per turn, turn 1 first)."""
+def soak_summary(rows: Sequence[dict], growth_from: int = GROWTH_FROM_TURN) -> dict:
+    """The figures of a soak from its rows (one per turn, turn 1 first);
+    memory growth and its slope are taken from turn ``growth_from`` on."""
     n = len(rows)
     rss = [r["vm_rss_mb"] for r in rows if r.get("vm_rss_mb") is not None]
-    checkpoints = sorted({c for c in CHECKPOINTS if c <= n} | ({n} if n else set()))
-    start = min(GROWTH_FROM_TURN, n)
+    checkpoints = sorted({c for c in (*CHECKPOINTS, growth_from) if c <= n} | ({n} if n else set()))
+    start = min(growth_from, n)
     first, last = _at(rows, start, "vm_rss_mb"), _at(rows, n, "vm_rss_mb")
     growth = None
     if n > start and first and last is not None:
@@ -155,6 +156,7 @@ def series(rows: Sequence[dict]) -> dict[str, list]:
     out: dict[str, list] = {k: [r.get(k) for r in rows] for k in keys}
     out["tokens_per_s"] = [r.get("tokens_per_s") for r in rows]
     out["replies_mb"] = [r.get("replies_mb") for r in rows]
+    out["wall_s"] = [None if r.get("wall_ms") is None else r["wall_ms"] / 1000 for r in rows]
     return out
 
 
@@ -200,13 +202,19 @@ def format_soak(result: dict) -> str:
         f"max VmRSS {_num(s['max_rss_mb'])} MiB, VmHWM {_num(s['peak_hwm_mb'])} MiB; "
         f"growth from turn {s['growth_from_turn']}: {_num(s['growth_pct'], '.2f')} % "
         f"(slope {_num(s['rss_slope_mb_per_100_turns'], '.2f')} MiB / 100 turns)",
-        f"tokens/s: median {_num(rate['median'])}, first {RATE_WINDOW} LLM turns "
-        f"{_num(rate['early'])}, last {RATE_WINDOW} {_num(rate['late'])} "
-        f"({rate['llm_turns']} LLM turns)",
-        f"replies folder: {_num(s['replies_mb'], '.1f')} MiB in {s['replies_files']} files "
-        f"({_num(s['replies_mb_per_turn'], '.3f')} MiB per turn)",
-        f"failures: {s['failures']}",
     ]
+    if rate["llm_turns"]:  # a hub soak's clients see no token rate
+        lines.append(
+            f"tokens/s: median {_num(rate['median'])}, first {RATE_WINDOW} LLM turns "
+            f"{_num(rate['early'])}, last {RATE_WINDOW} {_num(rate['late'])} "
+            f"({rate['llm_turns']} LLM turns)"
+        )
+    if s["replies_files"] is not None:  # nor a replies folder
+        lines.append(
+            f"replies folder: {_num(s['replies_mb'], '.1f')} MiB in {s['replies_files']} files "
+            f"({_num(s['replies_mb_per_turn'], '.3f')} MiB per turn)"
+        )
+    lines.append(f"failures: {s['failures']}")
     lines += [f"  turn {f['turn']}: {f['error']}" for f in s["failed_turns"]]
     lines += ["", f"{'target':<40} {'measured':>9} {'target':>12}  met"]
     for t in result["targets"]:

@@ -52,6 +52,9 @@ class StandInTranscriber:
     def finish(self) -> str:
         return self.text
 
+    def close(self) -> None:
+        pass
+
 
 class StandInSpeechToText:
     """Stand-in `SpeechToText`: every utterance is ``text``, at once."""

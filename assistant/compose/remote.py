@@ -7,6 +7,13 @@ LEDs, microphone, speaker, earcons and the skills' fast path stay local.
 They talk only to the configured addresses; the standalone appliance opens
 no socket at all. ``llm.fallback = "local"`` answers with the local model
 when the remote one fails before its first word (`FallbackLanguageModel`).
+A timer the hub sets for one of this appliance's questions runs here
+(`follow_hub_timers`). A busy hub is retried for ``turn.reply_timeout_s``.
+
+Connections to the hub: one per request (an utterance, a question, a
+sentence to speak), so a satellite holds at most 3 at once (a new
+utterance while the interrupted answer and its speech are closing), which
+``serve.max_clients`` is sized for.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from assistant.core.errors import ConfigError, LanguageModelError
 from assistant.core.inputs import read_small_text
 from assistant.core.messages import Message
 from assistant.core.uris import Address, parse_address
+from assistant.skills.timers import FollowedTimers, Timers
 from assistant.stages.asr.base import SpeechToText
 from assistant.stages.llm.base import GenerationStats, LanguageModel
 from assistant.stages.tts.base import TextToSpeech
@@ -69,7 +77,12 @@ def build_wyoming_stt(config: Config) -> SpeechToText:
     _need_wyoming(what)
     from assistant.stages.asr.wyoming import WyomingSpeechToText
 
-    return WyomingSpeechToText(address, config.asr.language, config.turn.silence_s)
+    return WyomingSpeechToText(
+        address,
+        config.asr.language,
+        config.turn.silence_s,
+        busy_budget_s=config.turn.reply_timeout_s,
+    )
 
 
 def build_wyoming_tts(config: Config) -> TextToSpeech:
@@ -79,7 +92,9 @@ def build_wyoming_tts(config: Config) -> TextToSpeech:
     _need_wyoming(what)
     from assistant.stages.tts.wyoming import WyomingTextToSpeech
 
-    return WyomingTextToSpeech(address, config.language, config.tts.volume)
+    return WyomingTextToSpeech(
+        address, config.language, config.tts.volume, busy_budget_s=config.turn.reply_timeout_s
+    )
 
 
 def build_remote_llm(config: Config, local: Callable[[], LanguageModel]) -> LanguageModel:
@@ -100,10 +115,21 @@ def build_remote_llm(config: Config, local: Callable[[], LanguageModel]) -> Lang
         _need_wyoming(what)
         from assistant.stages.llm.wyoming import WyomingLanguageModel
 
-        remote = WyomingLanguageModel(address, config.asr.language)
+        remote = WyomingLanguageModel(
+            address, config.asr.language, busy_budget_s=config.turn.reply_timeout_s
+        )
     else:
         raise ConfigError(f"{what} is not a remote backend; expected 'openai' or 'wyoming'")
     return FallbackLanguageModel(remote, local) if llm.fallback == "local" else remote
+
+
+def follow_hub_timers(llm: LanguageModel | None, timers: Timers) -> None:
+    """Let the timers that the hub sets for this appliance's questions run
+    in ``timers`` (`FollowedTimers`), when ``llm`` is the hub's (``[llm]
+    backend = "wyoming"``, with or without the local fallback)."""
+    remote = llm.remote if isinstance(llm, FallbackLanguageModel) else llm
+    if remote is not None and hasattr(remote, "on_timer"):
+        remote.on_timer = FollowedTimers(timers)
 
 
 def _api_key(config: Config) -> str:

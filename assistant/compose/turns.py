@@ -12,6 +12,7 @@ from pathlib import Path
 from assistant.appliance.gpio import gpio_available
 from assistant.compose.devices import build_paced_source, build_source
 from assistant.compose.engines import Engines
+from assistant.compose.remote import follow_hub_timers
 from assistant.core.config import Config, TurnConfig
 from assistant.core.errors import AssistantError
 from assistant.core.events import (
@@ -62,11 +63,13 @@ def build_skills(
             log.warning("declared tools are disabled: %s", reason)
         else:
             tools = toolbox_from_config(config, pin_factory=pin_factory)
+    timers = Timers()
+    follow_hub_timers(llm, timers)  # the hub's timers ring here too
     return Skills(
         language=config.language,
         llm=llm,
         tools=tools,
-        timers=Timers(),
+        timers=timers,
         model_name=llm.name if llm is not None else config.llm.model,
         voice_name=config.tts.voice,
         volume=config.tts.volume,

@@ -234,8 +234,12 @@ class ServeConfig:
     allow: list[str] = field(default_factory=list)
     """LAN subnets that may connect, e.g. ``"192.168.1.0/24"``; loopback is
     always allowed, every other peer is dropped when it connects."""
-    max_clients: int = field(default=8, metadata=_range(1, 256))
-    """Connections served at once; more are refused when they connect."""
+    max_clients: int = field(default=32, metadata=_range(1, 256))
+    """Connections served at once; more are refused when they connect, with
+    a ``busy`` error (the project's satellites retry). A satellite holds up
+    to 3 at once (recognition while it is interrupted, the answer and its
+    speech), so 32 serves 8 satellites and Home Assistant together. A host on
+    the LAN may hold at most half of them; loopback is not capped per host."""
     idle_timeout_s: float = field(default=60.0, metadata=_range(1.0, 3600.0))
     """A client that sends nothing for this long is disconnected."""
     max_frame_bytes: int = field(default=1 << 20, metadata=_range(4096, 64 << 20))

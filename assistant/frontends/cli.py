@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from assistant.core.config import Config, config_to_toml, load_config
-from assistant.core.errors import AssistantError, AudioError, InputError, os_error_line
+from assistant.core.errors import AssistantError, AudioError, ConfigError, InputError, os_error_line
 from assistant.core.inputs import REPLACEMENT, has_words, repair_text, replaced_bytes
 from assistant.frontends.parser import build_parser
 
@@ -163,6 +163,14 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         from assistant.bench.quality import run_quality
 
         return run_quality(config, as_json=args.json, llm_ids=args.llm)
+    if command == "bench" and args.hub_clients is not None:
+        from assistant.bench.soak_hub import check_soak, run_hub_soak
+
+        if args.soak is None:
+            raise ConfigError("bench --hub-clients goes with --soak N (turns in all)")
+        check_soak(args.soak, args.hub_clients)
+
+        return run_hub_soak(config, turns=args.soak, clients=args.hub_clients, as_json=args.json)
     if command == "bench" and args.soak is not None:
         from assistant.bench.soak import run_soak
 

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--llm", action="append", metavar="ID", help="--quality: only these models (repeatable)"
     )
     b.add_argument("--soak-out", type=Path, metavar="FILE", help="per-turn soak rows (.csv/.json)")
+    b.add_argument(
+        "--hub-clients",
+        type=int,
+        metavar="K",
+        help="with --soak: soak the hub instead, K clients taking whole turns over Wyoming",
+    )
 
     sv = sub.add_parser("serve", help="serve the engines to the LAN over Wyoming (the hub)")
     sv.add_argument(

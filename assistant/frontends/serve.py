@@ -19,11 +19,12 @@ import socket
 from collections.abc import Callable
 
 from assistant.appliance.notify import SystemdNotifier, watchdog_interval_s
-from assistant.compose import Engines, build_conversation, build_engines, build_skills
-from assistant.core.config import Config, ServeConfig, ToolsConfig
+from assistant.compose import build_engines
+from assistant.compose.hub import build_services
+from assistant.core.config import Config, ServeConfig
 from assistant.core.errors import AssistantError
 from assistant.hub.address import AllowList, check_bind, parse_uri
-from assistant.hub.services import HubServices, Session
+from assistant.hub.services import HubServices
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +57,6 @@ def check_serve_config(serve: ServeConfig) -> None:
     """`ConfigError` for a bad address, subnet, LAN bind without an
     allow-list, or zeroconf on loopback (see `hub.address`)."""
     check_bind(parse_uri(serve.uri), AllowList(serve.allow), zeroconf=serve.zeroconf)
-
-
-def build_services(config: Config, engines: Engines) -> HubServices:
-    """The hub's view of ``engines``: a new conversation and skills for each
-    connection. The hub's skills declare no GPIO tools (``[tools]`` pins
-    belong to the appliance at the speaker, not to every connection), and a
-    client's "louder" does not change the shared voice for the others: the
-    answer goes back as text, and the satellite sets its own volume."""
-    hub_config = dataclasses.replace(config, tools=ToolsConfig())
-    matcher = build_skills(hub_config, None, None, build_conversation(hub_config))
-
-    def new_session() -> Session:
-        conversation = build_conversation(hub_config)
-        skills = build_skills(hub_config, engines.llm, None, conversation)
-        return Session(conversation, skills)
-
-    languages = [config.language] + (["en"] if config.language != "en" else [])
-    asr = config.asr
-    return HubServices(
-        stt=engines.stt,
-        llm=engines.llm,
-        tts=engines.tts,
-        new_session=new_session,
-        recognise=matcher.recogniser.recognise,
-        languages=languages,
-        asr_model=asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
-    )
 
 
 async def run_hub(

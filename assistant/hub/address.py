@@ -60,13 +60,32 @@ class AllowList:
 
     def allows(self, peer: str) -> bool:
         """Whether the peer address ``peer`` (as the socket reports it) may connect."""
-        try:
-            address = ipaddress.ip_address(peer.split("%", 1)[0])
-        except ValueError:
+        address = _ip(peer)
+        if address is None:
             return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
         return address.is_loopback or any(address in network for network in self.networks)
+
+
+def _ip(peer: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def host_of(peer: str) -> str:
+    """The host of a peer address as one key: an IPv4 address seen as
+    ``::ffff:a.b.c.d`` is ``a.b.c.d``, and a zone suffix is dropped."""
+    address = _ip(peer)
+    return str(address) if address is not None else peer
+
+
+def is_loopback(peer: str) -> bool:
+    address = _ip(peer)
+    return address is not None and address.is_loopback
 
 
 def check_bind(endpoint: Endpoint, allow: AllowList, *, zeroconf: bool = False) -> None:

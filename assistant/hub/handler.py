@@ -15,11 +15,14 @@ event families:
   as soon as it is complete, then ``synthesize-stopped``; a ``synthesize``
   sent alongside the stream is ignored, as the library advises.
 - ``transcript`` (to the handle service) -> ``handled-start``,
-  ``handled-chunk``\\* (the reply as it is generated), ``handled`` (the whole
-  reply), ``handled-stop``; ``not-handled`` when the turn failed. Skills
-  answer first, then the language model, with the conversation's memory:
-  the one named by the transcript's ``context`` (as the hub returned it in
-  ``handled-start`` and ``handled``), else this connection's own.
+  ``handled-chunk``\\* (the reply as it is generated), the timer events of
+  the turn (``timer-started``, ``timer-updated``, ``timer-cancelled``,
+  ``timer-finished``: see `timers`), ``handled`` (the whole reply),
+  ``handled-stop``; ``not-handled`` when the turn failed. Skills answer
+  first, then the language model, with the conversation's memory: the one
+  named by the transcript's ``context`` (the hub's id from an earlier
+  ``handled``, or the client's own, as Home Assistant sends; see
+  `conversations`), else this connection's own.
 - ``recognize`` -> ``intent`` (name and slots as entities) or ``not-recognized``.
 
 Unknown event types are ignored, as Wyoming servers do. A request the hub
@@ -53,6 +56,7 @@ from assistant.hub.conversations import CONTEXT_KEY, Conversations, conversation
 from assistant.hub.frames import FrameError, audio_format, text_field
 from assistant.hub.listening import ClientAudio, Utterance
 from assistant.hub.services import HubServices
+from assistant.hub.timers import TimerReport
 from assistant.pipeline.reply import ReplyStreamer, answer
 from assistant.stages.audio.pcm import AudioChunk
 from assistant.stages.tts.sentences import SentenceSplitter
@@ -79,6 +83,7 @@ class HubHandler(AsyncEventHandler):
         conversations: Conversations | None,
         *,
         peer: str,
+        host: str = "",
         max_audio_s: float,
         write_timeout_s: float,
     ) -> None:
@@ -86,6 +91,8 @@ class HubHandler(AsyncEventHandler):
         self.services = services
         self.info = info
         self.peer = peer
+        self.host = host
+        """The peer's host: conversation ids are scoped to it."""
         self.max_audio_s = max_audio_s
         self.write_timeout_s = write_timeout_s
         self.conversations = conversations
@@ -152,16 +159,17 @@ class HubHandler(AsyncEventHandler):
         if event.type == "audio-start":
             rate, _width, _channels = audio_format(event)
             if services.stt is None:
-                raise AssistantError("this hub has no speech recognizer (asr)")
+                raise _missing("speech recognizer", "asr")
             if self.utterance is not None:
                 self.utterance.abandon()
             audio = ClientAudio(rate, self.max_audio_s)
-            self.utterance = Utterance(services.stt, services.lanes["asr"], audio, self._words)
+            lane = services.lanes["asr"]
+            self.utterance = Utterance(services.stt, lane, audio, self._words, client=self.peer)
             await self.write_event(TranscriptStart(language=services.languages[0]).event())
             return
         utterance = self.utterance
         if utterance is None:
-            raise FrameError(f"{event.type} without audio-start")
+            raise FrameError(f"{event.type} without audio-start; send audio-start first")
         if event.type == "audio-chunk":
             rate, width, channels = audio_format(event)
             utterance.add(utterance.audio.convert(event.payload or b"", rate, width, channels))
@@ -185,7 +193,7 @@ class HubHandler(AsyncEventHandler):
     async def _speak(self, text: str) -> None:
         tts = self.services.tts
         if tts is None:
-            raise AssistantError("this hub has no voice (tts)")
+            raise _missing("voice", "tts")
         started = False
 
         def work(emit, cancel) -> None:
@@ -203,7 +211,7 @@ class HubHandler(AsyncEventHandler):
                 wire = WireChunk(rate=chunk.rate_hz, width=2, channels=1, audio=data[i : i + step])
                 await self.write_event(wire.event())
 
-        await self.services.lanes["tts"].stream(work, send)
+        await self.services.lanes["tts"].stream(work, send, client=self.peer)
         if not started:  # nothing speakable: still a well-formed, empty stream
             await self.write_event(AudioStart(rate=tts.sample_rate_hz, width=2, channels=1).event())
         await self.write_event(AudioStop().event())
@@ -214,7 +222,7 @@ class HubHandler(AsyncEventHandler):
             return
         splitter = self.splitter
         if splitter is None:
-            raise FrameError(f"{event.type} without synthesize-start")
+            raise FrameError(f"{event.type} without synthesize-start; send synthesize-start first")
         if event.type == "synthesize-chunk":
             for sentence in splitter.feed(text_field(event)):
                 await self._speak(sentence)
@@ -230,15 +238,17 @@ class HubHandler(AsyncEventHandler):
         services = self.services
         llm = services.llm
         if llm is None or self.conversations is None:
-            raise AssistantError("this hub has no language model (handle)")
+            raise _missing("language model", "handle")
         wanted = conversation_id(context) or self.conversation_id
-        self.conversation_id, session = self.conversations.open(wanted)
+        self.conversation_id, session = self.conversations.open(wanted, self.host)
         reply_context = {CONTEXT_KEY: self.conversation_id}
         await self.write_event(HandledStart(context=reply_context).event())
+        report = TimerReport(session.timers, self.conversation_id)
 
         def work(emit, cancel):
+            report.start()
             streamer = ReplyStreamer(on_token=emit)
-            return answer(
+            result = answer(
                 streamer,
                 llm,
                 session.conversation,
@@ -246,30 +256,38 @@ class HubHandler(AsyncEventHandler):
                 shortcuts=session.shortcuts,
                 cancel=cancel,
             )
+            return result, report.events()
 
         async def send(token: str) -> None:
             await self.write_event(HandledChunk(text=token).event())
 
         try:
-            result = await services.lanes["llm"].stream(work, send)
+            result, timer_events = await services.lanes["llm"].stream(work, send, client=self.peer)
         except AssistantError as exc:
             log.warning("%s: the turn failed: %s", self.peer, exc)
             await self.write_event(NotHandled(text=str(exc), context=reply_context).event())
         else:
             log.info("%s: answered by %s: %r", self.peer, result.path, result.generated[:80])
+            for timer_event in timer_events:
+                await self.write_event(timer_event)
             await self.write_event(Handled(text=result.generated, context=reply_context).event())
         await self.write_event(HandledStop().event())
 
     async def _recognize(self, text: str) -> None:
         recognise = self.services.recognise
         if recognise is None:
-            raise AssistantError("this hub has no intent matcher (intent)")
+            raise _missing("intent matcher", "intent")
         intent = recognise(text)
         if intent is None:
             await self.write_event(NotRecognized(text=text).event())
             return
         entities = [Entity(name=k, value=_plain(v)) for k, v in intent.slots.items()]
         await self.write_event(Intent(name=intent.name, entities=entities, text=text).event())
+
+
+def _missing(what: str, role: str) -> AssistantError:
+    why = f"this hub has no {what} ({role})"
+    return AssistantError(f"{why}; send {role} requests to a server that has one (see describe)")
 
 
 def _plain(value: object) -> object:

@@ -2,6 +2,10 @@
 
 A client announces its format in ``audio-start`` (any rate, 1 to 4 bytes a
 sample, any number of channels) and may change it in any ``audio-chunk``.
+A chunk may end inside a frame (Home Assistant's REST speech-to-text
+forwards each HTTP chunk as it comes, 825 bytes of 16-bit audio and the
+like): the partial frame is carried over to the next chunk, and one left at
+the end of the audio is dropped with a debug line.
 `ClientAudio` turns each chunk into the recognizer's format with the
 appliance's own conversions (`pcm.to_mono_int16`, then soxr, streaming so
 chunk edges leave no clicks) and stops taking audio after ``max_audio_s``.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 
 import numpy as np
 
@@ -30,7 +34,8 @@ _DTYPES = {1: np.dtype("u1"), 2: np.dtype("<i2"), 4: np.dtype("<i4")}
 def pcm_frames(audio: bytes, width: int, channels: int) -> np.ndarray:
     """Little-endian PCM bytes as a (frames x channels) array; 8-bit is
     unsigned and 24-bit is widened to left-justified int32, as WAV has them.
-    `FrameError` when the bytes are not whole frames."""
+    `FrameError` when the bytes are not whole frames (`ClientAudio` only
+    passes whole ones)."""
     frame = width * channels
     if len(audio) % frame:
         raise FrameError(
@@ -49,9 +54,9 @@ def pcm_frames(audio: bytes, width: int, channels: int) -> np.ndarray:
 class ClientAudio:
     """The audio of one utterance, converted chunk by chunk.
 
-    `convert` returns the new 16 kHz samples (possibly none); `finish`
-    returns the resampler's tail. After ``max_audio_s`` seconds nothing more
-    is returned and `truncated` is True.
+    `convert` returns the new 16 kHz samples (possibly none) of a chunk of
+    any byte length; `finish` returns the resampler's tail. After
+    ``max_audio_s`` seconds nothing more is returned and `truncated` is True.
     """
 
     def __init__(self, rate_hz: int, max_audio_s: float) -> None:
@@ -60,8 +65,12 @@ class ClientAudio:
         self.samples = 0
         self.truncated = False
         self._resampler = self._new_resampler(rate_hz)
+        self._carry = b""
+        """The start of a frame that the last chunk ended inside."""
+        self._carry_format = (0, 0)
 
     def convert(self, audio: bytes, rate_hz: int, width: int, channels: int) -> np.ndarray:
+        audio = self._whole_frames(audio, width, channels)
         if rate_hz != self.rate_hz:
             # A new rate mid-stream: flush the old resampler, start another.
             tail = self._flush()
@@ -70,7 +79,23 @@ class ClientAudio:
         return self._bounded(self._resample(audio, width, channels))
 
     def finish(self) -> np.ndarray:
+        if self._carry:
+            log.debug("dropping the audio's last %d bytes: not a whole frame", len(self._carry))
+            self._carry = b""
         return self._bounded(self._flush())
+
+    def _whole_frames(self, audio: bytes, width: int, channels: int) -> bytes:
+        """``audio`` after the carried partial frame, cut to whole frames;
+        the rest is carried to the next chunk."""
+        if self._carry and self._carry_format != (width, channels):
+            log.debug("dropping %d bytes of a partial frame: the format changed", len(self._carry))
+            self._carry = b""
+        if self._carry:
+            audio = self._carry + audio
+        frame = width * channels
+        cut = len(audio) - len(audio) % frame
+        self._carry, self._carry_format = audio[cut:], (width, channels)
+        return audio[:cut] if self._carry else audio
 
     def _resample(self, audio: bytes, width: int, channels: int) -> np.ndarray:
         mono = to_mono_int16(pcm_frames(audio, width, channels))
@@ -116,6 +141,9 @@ class Utterance:
     per chunk. The transcriber itself is made on the lane (``stt.start`` may
     load the model). New words of a growing partial result go to
     ``on_words``; a failure in a job is raised by the next `add` or `finish`.
+    Feeding audio is partial work on the lane and the final text is final
+    work, both under ``client``'s turn (`lanes`). The transcriber is closed
+    on the lane when the utterance ends or is abandoned.
     """
 
     def __init__(
@@ -124,9 +152,13 @@ class Utterance:
         lane: EngineLane,
         audio: ClientAudio,
         on_words: Callable[[str], Awaitable[None]],
+        *,
+        client: Hashable = None,
     ) -> None:
         self.stt = stt
         self.lane = lane
+        self.client = client
+        self.abandoned = False
         self.audio = audio
         self.on_words = on_words
         self.sent = ""
@@ -153,7 +185,7 @@ class Utterance:
             self.pending.append(tail)
         batch = np.concatenate(self.pending) if self.pending else np.zeros(0, np.int16)
         self.pending = []
-        text = await self.lane.call(self._finish, batch)
+        text = await self.lane.call(self._finish, batch, client=self.client)
         if new := self.delta(text):
             await self.on_words(new)
         return text
@@ -161,8 +193,12 @@ class Utterance:
     def abandon(self) -> None:
         """The client went away: drop the queued audio and any job's outcome."""
         self.pending = []
+        self.abandoned = True
         if self.job is not None:
             self.job.cancel()
+        # The transcriber belongs to the lane's thread: close it there, after
+        # the job in hand (which may be making it).
+        self.lane.submit(self._close, client=self.client)
 
     def delta(self, text: str) -> str:
         """The words of ``text`` not sent yet, when it extends what was sent."""
@@ -174,7 +210,7 @@ class Utterance:
     async def _feed(self) -> None:
         while self.pending:
             batch, self.pending = np.concatenate(self.pending), []
-            partial = await self.lane.call(self._accept, batch)
+            partial = await self.lane.call(self._accept, batch, client=self.client, partial=True)
             if new := self.delta(partial):
                 await self.on_words(new)
 
@@ -184,12 +220,21 @@ class Utterance:
         return self.transcriber
 
     def _accept(self, samples: np.ndarray) -> str:  # on the lane
+        if self.abandoned:  # its task was cancelled after the job was taken
+            return ""
         transcriber = self._started()
         transcriber.accept(samples)
         return transcriber.partial()
 
     def _finish(self, samples: np.ndarray) -> str:  # on the lane
         transcriber = self._started()
-        if len(samples):
-            transcriber.accept(samples)
-        return transcriber.finish()
+        try:
+            if len(samples):
+                transcriber.accept(samples)
+            return transcriber.finish()
+        finally:
+            transcriber.close()
+
+    def _close(self) -> None:  # on the lane
+        if self.transcriber is not None:
+            self.transcriber.close()

@@ -1,14 +1,18 @@
 """The hub's TCP server: who may connect, how many, and for how long.
 
 `HubServer` accepts connections on one address (``serve.uri``). At accept,
-a peer outside the allow-list is closed without a word, and a peer beyond
-``serve.max_clients`` gets one ``error`` event (code ``busy``) and is
-closed. Each accepted client gets its own `HubHandler`; it reads events with
-the caps of `frames.read_event`, and a client that sends nothing for
-``idle_timeout_s`` (or takes longer than that to finish one event) is
-disconnected. A client that breaks the protocol gets an ``error`` event and
-is dropped; nothing it does reaches another connection, whose requests only
-wait their turn on the shared engines' lanes.
+a peer outside the allow-list is closed without a word. An allowed peer
+beyond ``serve.max_clients``, or a LAN host already holding half of them
+(`admission`), gets one ``error`` event (code ``busy``) whose text says what
+to do; the hub then stops writing but reads (and drops) what the peer had
+already sent for up to `LINGER_S`, so the peer's kernel does not reset the
+connection before the peer has read that event. Each accepted client gets
+its own `HubHandler`; it reads events with the caps of `frames.read_event`,
+and a client that sends nothing for ``idle_timeout_s`` (or takes longer
+than that to finish one event) is disconnected. A client that breaks the
+protocol gets an ``error`` event and is dropped; nothing it does reaches
+another connection, whose requests only wait their turn on the shared
+engines' lanes.
 
 Everything here runs on one asyncio event loop (the wyoming library's
 model); the engines run on their lanes' threads.
@@ -21,10 +25,11 @@ import contextlib
 import logging
 
 from wyoming.error import Error
-from wyoming.event import Event, async_write_event
+from wyoming.event import async_write_event
 
 from assistant.core.config import ServeConfig
-from assistant.hub.address import AllowList, Endpoint, check_bind, parse_uri
+from assistant.hub.address import AllowList, Endpoint, check_bind, host_of, parse_uri
+from assistant.hub.admission import Admission
 from assistant.hub.conversations import Conversations
 from assistant.hub.frames import HEADER_LIMIT, FrameError, read_event
 from assistant.hub.handler import HubHandler
@@ -35,6 +40,19 @@ log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
 """How long `HubServer.close` waits for connections to finish their event."""
+LINGER_S = 2.0
+"""How long a refused peer's bytes are read and dropped after the busy event."""
+LINGER_BYTES = 1 << 20
+MAX_LINGERING = 64
+"""Refused peers lingered over at once; beyond, a refused peer is closed
+right after its event (a flood must not use up the hub's file descriptors)."""
+
+
+def peer_address(writer: asyncio.StreamWriter) -> tuple[str, int]:
+    """The peer's (host, port) as the socket reports it; tests replace this
+    to act as another host."""
+    peername = writer.get_extra_info("peername") or ("?", 0)
+    return str(peername[0]), int(peername[1])
 
 
 class HubServer:
@@ -53,6 +71,8 @@ class HubServer:
         self.conversations = (
             Conversations(services.new_session) if services.new_session is not None else None
         )
+        self.admission = Admission(config.max_clients)
+        self._lingering = 0
         self._server: asyncio.Server | None = None
         self._clients: dict[asyncio.Task, HubHandler] = {}
         self.served = 0
@@ -98,21 +118,32 @@ class HubServer:
             self.conversations.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peername = writer.get_extra_info("peername") or ("?", 0)
-        peer = f"{peername[0]}:{peername[1]}"
-        if not self.allow.allows(str(peername[0])):
+        address, port = peer_address(writer)
+        host = host_of(address)
+        peer = f"{address}:{port}"
+        if not self.allow.allows(address):
             self.refused += 1
             log.warning("refused %s: not in serve.allow", peer)
             writer.close()
             return
-        if len(self._clients) >= self.config.max_clients:
+        refusal = self.admission.admit(host)
+        if refusal is not None:
             self.refused += 1
-            log.warning("refused %s: %d clients already connected", peer, len(self._clients))
-            busy = f"the hub is busy: {self.config.max_clients} clients connected; try again"
-            with contextlib.suppress(ConnectionError, OSError):
-                await _send(writer, Error(text=busy, code="busy").event())
-            writer.close()
+            log.warning("refused %s: %s", peer, refusal)
+            self._lingering += 1
+            try:
+                await _refuse(reader, writer, refusal, linger=self._lingering <= MAX_LINGERING)
+            finally:
+                self._lingering -= 1
             return
+        try:
+            await self._run(reader, writer, host, peer)
+        finally:
+            self.admission.release(host)
+
+    async def _run(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, peer: str
+    ) -> None:
         handler = HubHandler(
             reader,
             writer,
@@ -120,6 +151,7 @@ class HubServer:
             self.info,
             self.conversations,
             peer=peer,
+            host=host,
             max_audio_s=self.config.max_audio_s,
             write_timeout_s=self.config.idle_timeout_s,
         )
@@ -144,13 +176,14 @@ class HubServer:
                     event = await asyncio.wait_for(read_event(handler.reader, limit), idle)
                 except TimeoutError:
                     log.info("client %s idle for %.0f s; disconnecting", handler.peer, idle)
+                    why = f"no event for {idle:g} s, so the hub closed this connection"
+                    await _tell(handler, f"{why}; reconnect when you have a request", "timeout")
                     return
                 if event is None or not await handler.handle_event(event):
                     return
         except FrameError as exc:
             log.warning("dropping client %s: %s", handler.peer, exc)
-            with contextlib.suppress(ConnectionError, OSError):
-                await handler.write_event(Error(text=str(exc), code="protocol").event())
+            await _tell(handler, f"{exc}; this connection is closed: reconnect", "protocol")
         except TimeoutError:
             log.info("client %s stopped reading; disconnecting", handler.peer)
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -158,7 +191,34 @@ class HubServer:
         except Exception:
             # A bug must cost this client its connection, never the hub.
             log.exception("dropping client %s after an unexpected error", handler.peer)
+            text = "the hub failed on this request (its log says why); reconnect and try again"
+            await _tell(handler, text, "internal")
 
 
-async def _send(writer: asyncio.StreamWriter, event: Event) -> None:
-    await asyncio.wait_for(async_write_event(event, writer), CLOSE_TIMEOUT_S)
+async def _tell(handler: HubHandler, text: str, code: str) -> None:
+    """One ``error`` event before the connection closes, if the client still reads."""
+    with contextlib.suppress(ConnectionError, OSError, TimeoutError):
+        await handler.write_event(Error(text=text, code=code).event())
+
+
+async def _refuse(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, text: str, *, linger: bool
+) -> None:
+    """Send the busy ``error``, then (with ``linger``) drop the peer's bytes
+    until it closes (at most `LINGER_S` and `LINGER_BYTES`), then close."""
+    try:
+        await asyncio.wait_for(
+            async_write_event(Error(text=text, code="busy").event(), writer), CLOSE_TIMEOUT_S
+        )
+        if not linger:
+            return
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            dropped = 0
+            while dropped < LINGER_BYTES and (data := await reader.read(65536)):
+                dropped += len(data)
+    except (ConnectionError, OSError, TimeoutError):
+        pass  # the peer went first, or took too long: the close below ends it
+    finally:
+        writer.close()

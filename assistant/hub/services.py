@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from assistant.hub.lanes import EngineLane
+from assistant.hub.lanes import ASR_THREADS, EngineLane
 from assistant.pipeline.memory import Conversation
 from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.asr.base import SpeechToText
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
+
+if TYPE_CHECKING:
+    from assistant.hub.timers import TimerBoard
 
 
 class Recognised(Protocol):
@@ -31,6 +34,9 @@ class Session:
 
     conversation: Conversation
     shortcuts: Shortcuts | None = None
+    timers: TimerBoard | None = None
+    """The skills' timers, when they keep any: a turn that changes them
+    tells its client (`timers.TimerReport`); the hub never rings them."""
 
     def close(self) -> None:
         if self.shortcuts is not None:
@@ -62,7 +68,8 @@ class HubServices:
 
     def __post_init__(self) -> None:
         for role in ("asr", "llm", "tts"):
-            self.lanes.setdefault(role, EngineLane(role))
+            threads = ASR_THREADS if role == "asr" else 1
+            self.lanes.setdefault(role, EngineLane(role, threads=threads))
 
     def close(self) -> None:
         """Stop the lanes after the jobs in progress; safe to call twice."""

@@ -93,3 +93,44 @@ class Timers:
             if not self._timers:
                 return None
             return max(0.0, min(t.due_s for t in self._timers) - self.clock())
+
+
+class FollowedTimers:
+    """Timers another machine set for this one, run here as local `Timer`\\s.
+
+    A satellite whose question the hub answered hears of the hub's timers
+    as events (the hub's ``timer-started``, ``timer-updated``,
+    ``timer-cancelled``, ``timer-finished``); each started one becomes a
+    timer of ``timers``, so it rings here, with this appliance's earcon and
+    LEDs, like one set by voice here. Called as ``follow(kind, timer_id,
+    seconds, name)`` (the remote language model's ``on_timer``), on any
+    thread: ``started`` (``seconds`` long), ``updated`` (``seconds`` left),
+    ``paused`` and ``cancelled`` (stop the countdown), ``finished`` (the
+    local countdown rings on its own clock, so nothing to do).
+    """
+
+    def __init__(self, timers: Timers) -> None:
+        self.timers = timers
+        self._local: dict[str, Timer] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, timer_id: str, seconds: int, name: str = "") -> None:
+        with self._lock:
+            old = self._local.pop(timer_id, None)
+            running = {t.id for t in self.timers.active()}
+            # Forget the ones that rang here already: the map stays small.
+            self._local = {k: t for k, t in self._local.items() if t.id in running}
+        if old is not None and kind != "finished":
+            self.timers.cancel([old])
+        if kind == "updated" and old is not None:
+            kind, name = "started", old.label
+        if kind != "started":
+            log.info("hub timer %s %s", timer_id, kind)
+            return
+        try:
+            timer = self.timers.add(seconds, name)
+        except ValueError as exc:
+            log.warning("the hub's timer %s is not kept here: %s", timer_id, exc)
+            return
+        with self._lock:
+            self._local[timer_id] = timer

@@ -9,8 +9,12 @@ as the ``wyoming`` package writes them).
 
 Every failure to reach or hear the server raises the stage's own error,
 built by the ``error`` callable the backend passes, with one line from
-`not_answering`. Used by one worker thread at a time; the one who opened a
-link closes it (``close`` is safe twice, and a ``with`` block closes it).
+`not_answering`. A hub at capacity answers a new connection with one
+``error`` event of code ``busy``: reading it raises `Busy`, and the backends
+retry the whole request after a `retry.Backoff` wait (0.1 s doubling to 1 s),
+for at most ``turn.reply_timeout_s``, so the turn is answered late, not lost.
+Used by one worker thread at a time; the one who opened a link closes it
+(``close`` is safe twice, and a ``with`` block closes it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.uris import Address
+from assistant.stages.retry import Busy, Cancelled
+
+__all__ = ["Busy", "Cancelled", "Link", "WyomingLink", "describe", "not_answering"]
 
 if TYPE_CHECKING:
     from wyoming.event import Event
@@ -40,10 +47,6 @@ POLL_S = 0.05
 MAX_LINE_BYTES = 64 * 1024
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 """Larger headers or events are a broken server, not something to buffer."""
-
-
-class Cancelled(Exception):
-    """The caller's cancel event was set while a `Link` waited."""
 
 
 def not_answering(address: Address | str, why: str, fix: str) -> str:
@@ -187,15 +190,22 @@ class WyomingLink(Link):
         self.send(buffer.getvalue())
 
     def read(self, cancel: threading.Event | None = None) -> Event:
-        """The next event; waits as `Link` does."""
+        """The next event; waits as `Link` does. `Busy` for a busy hub's refusal."""
         while (event := self._buffered_event()) is None:
             self._fill(cancel)
-        return event
+        return _unless_busy(event)
 
     def pending(self) -> Event | None:
         """The next event if it has fully arrived, else None; never waits."""
-        self.poll()
-        return self._buffered_event()
+        try:
+            self.poll()
+        except Exception:
+            # The hub may close right after its busy event: that event comes first.
+            if (event := self._buffered_event()) is not None:
+                return _unless_busy(event)
+            raise
+        event = self._buffered_event()
+        return None if event is None else _unless_busy(event)
 
     def _buffered_event(self) -> Event | None:
         from wyoming.event import Event
@@ -226,6 +236,12 @@ class WyomingLink(Link):
         payload = bytes(self._buffer[start + data_length : start + data_length + payload_length])
         del self._buffer[: start + data_length + payload_length]
         return Event(type=kind, data=data, payload=payload or None)
+
+
+def _unless_busy(event: Event) -> Event:
+    if event.type == "error" and event.data.get("code") == "busy":
+        raise Busy(str(event.data.get("text") or "busy"))
+    return event
 
 
 def describe(link: WyomingLink, cancel: threading.Event | None = None) -> Any:

@@ -2,13 +2,12 @@
 driving the controller, and `assistant run` as a service process that talks
 sd_notify on a real Unix socket and exits cleanly on SIGTERM mid-turn.
 
-The button tests use the fake engines from fakes.py; the service test runs
-the real models on fake ALSA devices (tests/alsa.py)."""
+The button tests use the fake engines from tests/support/fakes.py; the service test runs
+the real models on fake ALSA devices (tests/support/alsa.py)."""
 
 from __future__ import annotations
 
 import io
-import os
 import queue
 import signal
 import socket
@@ -34,9 +33,7 @@ from assistant.core.events import (
 )
 from assistant.pipeline.controller import Controller
 from assistant.pipeline.memory import Conversation
-from tests.support.paths import ROOT
 from tests.support.alsa import MIC, SPEAKER, AlsaDevices
-from tests.support.models import require
 from tests.support.fakes import (
     FakeAudioSink,
     FakeAudioSource,
@@ -45,6 +42,8 @@ from tests.support.fakes import (
     FakeSpeechToText,
     FakeTextToSpeech,
 )
+from tests.support.models import require
+from tests.support.paths import child_env
 from tests.support.recorder import Recorder
 
 BUTTON, CANCEL = 17, 27
@@ -294,9 +293,7 @@ def test_service_notifies_ready_pings_watchdog_and_stops_on_sigterm_mid_turn(
     mic.write_bytes(b"\0\0" * 16000 * 60)
     devices = AlsaDevices(tmp_path, mic, tmp_path / "speaker.raw")
     with devices:
-        env = dict(os.environ, **devices.env)
-        env.update(NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000")
-        env["PYTHONPATH"] = str(ROOT)
+        env = child_env(**devices.env, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000")
         proc = subprocess.Popen(
             [sys.executable, "-m", "assistant.cli", "--config", str(config), "run", "--keyboard"],
             stdin=subprocess.PIPE,
@@ -318,7 +315,14 @@ def test_service_notifies_ready_pings_watchdog_and_stops_on_sigterm_mid_turn(
             proc.stdin.flush()
             _wait_line(lines, "state idle -> listening", seen)
             proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=60)
+            try:
+                code = proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                # Say where it hung: dump the threads (faulthandler) and show the log.
+                proc.send_signal(signal.SIGABRT)
+                proc.wait(timeout=10)
+                seen.extend(lines.get(timeout=5) for _ in iter(lines.qsize, 0))
+                raise AssertionError("no exit 60 s after SIGTERM:\n" + "".join(seen)) from None
             while "STOPPING=1" not in messages:
                 messages.append(notify.recv(4096).decode())
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.bench import sweep as bench_sweep
 from assistant.bench.report import (
     STAGE_LABELS,
     breakdown,
@@ -29,12 +30,14 @@ from assistant.bench.stand_ins import (
     StandInTextToSpeech,
     orchestration,
 )
-from assistant.bench.turns import TimingSink
+from assistant.bench.turns import TimingSink, speak_questions
+from assistant.compose import build_engines
 from assistant.core.config import Config, config_from_dict
 from assistant.core.errors import ConfigError
 from assistant.core.messages import Message
 from assistant.frontends.cli import main
 from assistant.stages.audio.pcm import AudioChunk
+from assistant.stages.llm.threads import batch_threads
 from tests.support.models import require
 
 SPANS = ["speech", "asr", "llm", "tts", "playback", "wait"]
@@ -63,8 +66,12 @@ def models(models_dir: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_bench_json_has_every_field(models, one_question, capsys):
-    status = main(["bench", "--json", "--turns", "1", "--questions", str(one_question)])
+def test_bench_json_has_every_field(models, one_question, tmp_path, capsys):
+    # Replies cut at 24 tokens (llm.max_tokens): every field is measured all the same.
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\nmodels_dir = "{models}"\n[llm]\nmax_tokens = 24\n')
+    args = ["--config", str(config), "bench", "--json", "--turns", "1"]
+    status = main([*args, "--questions", str(one_question)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     result = json.loads(captured.out)
@@ -112,19 +119,43 @@ def test_bench_json_has_every_field(models, one_question, capsys):
 
 
 @pytest.mark.slow
-def test_bench_table_with_threads_sweep(models, one_question, capsys):
-    args = ["bench", "--turns", "1", "--questions", str(one_question), "--no-memory"]
-    status = main([*args, "--threads-sweep"])
-    captured = capsys.readouterr()
-    assert status == 0, captured.err
-    table = captured.out
-    for label in STAGE_LABELS.values():
-        assert label in table
-    assert "ttfa streaming / sequential" in table
+def test_bench_threads_sweep_smoke(models, tmp_path, monkeypatch):
+    """The sweep of ``bench --threads-sweep`` on the real engines, kept
+    short: one question, replies cut at 8 tokens (llm.max_tokens), and a
+    grid of one thread count, so every part of it runs once. The figures
+    over the whole grid are the bench's (benchmarks/README.md); here every
+    cell is measured and the table shows it. The rest of the command is
+    `test_bench_json_has_every_field`'s."""
+    monkeypatch.setattr(bench_sweep, "THREADS", (1,))
+    notes: list[str] = []
+    settings = {"paths": {"models_dir": str(models)}, "llm": {"max_tokens": 8}}
+    config = bench_config(config_from_dict(settings), notes)
+    question = "What is the capital of France?"
+    progress: list[str] = []
+    with build_engines(config) as engines:
+        wavs = speak_questions(engines.tts, [question], tmp_path)
+        sweep = bench_sweep.threads_sweep(
+            engines, config, [question], wavs, [question], progress.append
+        )
+    assert [row["n_threads"] for row in sweep["llm"]] == [1]
+    for row in sweep["llm"]:
+        assert row["n_threads_batch"] == batch_threads(1)
+        assert row["tokens_per_s_alone"] > 0 and row["tokens_per_s_with_tts"] > 0, row
+        assert row["tts_rtf_with_llm"] > 0 and row["ttfa_ms"] > 0, row
+    assert sweep["tts_rtf_alone"] > 0
+    assert [row["cpu_threads"] for row in sweep["asr"]] == [1]
+    assert all(row["decode_ms"] > 0 for row in sweep["asr"])
+    assert [row["n_threads"] for row in sweep["tts"]] == [1]
+    assert all(row["tts_rtf_alone"] > 0 and row["ttfa_ms"] > 0 for row in sweep["tts"])
+    off, on = sweep["prefill"]
+    assert (off["prefill"], on["prefill"]) == (False, True)
+    assert off["prefill_tokens"] == 0  # nothing is read ahead with llm.prefill off
+    assert on["prompt_tokens_read"] <= off["prompt_tokens_read"]
+    assert progress[-1] == "threads sweep: prefill on"
+    table = format_table({**table_result(), "threads_sweep": sweep})
     assert "llama threads (batch)" in table
-    assert "whisper cpu_threads 2" in table
-    assert "memory, one step" not in table
-    assert "bench: turn 1/1" in captured.err
+    assert f"1 ({batch_threads(1)})" in table
+    assert "whisper cpu_threads 1: decode" in table
 
 
 def test_bench_paces_the_streaming_arm_unless_told_not_to():
@@ -207,6 +238,24 @@ def test_bench_config_falls_back_to_whisper_without_vosk(tmp_path):
     assert "using whisper" in notes[0]
     (tmp_path / config.asr.vosk_model).mkdir()
     assert bench_config(config, []).asr.engine == "vosk"
+
+
+def table_result() -> dict:
+    """A `run_bench` result with made-up figures, for the table."""
+    stages = {key: summarize([1.0, 2.0, 3.0]) for key in STAGE_LABELS}
+    setup = {
+        "turns": 1,
+        "questions": ["q"],
+        "cpu_count": 2,
+        "asr_engine": "whisper",
+        "asr_model": "whisper-base",
+        "llm_model": "m.gguf",
+        "llm_threads": 1,
+        "llm_batch_threads": 1,
+        "voice": "v",
+        "notes": [],
+    }
+    return {"setup": setup, "stages": stages, "targets": [], "memory": None, "threads_sweep": None}
 
 
 def test_targets_and_table_from_summaries():

@@ -46,6 +46,7 @@ from assistant.core.config import config_search_path, load_config
 from assistant.core.errors import ConfigError, FetchError, ModelError
 from assistant.frontends.cli import main
 from tests.support.models import require
+from tests.support.paths import child_env
 
 
 def sha(data: bytes) -> str:
@@ -909,6 +910,7 @@ def test_module_entry_points_run(module: str) -> None:
         text=True,
         timeout=60,
         check=False,
+        env=child_env(),
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: python -m assistant.catalog ")

@@ -1,6 +1,6 @@
 """Faults at run time, one test per row of docs/faults.md where it can be
 automated: devices that vanish mid-turn (the real PortAudio stack on fake
-ALSA devices, tests/alsa.py), stop signals in every state (the serving loop
+ALSA devices, tests/support/alsa.py), stop signals in every state (the serving loop
 on fakes, then `assistant run` as a real process), a fetch killed with
 SIGKILL, two fetches into one models folder, and a config that cannot be
 written."""
@@ -44,9 +44,15 @@ from assistant.pipeline.controller import Controller
 from assistant.pipeline.memory import Conversation
 from assistant.stages.audio.mic import SoundDeviceSource
 from assistant.stages.audio.speaker import SoundDeviceSink
-from tests.support.paths import ROOT
-from tests.support.alsa import MIC, NATIVE_RATE_HZ, SPEAKER, AlsaDevices, portaudio_env, sine, write_raw
-from tests.support.models import require
+from tests.support.alsa import (
+    MIC,
+    NATIVE_RATE_HZ,
+    SPEAKER,
+    AlsaDevices,
+    portaudio_env,
+    sine,
+    write_raw,
+)
 from tests.support.fakes import (
     FakeAudioSink,
     FakeAudioSource,
@@ -55,6 +61,8 @@ from tests.support.fakes import (
     FakeSpeechToText,
     FakeTextToSpeech,
 )
+from tests.support.models import require
+from tests.support.paths import child_env
 from tests.support.recorder import Recorder
 
 TIMEOUT_S = 30.0
@@ -335,13 +343,12 @@ size = {len(DATA)}
 
 
 def start_fetch(catalog: Path, models: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
         [sys.executable, "-c", FETCH, str(catalog), str(models)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=child_env(),
     )
 
 
@@ -494,8 +501,9 @@ class Service:
 
     def __enter__(self) -> Service:
         self.devices.__enter__()
-        env = dict(os.environ, **self.devices.env, PYTHONPATH=str(ROOT))
-        env.update(NOTIFY_SOCKET=self.notify.getsockname(), WATCHDOG_USEC="2000000")
+        env = child_env(
+            **self.devices.env, NOTIFY_SOCKET=self.notify.getsockname(), WATCHDOG_USEC="2000000"
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "assistant.cli", "--config", str(self.config)]
             + ["run", "--keyboard"],

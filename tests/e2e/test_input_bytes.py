@@ -20,15 +20,15 @@ from pathlib import Path
 import pytest
 
 from assistant.core.inputs import has_words, repair_text, replaced_bytes
-from tests.support.paths import ROOT
 from tests.support.models import require
-
+from tests.support.paths import child_env
 
 
 def run_cli(*args: str | bytes, stdin: bytes = b"", env: dict | None = None, timeout=300):
     """The CLI in a subprocess; stdout and stderr decoded with replacement."""
-    full_env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_CONFIG"}
-    full_env.update(PYTHONPATH=str(ROOT), **(env or {}))
+    full_env = child_env()
+    full_env.pop("ASSISTANT_CONFIG", None)
+    full_env.update(env or {})
     result = subprocess.run(
         [sys.executable, "-m", "assistant.cli", *args],
         input=stdin,
@@ -153,7 +153,9 @@ def test_config_show_prints_on_any_terminal(tmp_path, env):
 def test_the_console_survives_hostile_lines_on_stdin(models_dir, tmp_path, env):
     require(models_dir / "SmolLM2-135M-Instruct.Q4_1.gguf")
     config = tmp_path / "short.toml"
-    config.write_text("[llm]\nmax_tokens = 8\n")
+    # A small context, so the very long line below overflows it many times
+    # over and is cut to fit, without reading 2048 tokens of it.
+    config.write_text("[llm]\nmax_tokens = 8\nn_ctx = 512\n")
     lines = [
         b"caf\xe9?",  # Latin-1
         b"\xff\xfe",  # only bad bytes: ignored

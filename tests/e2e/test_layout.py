@@ -173,3 +173,52 @@ def test_the_graph_sees_real_imports():
     # Guards the checks above against a resolver that finds nothing.
     assert "assistant.core.errors" in GRAPH["assistant.core.config"]
     assert "assistant.stages.llm.base" in GRAPH["assistant.stages.llm.llama"]
+
+
+# -- the tests' own shape: they mirror the package ------------------------------
+
+TESTS = ROOT / "tests"
+CROSS_CUTTING = {"e2e", "support"}
+"""Folders of tests/ that stand for no subpackage: tests across the layers,
+and the helpers that tests share."""
+
+
+def _test_folders() -> list[Path]:
+    return sorted({path.parent for path in TESTS.rglob("test_*.py")})
+
+
+def test_every_test_folder_is_a_package_named_after_one_of_the_package():
+    wrong = []
+    for folder in _test_folders():
+        parts = folder.relative_to(TESTS).parts
+        if not (folder / "__init__.py").is_file():
+            wrong.append(f"{folder.relative_to(ROOT)} has no __init__.py")
+        if parts and parts[0] not in CROSS_CUTTING and not (PACKAGE.joinpath(*parts)).is_dir():
+            wrong.append(f"{folder.relative_to(ROOT)} mirrors no assistant/{'/'.join(parts)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_test_modules_share_code_only_through_tests_support():
+    offenders = []
+    for path in TESTS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # A relative import inside tests/ reaches another test module.
+                names = [node.module or ""] if node.level == 0 else [f"relative {node.module}"]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)} imports {name}"
+                for name in names
+                if (name.startswith("tests.") and not name.startswith("tests.support"))
+                or (name.startswith("relative") and path.parent.name != "support")
+            ]
+    assert not offenders, "move shared code to tests/support:\n" + "\n".join(offenders)
+
+
+def test_the_shape_checks_see_the_tests():
+    # Guards the checks above against a walk that finds nothing.
+    folders = {folder.relative_to(TESTS).as_posix() for folder in _test_folders()}
+    assert {"e2e", "pipeline", "stages/asr"} <= folders

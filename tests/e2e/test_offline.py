@@ -25,8 +25,10 @@ import pytest
 
 from assistant.frontends.cli import main
 from tests.support.alsa import MIC, SPEAKER, AlsaDevices, portaudio_env
+from tests.support.answers import assert_plain_answer
 from tests.support.models import require
 from tests.support.speech import piper_wav
+from tests.support.voice_turn import assert_heard
 
 INET = (socket.AF_INET, socket.AF_INET6)
 
@@ -69,16 +71,26 @@ def test_the_guard_blocks_inet_and_allows_unix(no_network: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_ask_opens_no_socket(
+def test_ask_opens_no_socket_and_prints_the_documented_json(
     no_network: list[str], models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`assistant ask --json --wav` answers offline, and its output has the
+    fields the README documents (one run, checked both ways)."""
     require(models_dir / "SmolLM2-135M-Instruct.Q4_1.gguf")
     wav = tmp_path / "reply.wav"
-    assert main(["ask", "What is 2+2?", "--json", "--wav", str(wav)]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["question"] == "What is 2+2?" and result["reply"].strip()
-    assert wav.stat().st_size > 44  # the reply was spoken (language model and voice ran)
+    question = "What is the capital of France?"  # answered in words: the anchor applies
+    assert main(["ask", question, "--json", "--wav", str(wav)]) == 0
+    payload = json.loads(capsys.readouterr().out)
     assert no_network == []
+    assert payload["question"] == question
+    assert_plain_answer(payload["reply"])
+    timings = payload["timings_ms"]
+    assert set(timings) == {"llm_first_token", "llm_total", "tts_first_audio", "total"}
+    assert 0 < timings["llm_first_token"] <= timings["llm_total"] <= timings["total"]
+    assert timings["llm_first_token"] <= timings["tts_first_audio"] <= timings["total"]
+    assert payload["tokens_per_s"] > 0
+    assert payload["path"] == "llm"
+    assert wav.stat().st_size > 44 + 22050  # more than half a second of audio
 
 
 @pytest.mark.slow
@@ -103,13 +115,16 @@ def test_listen_opens_no_socket(
     no_network: list[str], models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     require(models_dir / "whisper-base" / "model.bin")
-    question = piper_wav("What is two plus two?", models_dir, tmp_path / "question.wav")
+    said = "What is the capital of France?"
+    question = piper_wav(said, models_dir, tmp_path / "question.wav")
     out = tmp_path / "reply.wav"
     argv = ["listen", "--wav", str(question), "--out", str(out), "--engine", "whisper", "--json"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    assert "two" in result["transcript"].lower() or "2" in result["transcript"]
-    assert result["reply"].strip() and out.stat().st_size > 44
+    # The recognizer and the model really ran, offline.
+    assert_heard(said, result["transcript"])
+    assert_plain_answer(result["reply"])
+    assert out.stat().st_size > 44
     assert no_network == []
 
 

@@ -24,6 +24,7 @@ import soundfile
 from wyoming.event import read_event, write_event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
 
+from assistant.bench.wer import wer
 from assistant.compose.remote import FallbackLanguageModel, build_remote_llm, hub_overrides
 from assistant.core.config import config_from_dict, load_config
 from assistant.core.errors import LanguageModelError
@@ -33,6 +34,7 @@ from assistant.frontends.cli import main
 from assistant.stages.audio.pcm import rms_dbfs
 from assistant.stages.llm.base import GenerationStats
 from assistant.stages.llm.wyoming import WyomingLanguageModel
+from tests.support.engines import MAX_WER_ONE_SENTENCE
 from tests.support.models import require
 from tests.support.remote_servers import (
     Server,
@@ -44,6 +46,8 @@ from tests.support.remote_servers import (
     whisper_server,
 )
 from tests.support.speech import piper_wav
+
+QUESTION = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def test_listen_with_every_engine_remote(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    question = piper_wav("What is the capital of France?", models_dir, tmp_path / "q.wav")
+    question = piper_wav(QUESTION, models_dir, tmp_path / "q.wav")
     config = _write_config(
         tmp_path / "satellite.toml",
         f'[asr]\nengine = "wyoming"\nuri = "{servers["asr"].uri}"\n'
@@ -82,7 +86,9 @@ def test_listen_with_every_engine_remote(
     argv = ["--config", config, "listen", "--wav", str(question), "--out", str(out), "--json"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    assert "capital of france" in result["transcript"].lower()
+    # Whisper's words change with the CPU: the transcript is held to a word
+    # error bound of the question, never to one word.
+    assert wer(QUESTION, result["transcript"]) <= MAX_WER_ONE_SENTENCE, result
     assert result["reply"].strip()
     reply, rate = soundfile.read(out, dtype="int16")
     assert rate == 22050 and len(reply) / rate > 0.5
@@ -123,13 +129,15 @@ def test_listen_on_our_own_hub(models_dir: Path, tmp_path: Path, capsys) -> None
     config = _write_config(tmp_path / "hub.toml", '[asr]\nengine = "whisper"\n')
     argv = [sys.executable, "-m", "assistant", "--config", config, "serve"]
     argv += ["--uri", f"tcp://127.0.0.1:{port}"]
-    question = piper_wav("What is the capital of France?", models_dir, tmp_path / "q.wav")
+    question = piper_wav(QUESTION, models_dir, tmp_path / "q.wav")
     out = tmp_path / "reply.wav"
     with running(argv, "serving Wyoming on", port) as hub:
         listen = ["listen", "--wav", str(question), "--out", str(out), "--json"]
         assert main([*listen, "--hub", hub.uri]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert "capital of france" in result["transcript"].lower()
+    # Whisper's words change with the CPU: the transcript is held to a word
+    # error bound of the question, never to one word.
+    assert wer(QUESTION, result["transcript"]) <= MAX_WER_ONE_SENTENCE, result
     assert result["engine"] == "wyoming" and result["reply"].strip()
     # The hub streams its answer and repeats it whole; it is spoken once.
     assert result["reply"].count(result["reply"][:12]) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, child_env
 
 SYSTEMD_DIR = ROOT / "systemd"
 UNIT = SYSTEMD_DIR / "assistant.service"
@@ -36,7 +36,7 @@ def directives(text: str) -> dict[str, list[str]]:
 def systemd_analyze() -> str:
     tool = shutil.which("systemd-analyze")
     if tool is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+        pytest.fail("systemd-analyze is missing: apt-get install systemd (./setup.sh --test does)")
     return tool
 
 
@@ -123,11 +123,19 @@ def test_scripts_are_strict_bash_and_parse(script):
     assert path.stat().st_mode & 0o111, f"{script} is not executable"
     result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
-    if shutil.which("shellcheck"):
-        result = subprocess.run(
-            ["shellcheck", str(path)], capture_output=True, text=True, timeout=60
-        )
-        assert result.returncode == 0, result.stdout
+    assert_shellcheck_clean(path)
+
+
+def assert_shellcheck_clean(path: Path) -> None:
+    if not shutil.which("shellcheck"):
+        pytest.fail("shellcheck is missing: apt-get install shellcheck (./setup.sh --test does)")
+    result = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("script", ["setup.sh", "test.sh", "tests/matrix.sh", ".ci/run"])
+def test_the_checkouts_own_scripts_pass_shellcheck(script):
+    assert_shellcheck_clean(ROOT / script)
 
 
 @pytest.mark.parametrize("script", ["install.sh", "uninstall.sh"])
@@ -143,7 +151,7 @@ def test_scripts_reject_unknown_options_before_touching_anything(script):
 def test_alsa_examples_parse_and_define_the_shared_devices(name, tmp_path):
     aplay = shutil.which("aplay")
     if aplay is None:
-        pytest.skip("aplay is not installed (apt-get install alsa-utils)")
+        pytest.fail("aplay is missing: apt-get install alsa-utils (./setup.sh --test does)")
     example = SYSTEMD_DIR.parent / "hardware" / name
     top = tmp_path / "alsa.conf"
     top.write_text(f"</usr/share/alsa/alsa.conf>\n<{example}>\n")
@@ -227,6 +235,7 @@ def test_hub_drop_in_refuses_a_lan_bind_without_subnets(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        env=child_env(),
     )
     assert result.returncode == 2 and "serve.allow is empty" in result.stderr
     assert result.stdout == ""

@@ -1,5 +1,5 @@
 """``assistant doctor``: the real checks on this machine, the audio checks on
-fake ALSA devices (``tests/alsa.py``), and each probe fed fake input (a fake
+fake ALSA devices (``tests/support/alsa.py``), and each probe fed fake input (a fake
 /sys thermal tree, fake ``vcgencmd`` output, fake /proc/meminfo values)."""
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import queue
 import subprocess
 import sys
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,31 +28,28 @@ from wyoming.info import Describe, Info
 from wyoming.intent import Recognize
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from assistant.compose import Engines
-from assistant.core.config import Config, ServeConfig, config_from_dict
+from assistant.compose.hub import build_services
+from assistant.core.config import ServeConfig, config_from_dict
 from assistant.core.errors import ConfigError, SpeechToTextError
-from assistant.frontends.serve import build_services, check_serve_config, run_hub
+from assistant.frontends.serve import check_serve_config
 from assistant.hub.address import AllowList, parse_uri
 from assistant.hub.lanes import EngineLane
 from assistant.hub.listening import ClientAudio
-from assistant.hub.services import HubServices
-from tests.support.models import require
+from tests.support.fakes import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
 from tests.support.hub import (
-    WAIT_S,
     LOOPBACK,
-    running_hub,
-    fake_services,
-    talk,
-    read_until,
+    WAIT_S,
     audio_events,
-    tone,
-    texts,
+    fake_services,
+    read_until,
     real_config,
+    running_hub,
+    talk,
+    texts,
+    tone,
     wav_events,
 )
-from tests.support.fakes import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
-
-
+from tests.support.models import require
 
 # -- describe, asr, tts, handle, intent on fakes ---------------------------
 
@@ -223,11 +219,12 @@ def test_conversations_forget_the_least_recently_used():
 
     store = Conversations(new_session, limit=2)
     a, session_a = store.open(None)
-    b, _ = store.open(None)
+    b, session_b = store.open(None)
     assert store.open(a) == (a, session_a)  # a is now the most recent
     store.open(None)  # a third: b goes
     assert len(store) == 2 and made[1].closed == 1 and made[0].closed == 0
-    assert store.open(b)[0] != b  # forgotten: a new conversation
+    again, session = store.open(b)  # forgotten: a new, empty conversation under that id
+    assert again == b and session is not session_b and len(made) == 4
     store.close()
     assert len(store) == 0 and all(s.closed == 1 for s in made)
 
@@ -316,11 +313,14 @@ def test_an_idle_client_is_disconnected():
     serve = ServeConfig(uri=LOOPBACK, idle_timeout_s=1.0)
     with running_hub(fake_services(), serve) as port:
 
-        async def go() -> Event | None:
+        async def go() -> tuple[Event | None, Event | None]:
             async with AsyncTcpClient("127.0.0.1", port) as client:
-                return await asyncio.wait_for(client.read_event(), WAIT_S)
+                told = await asyncio.wait_for(client.read_event(), WAIT_S)
+                return told, await asyncio.wait_for(client.read_event(), WAIT_S)
 
-        assert asyncio.run(go()) is None  # closed by the hub, well before WAIT_S
+        told, after = asyncio.run(go())  # closed by the hub, well before WAIT_S
+        assert told is not None and told.type == "error" and told.data["code"] == "timeout"
+        assert "reconnect" in told.data["text"] and after is None
 
 
 def test_allow_list_lets_in_loopback_and_the_listed_subnets_only():
@@ -455,13 +455,16 @@ def test_real_describe_names_the_installed_models(real_hub):
 
 @pytest.mark.slow
 def test_real_transcribe_of_a_spoken_question(real_hub, models_dir, tmp_path):
+    from assistant.bench.wer import wer
+    from tests.support.engines import MAX_WER_ONE_SENTENCE
     from tests.support.speech import piper_wav
 
-    question = piper_wav("What is the capital of France?", models_dir, tmp_path / "q.wav")
+    said = "What is the capital of France?"
+    question = piper_wav(said, models_dir, tmp_path / "q.wav")
     events = talk(real_hub, *wav_events(question), until="transcript-stop")
     [text] = texts(events, "transcript")
-    words = text.lower()
-    assert "capital" in words and "france" in words, text
+    # Whisper's words change with the CPU: a word error bound, never one word.
+    assert wer(said, text) <= MAX_WER_ONE_SENTENCE, text
     assert "".join(texts(events, "transcript-chunk")).strip() == text
 
 
@@ -529,9 +532,10 @@ def test_a_lane_stream_delivers_items_in_order_then_the_result():
 
 @pytest.mark.slow
 def test_cli_serve_answers_and_stops_cleanly_on_sigterm(models_dir, tmp_path):
-    import os
     import re
     import signal
+
+    from tests.support.paths import child_env
 
     config = tmp_path / "config.toml"
     config.write_text(f'[paths]\nmodels_dir = "{models_dir}"\n[asr]\nengine = "whisper"\n')
@@ -539,7 +543,7 @@ def test_cli_serve_answers_and_stops_cleanly_on_sigterm(models_dir, tmp_path):
         [sys.executable, "-m", "assistant", "--config", str(config), "serve", "--uri", LOOPBACK],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "ASSISTANT_MODELS_DIR": str(models_dir)},
+        env=child_env(ASSISTANT_MODELS_DIR=str(models_dir)),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in hub.stderr], daemon=True).start()

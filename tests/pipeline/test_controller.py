@@ -1,4 +1,4 @@
-"""The turn state machine, driven with fake engines and devices (see fakes.py)."""
+"""The turn state machine, driven with fake engines and devices (see tests/support/fakes.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from assistant.core.config import TurnConfig
 from assistant.core.errors import (
     AudioError,
     GpioError,
@@ -20,18 +19,16 @@ from assistant.core.events import (
     ButtonPressed,
     ButtonReleased,
     CancelPressed,
-    EventBus,
     State,
     StateChanged,
     TurnFailed,
     TurnFinished,
     TurnIgnored,
 )
-from assistant.pipeline.controller import Controller
 from assistant.pipeline.failure import spoken_failure
-from assistant.pipeline.memory import Conversation
 from assistant.pipeline.shortcuts import Answer
 from assistant.stages.link import not_answering
+from tests.support.controller import make
 from tests.support.fakes import (
     FakeAudioSink,
     FakeAudioSource,
@@ -40,7 +37,6 @@ from tests.support.fakes import (
     FakeSpeechToText,
     FakeTextToSpeech,
 )
-from tests.support.recorder import Recorder
 
 TIMEOUT_S = 10.0
 

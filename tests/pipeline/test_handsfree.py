@@ -1,7 +1,7 @@
 """Hands-free turns through the real controller, wake listener and energy
 endpointer, on fakes (a microphone the test speaks into, a wake detector
-that hears a marked block). The real detector and VAD are in test_wake.py
-and test_vad.py; the whole file turn is at the end (slow)."""
+that hears a marked block). The real detector and VAD are in tests/stages/wake
+and tests/stages/vad; the whole file turn is at the end (slow)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ from tests.support.fakes import (
 from tests.support.recorder import Recorder
 
 TIMEOUT_S = 20.0
+SILENCE_S = 0.3
+"""The energy endpointer's trailing silence in the rig."""
 TOKENS = ["Paris is the capital of France.", " It is a big city.", " It has a tower."]
 _RNG = np.random.default_rng(7)
 
@@ -73,6 +75,7 @@ class Rig:
         score: float = 0.98,
         llm: FakeLanguageModel | None = None,
         mode: str = "hold",
+        wake_wait_s: float = 5.0,
     ) -> None:
         self.bus = EventBus()
         self.rec = Recorder(self.bus)
@@ -93,7 +96,11 @@ class Rig:
             conversation=Conversation("You are a test.", max_turns=4),
             turn=TurnConfig(mode=mode, min_press_s=0.0),
             bus=self.bus,
-            hands_free=HandsFree(lambda: SilenceEndpointer(0.3), follow_up_s=follow_up_s),
+            hands_free=HandsFree(
+                lambda: SilenceEndpointer(SILENCE_S),
+                follow_up_s=follow_up_s,
+                wake_wait_s=wake_wait_s,
+            ),
         )
         self.controller.start()
         self.wake.start(self.controller.submit)
@@ -129,8 +136,12 @@ def test_the_wake_word_starts_a_turn_and_the_words_after_it_are_kept(rigs):
     assert finished.transcript == "what is the capital of france"
     assert finished.reply == "Paris is the capital."
     assert rig.stt.transcribers[0].blocks >= 12  # nothing after the wake word was lost
-    endpoint = next(e for e in rig.rec.events if isinstance(e, EndpointReached))
-    assert endpoint.endpoint_ms >= 0
+    # The endpointer ended the turn, once, before its reply. (Its endpoint_ms
+    # is wall time from the last voiced block, which a loaded machine can
+    # stretch or squeeze: the listener may read queued blocks in a burst.)
+    ends = [i for i, e in enumerate(rig.rec.events) if isinstance(e, EndpointReached)]
+    assert len(ends) == 1
+    assert ends[0] < rig.rec.events.index(finished)
     rig.rec.wait_state(State.IDLE)
     assert rig.detector.closed is False
     # Back in idle the detector listens again, from a clean state.
@@ -140,7 +151,7 @@ def test_the_wake_word_starts_a_turn_and_the_words_after_it_are_kept(rigs):
 
 
 def test_a_wake_word_with_nothing_after_it_returns_to_idle(rigs):
-    rig = rigs()
+    rig = rigs(wake_wait_s=0.5)
     rig.mic.say(wake_block())
     ignored = rig.rec.wait_for(lambda e: isinstance(e, TurnIgnored), TIMEOUT_S)
     assert ignored.reason == "no-speech"
@@ -324,6 +335,7 @@ def test_listen_wake_runs_a_whole_hands_free_turn_from_a_file(tmp_path, models_d
     import soundfile
 
     from tests.support.speech import load_16k, piper_wav
+    from tests.support.voice_turn import assert_heard
 
     wake = load_16k(piper_wav("Hey Mycroft.", models_dir, tmp_path / "wake.wav"))
     ask = load_16k(piper_wav("What time is it?", models_dir, tmp_path / "ask.wav"))
@@ -337,33 +349,40 @@ def test_listen_wake_runs_a_whole_hands_free_turn_from_a_file(tmp_path, models_d
     result = json.loads(capsys.readouterr().out)
     assert result["wake_word"] == "hey_mycroft"
     assert 2.0 < result["wake_t_s"] < 4.5
-    assert "time" in result["transcript"].lower()
+    # The turn heard the question after the wake word, and nothing said before it.
+    assert_heard("What time is it?", result["transcript"])
     assert "joke" not in result["transcript"].lower()
-    assert result["reply"]
+    assert result["reply"].strip()
     assert result["endpoint_ms"] is not None and result["endpoint_ms"] > 0
 
 
 @pytest.mark.slow
-def test_the_appliance_wakes_on_its_real_microphone(tmp_path, models_dir):
-    """The real sounddevice -> PortAudio -> ALSA microphone (tests/alsa.py),
+def test_the_appliance_wakes_on_its_real_microphone(tmp_path, models_dir, whisper, llm, voice):
+    """The real sounddevice -> PortAudio -> ALSA microphone (tests/support/alsa.py),
     the real detector, Silero VAD, Whisper, the LLM and piper."""
     from assistant.compose.handsfree import build_endpointer
-    from assistant.core.config import AsrConfig, AudioConfig, LlmConfig, TtsConfig
-    from assistant.stages.asr.whisper import WhisperSpeechToText
+    from assistant.core.config import AudioConfig
     from assistant.stages.audio.mic import SoundDeviceSource
     from assistant.stages.audio.pcm import resample
     from assistant.stages.audio.speaker import SoundDeviceSink
-    from assistant.stages.llm.llama import LlamaLanguageModel
-    from assistant.stages.tts.piper import PiperTextToSpeech
     from assistant.stages.wake.micro import MicroWakeWordDetector
-    from tests.support.alsa import MIC, NATIVE_RATE_HZ, SPEAKER, AlsaDevices, portaudio_env, write_raw
+    from tests.support.alsa import (
+        MIC,
+        NATIVE_RATE_HZ,
+        SPEAKER,
+        AlsaDevices,
+        portaudio_env,
+        write_raw,
+    )
+    from tests.support.answers import assert_plain_answer
     from tests.support.speech import load_16k, piper_wav
+    from tests.support.voice_turn import assert_heard
+
+    question = "What is the capital of France?"
 
     said = [
         load_16k(piper_wav(text, models_dir, tmp_path / f"{i}.wav"))
-        for i, text in enumerate(
-            ["Tell me a joke.", "Hey Mycroft.", "What is the capital of France?"]
-        )
+        for i, text in enumerate(["Tell me a joke.", "Hey Mycroft.", question])
     ]
     hush = np.zeros(8000, np.int16)
     audio = np.concatenate([hush, said[0], hush, hush, said[1], hush[:4800], said[2]])
@@ -374,45 +393,42 @@ def test_the_appliance_wakes_on_its_real_microphone(tmp_path, models_dir):
     devices = AlsaDevices(
         tmp_path, raw, tmp_path / "speaker.raw", rate_hz=NATIVE_RATE_HZ, playback_rate_hz=22050
     )
-    stt = WhisperSpeechToText(AsrConfig(engine="whisper"), models_dir / "whisper-base", 0.8)
-    llm = LlamaLanguageModel.from_config(LlmConfig(temperature=0.0, seed=1), models_dir)
-    tts = PiperTextToSpeech.from_config(TtsConfig(noise_scale=0.0, noise_w_scale=0.0), models_dir)
+    llm.reset()
     bus = EventBus()
     rec = Recorder(bus)
-    try:
-        with devices, portaudio_env(devices.env):
-            wake = WakeListener(
-                SoundDeviceSource(AudioConfig(input_device=MIC)),
-                MicroWakeWordDetector(["hey_mycroft"]),
-                bus,
-            )
-            controller = Controller(
-                stt=stt,
-                llm=llm,
-                tts=tts,
-                source=wake.tap,
-                sink=SoundDeviceSink(AudioConfig(output_device=SPEAKER)),
-                conversation=Conversation("Answer in one short sentence.", max_turns=4),
-                turn=TurnConfig(silence_s=0.8),
-                bus=bus,
-                earcons=False,
-                hands_free=HandsFree(build_endpointer(0.8)),
-            )
-            controller.start()
-            wake.start(controller.submit)
-            try:
-                woken = rec.wait_for(lambda e: isinstance(e, WakeDetected), 60.0)
-                finished = rec.wait_for(lambda e: isinstance(e, TurnFinished), 120.0)
-                rec.wait_state(State.IDLE)
-            finally:
-                assert controller.stop()
-                assert wake.stop()
-    finally:
-        llm.close()
+    with devices, portaudio_env(devices.env):
+        wake = WakeListener(
+            SoundDeviceSource(AudioConfig(input_device=MIC)),
+            MicroWakeWordDetector(["hey_mycroft"]),
+            bus,
+        )
+        controller = Controller(
+            stt=whisper,
+            llm=llm,
+            tts=voice,
+            source=wake.tap,
+            sink=SoundDeviceSink(AudioConfig(output_device=SPEAKER)),
+            conversation=Conversation("Answer in one short sentence.", max_turns=4),
+            turn=TurnConfig(silence_s=0.8),
+            bus=bus,
+            earcons=False,
+            hands_free=HandsFree(build_endpointer(0.8)),
+        )
+        controller.start()
+        wake.start(controller.submit)
+        try:
+            woken = rec.wait_for(lambda e: isinstance(e, WakeDetected), 60.0)
+            finished = rec.wait_for(lambda e: isinstance(e, TurnFinished), 120.0)
+            rec.wait_state(State.IDLE)
+        finally:
+            assert controller.stop()
+            assert wake.stop()
     assert woken.word == "hey_mycroft"
     start_s = (8000 * 3 + len(said[0]) + len(said[1])) / 16000
     assert start_s - 0.5 < woken.t_s < start_s + 0.8
-    assert "capital" in finished.transcript.lower()
+    # The turn heard the question after the wake word, and nothing said before it.
+    assert_heard(question, finished.transcript)
     assert "joke" not in finished.transcript.lower()
+    assert_plain_answer(finished.reply)
     assert rec.states() == [State.LISTENING, State.THINKING, State.SPEAKING, State.IDLE]
     assert any(isinstance(e, EndpointReached) for e in rec.events)

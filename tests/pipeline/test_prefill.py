@@ -24,9 +24,10 @@ from assistant.pipeline.prefill import Prefill, stable_part
 from assistant.pipeline.shortcuts import Answer
 from assistant.stages.llm import kvcache
 from assistant.stages.llm.llama import LlamaLanguageModel
-from tests.support.models import require
-from tests.support.fakes import FakeLanguageModel, FakeShortcuts
+from tests.support.answers import assert_plain_answer
 from tests.support.controller import make
+from tests.support.fakes import FakeLanguageModel, FakeShortcuts
+from tests.support.models import require
 
 WAIT_S = 10.0
 
@@ -74,7 +75,7 @@ def test_greedy_answer_is_the_same_with_and_without_prefill(model: LlamaLanguage
     model.reset()
     prefilled = answer(model, conversation, PARTIALS)
     stats = model.last_stats
-    assert plain.strip()
+    assert_plain_answer(plain)
     assert prefilled == plain
     # The prefill did the work: far fewer prompt tokens were left at the release.
     left = stats.prompt_tokens - stats.cached_tokens
@@ -91,6 +92,7 @@ def test_a_wrong_partial_costs_reuse_but_never_changes_the_answer(
     plain = answer(model, conversation, [])
     model.reset()
     misheard = answer(model, conversation, ["what is the cabbage of trance and why"])
+    assert_plain_answer(plain)
     assert misheard == plain
 
 
@@ -163,7 +165,7 @@ def test_cancel_stops_a_long_prefill(model: LlamaLanguageModel) -> None:
     assert result[0] < total // 4
     assert model._llama.n_tokens == result[0]
     # What it evaluated stays usable: the next prompt reuses it.
-    assert "".join(model.generate(Conversation(SYSTEM, 4).messages("Hi."))).strip()
+    assert_plain_answer("".join(model.generate(Conversation(SYSTEM, 4).messages("Hi."))))
 
 
 @pytest.mark.slow

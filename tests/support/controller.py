@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
+from assistant.core.config import TurnConfig
 from assistant.core.events import EventBus
+from assistant.pipeline.controller import Controller
+from assistant.pipeline.memory import Conversation
 from tests.support.fakes import (
     FakeAudioSink,
     FakeAudioSource,

@@ -140,6 +140,9 @@ class FakeTranscriber:
         self.text = text
         self.blocks = 0
         self.endpoint_after = endpoint_after
+        self.finished = 0
+        self.closed = 0
+        """Calls to `finish` and to `close`."""
 
     def accept(self, samples: np.ndarray) -> None:
         self.blocks += 1
@@ -152,7 +155,11 @@ class FakeTranscriber:
         return self.endpoint_after is not None and self.blocks >= self.endpoint_after
 
     def finish(self) -> str:
+        self.finished += 1
         return self.text
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 class FakeSpeechToText:

@@ -18,14 +18,16 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 
 from assistant.compose import Engines
+from assistant.compose.hub import build_services
 from assistant.core.config import Config, ServeConfig, config_from_dict
-from assistant.frontends.serve import build_services, run_hub
+from assistant.frontends.serve import run_hub
 from assistant.hub.services import HubServices
 from tests.support.fakes import FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
 
 WAIT_S = 30.0
 """Every read from the hub waits at most this long."""
 LOOPBACK = "tcp://127.0.0.1:0"
+
 
 @contextlib.contextmanager
 def running_hub(services: HubServices, serve: ServeConfig | None = None) -> Iterator[int]:
@@ -136,3 +138,90 @@ def wav_events(path: Path) -> list[Event]:
     return audio_events(frames, rate, width, channels)
 
 
+class FakeRecordingSpeechToText:
+    """A fake recognizer that keeps every sample it was given (16 kHz mono
+    int16, as the hub hands them over) and answers ``text``."""
+
+    name = "fake-recording"
+    sample_rate_hz = 16000
+
+    def __init__(self, text: str = "what is the capital of france") -> None:
+        self.text = text
+        self.heard: list[bytes] = []
+        """The audio of each finished utterance, as bytes."""
+
+    def start(self) -> _RecordingTranscriber:
+        return _RecordingTranscriber(self)
+
+    def warm_up(self) -> None:
+        pass
+
+
+class _RecordingTranscriber:
+    def __init__(self, owner: FakeRecordingSpeechToText) -> None:
+        self.owner = owner
+        self.parts: list[bytes] = []
+
+    def accept(self, samples: np.ndarray) -> None:
+        assert samples.dtype == np.int16
+        self.parts.append(samples.tobytes())
+
+    def partial(self) -> str:
+        return ""
+
+    def endpoint(self) -> bool:
+        return False
+
+    def finish(self) -> str:
+        self.owner.heard.append(b"".join(self.parts))
+        return self.owner.text
+
+    def close(self) -> None:
+        pass
+
+
+class Peers:
+    """Stands in for the socket's peer address (`hub.server.peer_address`),
+    so one test plays several hosts over loopback: every connection made
+    while ``host`` is set appears to come from it."""
+
+    def __init__(self, monkeypatch, host: str = "127.0.0.1") -> None:
+        import assistant.hub.server as server
+
+        self.host = host
+        self._port = 40000
+
+        def fake(writer: asyncio.StreamWriter) -> tuple[str, int]:
+            self._port += 1
+            return self.host, self._port
+
+        monkeypatch.setattr(server, "peer_address", fake)
+
+
+def lan_serve(**options) -> ServeConfig:
+    """A loopback hub that also admits 192.168.1.0/24 (what `Peers` plays)."""
+    return ServeConfig(uri=LOOPBACK, allow=["192.168.1.0/24"], **options)
+
+
+def hub_address(port: int):
+    """The hub on ``port`` as the satellites' clients take it."""
+    from assistant.core.uris import parse_address
+
+    return parse_address(f"tcp://127.0.0.1:{port}", ("tcp",))
+
+
+class FakeHubOnlySkills:
+    """The satellite's skills with no fast path (every question goes to the
+    hub), ringing the real skills' timers: what the controller sees."""
+
+    def __init__(self, skills) -> None:
+        self.skills = skills
+
+    def answer(self, transcript: str, last_reply: str, cancel=None) -> None:
+        return None
+
+    def due_alerts(self) -> list[str]:
+        return self.skills.due_alerts()
+
+    def close(self) -> None:
+        self.skills.close()

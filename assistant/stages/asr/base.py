@@ -20,11 +20,14 @@ import numpy as np
 class Transcriber(Protocol):
     """One utterance.
 
-    Used from one worker thread only. ``accept`` must keep up with real time
-    and never waits for a decode; ``finish`` may block for the final decode
-    (milliseconds for Vosk; for Whisper nothing when its last background
-    decode already covered all the speech, else one decode of the utterance).
-    Nothing is closed by the caller: the transcriber is done after ``finish``.
+    Used by one thread at a time (the hub hands an utterance from one of its
+    lane's threads to another, never two at once). ``accept`` must keep up
+    with real time and never waits for a decode; ``finish`` may block for
+    the final decode (milliseconds for Vosk; for Whisper nothing when its
+    last background decode already covered all the speech, else one decode
+    of the utterance).
+    ``close`` frees what it holds (queued decodes, a connection, a decoder)
+    and may come instead of ``finish`` (an abandoned utterance) or after it.
     """
 
     def accept(self, samples: np.ndarray) -> None:
@@ -43,6 +46,12 @@ class Transcriber(Protocol):
 
     def finish(self) -> str:
         """Final text, stripped; "" when nothing was recognized."""
+        ...
+
+    def close(self) -> None:
+        """Drop the utterance and free its resources; idempotent. Called by
+        whoever started it once it is done with it: after ``finish``, or
+        instead of it when the utterance is abandoned."""
         ...
 
 

@@ -151,3 +151,7 @@ class _VoskTranscriber:
             self._final = " ".join([*self._segments, last]).strip()
             self._recognizer = None
         return self._final
+
+    def close(self) -> None:
+        """Free the recognizer (its decoder's memory); idempotent."""
+        self._recognizer = None

@@ -19,8 +19,9 @@ import numpy as np
 
 from assistant.core.config import AsrConfig
 from assistant.core.errors import ModelError, SpeechToTextError
+from assistant.stages.asr.decode_worker import DecodeWorker
 from assistant.stages.asr.endpoint import SilenceEndpointer
-from assistant.stages.asr.whisper_stream import DecodeWorker, StreamingTranscriber
+from assistant.stages.asr.whisper_stream import StreamingTranscriber
 from assistant.stages.asr.whisper_window import FULL_WINDOW_S, Decoded, ShortWindowDecoder
 from assistant.stages.audio.pcm import ASR_RATE_HZ
 
@@ -46,9 +47,10 @@ class WhisperSpeechToText:
     as a final one.
 
     The model loads on first `warm_up` or `start`. Utterances may overlap
-    (the hub): each keeps its own audio, and their decodes take turns on one
-    worker. `close` stops the decode thread (idempotent); an engine that is
-    never closed leaves only an idle daemon thread.
+    (the hub): each keeps its own audio, and their decodes share one worker
+    (`DecodeWorker`): a final decode goes before every partial one, and
+    utterances take turns. `close` stops the decode thread (idempotent); an
+    engine that is never closed leaves only an idle daemon thread.
     """
 
     name = "whisper"
@@ -154,8 +156,8 @@ class WhisperSpeechToText:
     def start(self) -> StreamingTranscriber:
         # Utterances may overlap (the hub transcribes for several clients at
         # once): each transcriber keeps its own audio, and their decodes take
-        # turns on the one worker. An abandoned one gets no more audio, so it
-        # queues at most one more decode.
+        # turns on the one worker, finals first. Each has at most one decode
+        # queued; closing one (abandoned, or finished) takes it off the queue.
         self._loaded_model()
         return StreamingTranscriber(
             self.decode_partial,

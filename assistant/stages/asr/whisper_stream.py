@@ -13,21 +13,25 @@ final: a cheap decode counts as one only when ``may_be_final`` says so (it
 was as confident as ``decode_final`` demands; see `whisper_window`).
 
 Who runs what: ``accept``, ``partial``, ``endpoint`` and ``finish`` are
-called by the listener thread; decodes during speech run on the worker's
-thread; the final decode, when one is needed, runs in ``finish``. The decode
-callables must serialize themselves (the engine holds a lock).
+called by the listener thread (or by one thread at a time: the hub's
+lane); every decode runs on the worker's thread (`decode_worker`): those
+during speech as partial jobs, except a decode at a pause, which is
+final-quality and goes with the final one that ``finish`` queues and
+waits for, before every transcriber's partial ones. The decode callables must serialize themselves
+against callers outside the worker (the engine holds a lock).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
 
 from assistant.core.errors import SpeechToTextError
+from assistant.stages.asr.decode_worker import DecodeWorker
 from assistant.stages.asr.endpoint import SilenceEndpointer
 from assistant.stages.asr.hypotheses import LocalAgreement
 from assistant.stages.asr.whisper_window import FULL_WINDOW_S, Decoded
@@ -41,48 +45,6 @@ MAX_UTTERANCE_S = 300.0
 """Audio kept per utterance (`TurnConfig.max_listen_s` allows up to 300 s)."""
 
 
-class DecodeWorker:
-    """One daemon thread that runs submitted jobs in order.
-
-    `submit` never blocks. The thread starts with the first job and waits on
-    its queue, so `close` (idempotent, from any thread) stops it at once
-    after the job in hand.
-    """
-
-    def __init__(self, name: str = "whisper-decode") -> None:
-        self.name = name
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(self, job: Callable[[], None]) -> None:
-        """Run ``job`` on the worker thread; dropped once closed."""
-        with self._lock:
-            if self._closed:
-                return
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
-        self._jobs.put(job)
-
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            try:
-                job()
-            except Exception:
-                log.exception("background decode job failed")
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Stop the thread after its current job, waiting up to ``timeout_s``."""
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-        if thread is not None:
-            self._jobs.put(None)
-            thread.join(timeout_s)
-
-
 class StreamingTranscriber:
     """One utterance; see `base.Transcriber`.
 
@@ -94,8 +56,9 @@ class StreamingTranscriber:
     final decode handles longer audio). Partials are the local agreement of
     those decodes. ``finish`` waits for a decode in flight, reuses the last
     final-quality one when it covered all the speech plus ``tail_s``, else
-    decodes the final audio once; "" without decoding when no speech was
-    heard, since Whisper invents text on silence.
+    has the worker decode the final audio once, ahead of every partial; ""
+    without decoding when no speech was heard, since Whisper invents text
+    on silence.
     """
 
     def __init__(
@@ -137,8 +100,12 @@ class StreamingTranscriber:
         is less likely to be in flight at release."""
         self._gap = self._interval
         """Audio to wait for after a decode: ``interval_s``, or twice the
-        last decode's time if that is longer, so that partial decodes keep
-        the cores busy a third of the time at most."""
+        last decode's time (its wait in the worker's queue included) if that
+        is longer, so that partial decodes keep the cores busy a third of
+        the time at most, and back off when other utterances keep the
+        worker busy (the hub)."""
+        self._queued_at = 0.0
+        """`time.monotonic` when the queued decode was queued."""
         self._paused = False
         """The endpointer hears a pause after speech (as of the last block)."""
         self._queued = False
@@ -175,7 +142,12 @@ class StreamingTranscriber:
             self._paused = self._endpointer.heard_speech and quiet_s >= self._pause_s
             if self._wants_decode():
                 self._queued = True
-                self._worker.submit(self._decode_in_background)
+                self._queued_at = time.monotonic()
+                # A decode at a pause is final-quality, and often the final
+                # text itself (reused at release): it goes with the finals.
+                self._worker.submit(
+                    self._decode_in_background, self, final=self._paused, dropped=self._dropped
+                )
 
     def _wants_decode(self) -> bool:
         """Called with the lock held."""
@@ -206,6 +178,7 @@ class StreamingTranscriber:
             final = self._paused
             if final:
                 self._final_snapshot_n = n
+            waited_s = time.monotonic() - self._queued_at
         result = None
         try:
             result = (self._decode_final if final else self._decode_partial)(audio)
@@ -218,7 +191,8 @@ class StreamingTranscriber:
                 self._decoding = False
                 self._done_n = self._n
                 if result is not None:
-                    self._gap = max(self._interval, round(2 * result.elapsed_s * self._rate_hz))
+                    busy_s = waited_s + result.elapsed_s
+                    self._gap = max(self._interval, round(2 * busy_s * self._rate_hz))
                 trusted = result is not None and (final or self._may_be_final(result))
                 if trusted:
                     self._last = (n, result)
@@ -241,14 +215,22 @@ class StreamingTranscriber:
         with self._cond:
             return self._cond.wait_for(lambda: not (self._queued or self._decoding), timeout_s)
 
+    def _dropped(self) -> None:
+        """The worker dropped the queued decode (closing): none is queued now."""
+        with self._cond:
+            self._queued = False
+            self._cond.notify_all()
+
     def close(self) -> None:
-        """Drop the utterance without a final decode (a cancelled turn); any
-        queued background decode is skipped. Idempotent."""
+        """Drop the utterance without a final decode (a cancelled turn, a
+        client gone); any queued background decode leaves the worker's queue.
+        Idempotent, from any thread; `finish` closes too."""
         with self._cond:
             self._closed = True
             self._queued = False
             self._blocks = []
             self._cond.notify_all()
+        self._worker.discard(self)
 
     def finish(self) -> str:
         if self._final is not None:
@@ -261,6 +243,7 @@ class StreamingTranscriber:
             audio = self._audio()
             last = self._last
             self._blocks = []
+        self._worker.discard(self)
         if len(audio) == 0 or not self._endpointer.heard_speech:
             log.debug("no speech heard; skipping the Whisper decode")
             self._final = ""
@@ -270,6 +253,7 @@ class StreamingTranscriber:
             )
             self._final = last[1].text
         else:
-            self._final = self._decode_final(audio).text
+            decoded = self._worker.run_final(lambda: self._decode_final(audio), self)
+            self._final = decoded.text
             self.decodes += 1
         return self._final

@@ -18,7 +18,9 @@ utterance is decoded again on the full window, as for a loop. With a floor
 of -0.3, 50 of the 64 clips kept their 10 s decode and the word error rate
 was 0.057, and 0.053 with `SILENCE_AFTER_S` (``benchmarks/asr_wer.py``).
 Audio recorded at 8 kHz is the exception: short windows mishear it with
-confidence, so it always gets the full window (`narrow_band`).
+confidence, so it always gets the full window (`narrow_band`). A short
+window's "no speech" is checked on the full window too, but only when the
+endpointer heard `MIN_VOICED_S` of speech: noise pays no 30 s decode.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.errors import SpeechToTextError
+from assistant.stages.asr.endpoint import SilenceEndpointer
 from assistant.stages.asr.hypotheses import degenerate_reason
 from assistant.stages.audio.pcm import ASR_RATE_HZ
 
@@ -58,6 +61,11 @@ never gets one."""
 # faster-whisper's thresholds, so a short-window decode reads silence as it does.
 NO_SPEECH_PROB = 0.6
 LOG_PROB_THRESHOLD = -1.0
+MIN_VOICED_S = 0.3
+"""A short window's "no speech" verdict on audio with at least this much
+speech in it (to the energy endpointer, `voiced_s`) is checked on the full
+window; on less (a click, a cough, steady noise) it stands, so noise costs
+no 30 s decode."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class Decoded:
     decode and for silence, where faster-whisper applies its own thresholds."""
     narrow_band: bool = False
     """A short window decoded audio recorded at 8 kHz (`narrow_band`)."""
+    no_speech: bool = False
+    """The short window judged the audio silent (faster-whisper's thresholds)
+    and ``text`` is ""; with `MIN_VOICED_S` of voiced audio that verdict is
+    a `fallback` reason, not a transcript."""
 
 
 def narrow_band(samples: np.ndarray) -> bool:
@@ -89,6 +101,15 @@ def narrow_band(samples: np.ndarray) -> bool:
     total = float(power.sum())
     cut = round(len(power) * NARROW_BAND_HZ * 2 / ASR_RATE_HZ)
     return total > 0.0 and float(power[cut:].sum()) < NARROW_BAND_SHARE * total
+
+
+def voiced_s(samples: np.ndarray) -> float:
+    """Seconds of speech in ``samples`` to the endpointer the transcribers
+    use (`SilenceEndpointer`: levels on fixed frames, so the same audio
+    gives the same span however it was fed)."""
+    endpointer = SilenceEndpointer()
+    endpointer.update(samples)
+    return endpointer.speech_s
 
 
 def window_s(audio_s: float, margin_s: float, min_window_s: int) -> int:
@@ -113,6 +134,13 @@ def transcribe_full(model: Any, samples: np.ndarray, language: str | None) -> st
     )
     # transcribe() is lazy: the decode happens while iterating.
     return "".join(segment.text for segment in segments).strip()
+
+
+def _unheard(window: int, voiced: float) -> str:
+    """Why a short window's "no speech" is not to be trusted, or ""."""
+    if voiced < MIN_VOICED_S:
+        return ""
+    return f"no speech on the {window} s window, yet {voiced:.2f} s voiced"
 
 
 def _doubt(logprob: float, min_logprob: float, narrow: bool) -> str:
@@ -162,24 +190,28 @@ class ShortWindowDecoder:
         An output that looks like a loop is decoded again the usual way, or
         with ``fall_back`` False returned as is, with `Decoded.fallback` set.
         With ``min_logprob``, so is an output of a window shorter than 30 s
-        with an average log-probability below it, or of narrow-band audio."""
+        with an average log-probability below it, or of narrow-band audio.
+        A short window's "no speech" stands for audio with less than
+        `MIN_VOICED_S` of speech in it; with more, it is a fallback too."""
         started = time.perf_counter()
         audio_s = len(samples) / ASR_RATE_HZ
         minimum = self.min_window_s if min_window_s is None else min_window_s
-        logprob, narrow = 0.0, False
+        logprob, narrow, silent = 0.0, False, False
         try:
             if audio_s > FULL_WINDOW_S:
                 text, window, fallback = self._full(samples), FULL_WINDOW_S, "longer than 30 s"
             else:
                 window = window_s(audio_s, self.margin_s, minimum)
-                text, fallback, logprob = self._short(samples, window)
+                text, fallback, logprob, silent = self._short(samples, window)
                 narrow = window < FULL_WINDOW_S and narrow_band(samples)
+                if silent and window < FULL_WINDOW_S:
+                    fallback = _unheard(window, voiced_s(samples))
                 if not fallback and min_logprob is not None and window < FULL_WINDOW_S:
                     fallback = _doubt(logprob, min_logprob, narrow)
                 if fallback and fall_back:
                     log.debug("Whisper %d s window output dropped: %s", window, fallback)
                     text, window = self._full(samples), FULL_WINDOW_S
-                    logprob, narrow = 0.0, False
+                    logprob, narrow, silent = 0.0, False, False
         except Exception as exc:
             raise SpeechToTextError(
                 f"Whisper failed to decode {len(samples)} samples: {exc}"
@@ -192,7 +224,7 @@ class ShortWindowDecoder:
             elapsed * 1000,
             f" ({fallback})" if fallback else "",
         )
-        return Decoded(text, audio_s, window, elapsed, fallback, logprob, narrow)
+        return Decoded(text, audio_s, window, elapsed, fallback, logprob, narrow, silent)
 
     def _full(self, samples: np.ndarray) -> str:
         return transcribe_full(self.model, samples, self.language)
@@ -207,8 +239,9 @@ class ShortWindowDecoder:
             )
         return self._tokenizers[language]
 
-    def _short(self, samples: np.ndarray, window: int) -> tuple[str, str, float]:
-        """(text, why it looks degenerate or "", average log-probability)."""
+    def _short(self, samples: np.ndarray, window: int) -> tuple[str, str, float, bool]:
+        """(text, why it looks degenerate or "", average log-probability,
+        whether faster-whisper's thresholds call it silence: then "", "", 0.0)."""
         import ctranslate2
 
         model = self.model
@@ -244,8 +277,8 @@ class ShortWindowDecoder:
         text = tokenizer.decode(tokens).strip()
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOG_PROB_THRESHOLD:
-            return "", "", 0.0
-        return text, degenerate_reason(text, len(tokens), token_limit), avg_logprob
+            return "", "", 0.0, True
+        return text, degenerate_reason(text, len(tokens), token_limit), avg_logprob, False
 
     def _language(self, encoded: Any) -> str:
         if self.language:

@@ -9,7 +9,11 @@ path) still answer first; only what they do not know goes to the hub. The
 hub keeps its own persona and memory: only the last user message is sent,
 with the ``context`` of the hub's previous answer. A ``handled`` after
 streamed chunks (sent for clients that do not stream) ends the answer
-without repeating it. Needs the ``wyoming`` package (``pip install .[hub]``).
+without repeating it. Timer events before it (``timer-started``,
+``timer-updated``, ``timer-cancelled``, ``timer-finished``: a timer the
+hub's skills set for this turn) go to ``on_timer``, so the satellite runs
+the countdown itself. A busy hub is asked again (`retry`). Needs the
+``wyoming`` package (``pip install .[hub]``).
 """
 
 from __future__ import annotations
@@ -17,18 +21,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from wyoming.asr import Transcript
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
+from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
 from assistant.core.errors import LanguageModelError
 from assistant.core.messages import Message
 from assistant.core.uris import Address
 from assistant.stages.link import Cancelled, WyomingLink, describe
 from assistant.stages.llm.base import GenerationStats
+from assistant.stages.retry import BUSY_BUDGET_S, Backoff, Busy, busy_error, retry_busy
+
+TimerSink = Callable[[str, str, int, str], None]
+"""``on_timer(kind, timer_id, seconds, name)``: ``kind`` is ``started``
+(``seconds`` long), ``updated`` (``seconds`` left), ``paused``,
+``cancelled`` or ``finished``; called on the LLM worker thread."""
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +53,25 @@ class WyomingLanguageModel:
     One connection per question, closed when the answer ends, on cancel, or
     when the caller closes the iterator. ``language`` goes with each
     question. Grammar-constrained calls (the declared GPIO tools) are not
-    possible through a hub: they fail with `LanguageModelError`.
+    possible through a hub: they fail with `LanguageModelError`. A busy hub
+    is asked again for at most ``busy_budget_s``. ``on_timer`` (a
+    `TimerSink`, set by the composition root) gets the answer's timer events.
     """
 
-    def __init__(self, address: Address, language: str = "", **link_options: float) -> None:
+    def __init__(
+        self,
+        address: Address,
+        language: str = "",
+        *,
+        busy_budget_s: float = BUSY_BUDGET_S,
+        **link_options: float,
+    ) -> None:
         self.address = address
         self.name = f"hub {address}"
         self.language = language or None
         self.last_stats = GenerationStats()
+        self.busy_budget_s = busy_budget_s
+        self.on_timer: TimerSink | None = None
         self._link_options = link_options
         self._context: dict[str, Any] | None = None
         """The hub's context from its last answer, sent back with the next question."""
@@ -64,6 +87,24 @@ class WyomingLanguageModel:
         return self._ask(question, cancel)
 
     def _ask(self, question: str, cancel: threading.Event | None) -> Generator[str, None, None]:
+        # Busy comes before any piece, so a retry never repeats a word.
+        backoff = Backoff(self.busy_budget_s)
+        while True:
+            try:
+                yield from self._ask_once(question, cancel)
+                return
+            except Busy as exc:
+                try:
+                    retry = backoff.wait(cancel)
+                except Cancelled:
+                    return
+                if not retry:
+                    raise LanguageModelError(busy_error(self.address, str(exc), backoff)) from None
+                log.info("the hub at %s is busy; try %d", self.address, backoff.tries + 1)
+
+    def _ask_once(
+        self, question: str, cancel: threading.Event | None
+    ) -> Generator[str, None, None]:
         started = time.monotonic()
         first_token_s, pieces, stop, streamed = 0.0, 0, "error", False
         try:
@@ -90,6 +131,8 @@ class WyomingLanguageModel:
                         elif Error.is_type(event.type):
                             why = Error.from_event(event).text
                             raise LanguageModelError(f"the hub at {self.address} failed: {why}")
+                        elif event.type.startswith("timer-"):
+                            self._timer(event)
                         if text:
                             if not pieces:
                                 first_token_s = time.monotonic() - started
@@ -109,6 +152,26 @@ class WyomingLanguageModel:
                 total_s=time.monotonic() - started,
                 stop=stop,
             )
+
+    def _timer(self, event: Event) -> None:
+        """Hand a timer event to ``on_timer``; a malformed one is logged and dropped."""
+        if self.on_timer is None:
+            log.debug("ignoring %s: nothing follows the hub's timers here", event.type)
+            return
+        try:
+            if TimerStarted.is_type(event.type):
+                started = TimerStarted.from_event(event)
+                self.on_timer("started", started.id, int(started.total_seconds), started.name or "")
+            elif TimerUpdated.is_type(event.type):
+                updated = TimerUpdated.from_event(event)
+                kind = "updated" if updated.is_active else "paused"
+                self.on_timer(kind, updated.id, int(updated.total_seconds), "")
+            elif TimerCancelled.is_type(event.type):
+                self.on_timer("cancelled", TimerCancelled.from_event(event).id, 0, "")
+            elif TimerFinished.is_type(event.type):
+                self.on_timer("finished", TimerFinished.from_event(event).id, 0, "")
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("ignoring a malformed %s from the hub: %s", event.type, exc)
 
     def generate_with_grammar(
         self,
@@ -134,8 +197,13 @@ class WyomingLanguageModel:
 
     def warm_up(self) -> None:
         """Check that the hub answers and offers ``handle``."""
-        with self._link() as link:
-            info = describe(link)
+
+        def ask() -> Any:
+            with self._link() as link:
+                return describe(link)
+
+        backoff = Backoff(self.busy_budget_s)
+        info = retry_busy(ask, backoff, None, LanguageModelError, self.address)
         if not info.handle:
             raise LanguageModelError(
                 f"the service at {self.address} does not answer questions (no handle "

@@ -6,7 +6,8 @@ Per call, one connection. When the server describes streaming synthesis:
 ignore streams), ``synthesize-stop``, answered by ``audio-start``,
 ``audio-chunk``\\*, ``audio-stop`` per sentence and ``synthesize-stopped``.
 Otherwise ``synthesize``, answered by one ``audio-start``, ``audio-chunk``\\*,
-``audio-stop``. Needs the ``wyoming`` package (``pip install .[hub]``).
+``audio-stop``. A busy hub is asked again (`retry`). Needs the ``wyoming``
+package (``pip install .[hub]``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from assistant.core.errors import TextToSpeechError
 from assistant.core.uris import Address
 from assistant.stages.audio.pcm import AudioChunk, to_mono_int16
 from assistant.stages.link import Cancelled, WyomingLink, describe
+from assistant.stages.retry import BUSY_BUDGET_S, Backoff, Busy, busy_error
 from assistant.stages.tts.text import clean_for_speech
 
 log = logging.getLogger(__name__)
@@ -50,17 +52,25 @@ class WyomingTextToSpeech:
     one line from `link.not_answering`. Chunks are yielded as they arrive
     (the server's chunk size, about 50 ms), so playback starts early and a
     cancel is noticed within one chunk; closing the iterator or cancelling
-    closes the connection, which ends the server's stream.
+    closes the connection, which ends the server's stream. A busy hub is
+    asked again for at most ``busy_budget_s``.
     """
 
     sample_rate_hz = OUTPUT_RATE_HZ
 
     def __init__(
-        self, address: Address, language: str = "en", volume: float = 1.0, **link_options: float
+        self,
+        address: Address,
+        language: str = "en",
+        volume: float = 1.0,
+        *,
+        busy_budget_s: float = BUSY_BUDGET_S,
+        **link_options: float,
     ) -> None:
         self.address = address
         self.name = f"wyoming {address}"
         self.language = language
+        self.busy_budget_s = busy_budget_s
         self._gain = volume
         self._link_options = link_options
         self._streaming: bool | None = None
@@ -88,6 +98,22 @@ class WyomingTextToSpeech:
         text = clean_for_speech(text, self.language)
         if not text:
             return
+        backoff = Backoff(self.busy_budget_s)
+        while True:
+            try:
+                # Busy comes before any audio, so a retry never repeats a sound.
+                yield from self._synthesize_once(text, cancel)
+                return
+            except Busy as exc:
+                try:
+                    retry = backoff.wait(cancel)
+                except Cancelled:
+                    return
+                if not retry:
+                    raise TextToSpeechError(busy_error(self.address, str(exc), backoff)) from None
+                log.info("the hub at %s is busy; try %d", self.address, backoff.tries + 1)
+
+    def _synthesize_once(self, text: str, cancel: threading.Event | None) -> Iterator[AudioChunk]:
         with self._link() as link:
             try:
                 if self._check(link, cancel):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bench.wer import normalize, wer
+from assistant.bench.wer import corpus_wer, edit_distance, normalize, wer
 from assistant.compose import make_speech_to_text
 from assistant.core.config import AsrConfig, config_from_dict
 from assistant.core.errors import ConfigError
@@ -30,8 +30,8 @@ from assistant.stages.asr.whisper_window import (
     window_s,
 )
 from assistant.stages.audio.pcm import ASR_RATE_HZ, resample
+from tests.support.engines import MAX_WER_ONE_SENTENCE, MAX_WER_SEVERAL
 from tests.support.models import require
-from tests.support.speech import load_16k, piper_wav
 
 RATE = ASR_RATE_HZ
 WAIT_S = 120.0
@@ -207,31 +207,12 @@ def test_the_confidence_floor_is_checked_when_the_config_loads():
 
 
 # --- Real whisper-base --------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def whisper(models_dir: Path):
-    require(models_dir / "whisper-base")
-    stt = make_speech_to_text(AsrConfig(engine="whisper", language="en"), models_dir)
-    assert isinstance(stt, WhisperSpeechToText)
-    stt.warm_up()
-    yield stt
-    stt.close()
-
-
-@pytest.fixture(scope="module")
-def speak(models_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    require(models_dir / "en_US-joe-medium.onnx")
-    folder = tmp_path_factory.mktemp("speech")
-
-    def speak(text: str) -> np.ndarray:
-        """``text`` spoken by piper after 0.3 s of silence, as when the
-        button is pressed just before speaking."""
-        path = piper_wav(text, models_dir, folder / f"{abs(hash(text))}.wav")
-        return np.concatenate([silence(0.3), load_16k(path)])
-
-    return speak
-
+# `whisper` (the shared engine), `speak` (piper, 0.3 s pre-roll) and `heard`
+# (each clip's non-streamed final decode, once per session) are in conftest.py.
+# No test here asserts the words Whisper hears: they change with the CPU (an
+# AMD EPYC heard "capital of friends"). Each compares two code paths on the
+# same audio, anchored by the word error rate of the transcript so that two
+# garbled ones cannot compare equal.
 
 SENTENCES = (
     "What is the capital of France?",
@@ -242,23 +223,29 @@ SENTENCES = (
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", SENTENCES)
-def test_short_window_gives_the_words_of_the_full_window(whisper, speak, text):
-    samples = speak(text)
-    full = transcribe_full(whisper._loaded_model(), samples, "en")
-    short = whisper.decode_partial(samples)
-    assert short.window_s < FULL_WINDOW_S and not short.fallback
-    assert normalize(short.text) == normalize(full)
-    final = whisper.decode(samples)
-    # Clear speech passes the confidence floor: the final text is the short window's.
-    assert final.window_s < FULL_WINDOW_S and final.logprob >= whisper.min_logprob
-    assert normalize(final.text) == normalize(full)
-    assert wer(text, final.text) == 0.0
+def test_short_window_gives_the_words_of_the_full_window(whisper, heard, heard_short, heard_full):
+    for text in SENTENCES:
+        short, full, final = heard_short(text), heard_full(text), heard(text)
+        assert short.window_s < FULL_WINDOW_S and not short.fallback, text
+        assert normalize(short.text) == normalize(full), text
+        # The final text is the short window's exactly when that decode (the
+        # same window on the same audio) passed the confidence floor.
+        assert (final.window_s < FULL_WINDOW_S) == (short.logprob >= whisper.min_logprob), text
+        assert normalize(final.text) == normalize(full), text
+    # Clear speech passes the floor (here by 0.2 or more): the short window is
+    # what makes the final text fast, so it gives the transcript of most clips.
+    finals = [heard(text) for text in SENTENCES]
+    kept = [f for f in finals if f.window_s < FULL_WINDOW_S]
+    assert len(kept) >= len(SENTENCES) - 1, [f.logprob for f in finals]
+    assert corpus_wer(zip(SENTENCES, (f.text for f in finals), strict=True)) <= MAX_WER_SEVERAL
 
 
 @pytest.mark.slow
-def test_the_confidence_floor_decides_which_window_gives_the_transcript(models_dir, speak):
-    samples = speak("What is the boiling point of water?")
+def test_the_confidence_floor_decides_which_window_gives_the_transcript(
+    models_dir, speak, heard_short, heard_full
+):
+    text = "What is the boiling point of water?"
+    samples = speak(text)
     picky, trusting = (
         make_speech_to_text(
             AsrConfig(engine="whisper", language="en", whisper_min_logprob=floor), models_dir
@@ -273,62 +260,80 @@ def test_the_confidence_floor_decides_which_window_gives_the_transcript(models_d
     # No real decode is certain of every token, so a floor of 0 always decodes again.
     assert redone.window_s == FULL_WINDOW_S and "log-probability" in redone.fallback
     assert kept.window_s < FULL_WINDOW_S and kept.fallback == "" and kept.logprob < 0.0
-    assert wer("What is the boiling point of water?", redone.text) == 0.0
-    assert wer("What is the boiling point of water?", kept.text) == 0.0
+    # Each is the text of the window it names: Whisper's own 30 s, or the short one.
+    assert redone.text == heard_full(text)
+    assert kept.text == heard_short(text).text
+    assert wer(text, redone.text) <= MAX_WER_ONE_SENTENCE
+    assert wer(text, kept.text) <= MAX_WER_ONE_SENTENCE
 
 
 @pytest.mark.slow
 def test_audio_recorded_at_8_khz_always_gets_the_full_window(whisper, speak):
-    # On this copy every short window heard "capital of friends", with confidence.
-    samples = speak("What is the capital of France?")
-    narrow = resample(resample(samples, RATE, 8000), 8000, RATE)
+    # On this copy every short window heard "capital of friends", with
+    # confidence (commit 3734baa): the final text must be the 30 s window's.
+    text = "What is the capital of France?"
+    narrow = resample(resample(speak(text), RATE, 8000), 8000, RATE)
     partial = whisper.decode_partial(narrow)
+    assert partial.window_s < FULL_WINDOW_S
     assert partial.narrow_band and not whisper.may_be_final(partial)
     final = whisper.decode(narrow)
     assert final.window_s == FULL_WINDOW_S and "narrow-band" in final.fallback
-    assert wer("What is the capital of France?", final.text) == 0.0
+    assert final.text == transcribe_full(whisper._loaded_model(), narrow, "en")
+    assert wer(text, final.text) <= MAX_WER_ONE_SENTENCE
 
 
 @pytest.mark.slow
-def test_partial_has_words_while_speech_is_still_coming(whisper, speak):
-    samples = speak("What is the capital of France? I would also like to know about spiders.")
+def test_partial_has_words_while_speech_is_still_coming(whisper, speak, heard):
+    text = "What is the capital of France? I would also like to know about spiders."
+    samples = speak(text)
+    whole = normalize(heard(text).text)  # the utterance decoded at once
     transcriber = whisper.start()
-    first = samples[: int(2.3 * RATE)]  # "What is the capital of France?"
+    first = samples[: int(2.3 * RATE)]  # the first question, about
     feed(transcriber, first)
     assert transcriber.wait_idle(WAIT_S)
     assert transcriber.decodes >= 1
-    assert "capital" in transcriber.partial().lower()
+    # Words while the rest is still to come: the start of the whole utterance's,
+    # not all of them (one word in three may differ, as the audio is cut short).
+    partial = normalize(transcriber.partial())
+    assert 3 <= len(partial) < len(whole), partial
+    assert edit_distance(whole[: len(partial)], partial) <= MAX_WER_ONE_SENTENCE * len(partial)
     feed(transcriber, samples[len(first) :])
     final = transcriber.finish()
-    assert (
-        wer("What is the capital of France? I would also like to know about spiders.", final) <= 0.1
-    )
+    # Streamed, the final words are those of the whole utterance decoded at once.
+    assert normalize(final) == whole
+    assert wer(text, final) <= 0.1
 
 
 @pytest.mark.slow
-def test_finish_after_trailing_silence_reuses_the_last_decode(whisper, speak):
+def test_finish_after_trailing_silence_reuses_the_last_decode(whisper, speak, heard):
+    text = "What is the boiling point of water?"
     transcriber = whisper.start()
-    feed(transcriber, speak("What is the boiling point of water?"))
+    feed(transcriber, speak(text))
     feed(transcriber, silence(0.8))
     assert transcriber.wait_idle(WAIT_S)
     decodes = transcriber.decodes
     assert decodes >= 1
-    text = transcriber.finish()
+    final = transcriber.finish()
     assert transcriber.decodes == decodes, "finish() decoded again after only silence"
-    assert wer("What is the boiling point of water?", text) == 0.0
+    # The reused decode covered all the speech: it has the words of decoding it all.
+    assert normalize(final) == normalize(heard(text).text)
+    assert wer(text, final) <= MAX_WER_ONE_SENTENCE
 
 
 @pytest.mark.slow
-def test_finish_right_after_speech_decodes_the_final_audio(whisper, speak):
-    samples = speak("How far away is the moon from the earth?")
+def test_finish_right_after_speech_decodes_the_final_audio(whisper, speak, heard):
+    text = "How far away is the moon from the earth?"
+    samples = speak(text)
     transcriber = whisper.start()
     feed(transcriber, samples[: len(samples) // 2])
     assert transcriber.wait_idle(WAIT_S)
     decodes = transcriber.decodes
     feed(transcriber, samples[len(samples) // 2 :])
-    text = transcriber.finish()
+    final = transcriber.finish()
     assert transcriber.decodes > decodes
-    assert wer("How far away is the moon from the earth?", text) == 0.0
+    # Not the half heard so far: the words of the whole utterance decoded at once.
+    assert normalize(final) == normalize(heard(text).text)
+    assert wer(text, final) <= MAX_WER_ONE_SENTENCE
 
 
 @pytest.mark.slow
@@ -359,11 +364,15 @@ def test_an_utterance_longer_than_whisper_window_is_transcribed(whisper, speak):
 
 
 @pytest.mark.slow
-def test_overlapping_utterances_each_keep_their_own_words(whisper, speak):
+def test_overlapping_utterances_each_keep_their_own_words(whisper, speak, heard):
     # The hub transcribes for several clients at once on one engine.
+    texts = ("Turn on the kitchen light.", "What is the boiling point of water?")
     first = whisper.start()
     second = whisper.start()
-    feed(first, speak("Turn on the kitchen light."))
-    feed(second, speak("What is the capital of France?"))
-    assert wer("What is the capital of France?", second.finish()) == 0.0
-    assert wer("Turn on the kitchen light.", first.finish()) == 0.0
+    feed(first, speak(texts[0]))
+    feed(second, speak(texts[1]))
+    second_final = second.finish()  # the later one first
+    for text, final in zip(texts, (first.finish(), second_final), strict=True):
+        # Each has the words of its own audio decoded alone, not the other's.
+        assert normalize(final) == normalize(heard(text).text), text
+        assert wer(text, final) <= MAX_WER_ONE_SENTENCE, text

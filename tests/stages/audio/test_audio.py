@@ -490,11 +490,12 @@ def test_wav_source_missing_file_is_an_audio_error(tmp_path):
 
 
 def test_devices_are_visible_to_a_subprocess_given_the_env(tmp_path):
-    import os
     import subprocess
     import sys
 
-    env = {**os.environ, **alsa_env(tmp_path, None, tmp_path / "out.raw")}
+    from tests.support.paths import child_env
+
+    env = child_env(**alsa_env(tmp_path, None, tmp_path / "out.raw"))
     code = "from assistant.stages.audio.devices import list_devices; print(list_devices())"
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60

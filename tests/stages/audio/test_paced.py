@@ -16,14 +16,16 @@ import pytest
 import soundfile
 
 from assistant import compose
+from assistant.bench.wer import wer
 from assistant.core.config import Config, TurnConfig
 from assistant.frontends.cli import main
 from assistant.pipeline.listener import Heard, Listening, ready_fraction
 from assistant.stages.audio.paced import PacedWavSource, read_samples, voiced_span
 from assistant.stages.audio.pcm import ASR_RATE_HZ, AudioChunk
 from assistant.stages.audio.wavfile import read_wav, write_wav
-from tests.support.models import require
+from tests.support.engines import MAX_WER_ONE_SENTENCE
 from tests.support.fakes import FakeClock, FakeLanguageModel, FakeSpeechToText, FakeTextToSpeech
+from tests.support.models import require
 
 RATE = ASR_RATE_HZ
 
@@ -273,7 +275,9 @@ def test_listen_realtime_on_the_real_engines(models_dir, tmp_path, capsys, monke
     wav = question(tmp_path / "q.wav", spoken.samples, tail, rate=spoken.rate_hz)
     args = ["--realtime", "--engine", "whisper"]
     result = listen(capsys, wav, tmp_path / "reply.wav", *args)
-    assert "france" in result["transcript"].lower() and result["reply"]
+    # Whisper's words change with the CPU: a word error bound, never one word.
+    assert wer("What is the capital of France?", result["transcript"]) <= MAX_WER_ONE_SENTENCE
+    assert result["reply"].strip()
     timings = result["timings_ms"]
     assert all(timings[k] is not None for k in timings), timings
     assert 0 <= timings["asr_final"] <= timings["ttfa"] <= timings["total"]

@@ -8,11 +8,16 @@ from __future__ import annotations
 import gc
 import json
 import os
+import select
+import shutil
+import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +26,16 @@ import soundfile
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assistant.bench.wer import corpus_wer, normalize, wer
 from assistant.core.errors import AudioError
 from assistant.stages.audio import wavfile
 from assistant.stages.audio.audiofile import inspect_audio
 from assistant.stages.audio.pcm import AudioChunk, resample
 from assistant.stages.audio.wavfile import WavFileSink, WavFileSource, read_wav, write_wav
 from tests.support.alsa import dominant_hz, sine
+from tests.support.engines import MAX_WER_ONE_SENTENCE
 from tests.support.models import require
+from tests.support.paths import child_env
 from tests.support.speech import piper_wav
 
 # libsndfile's or wave's cleanup failing would print "Exception ignored ..." to the user.
@@ -306,14 +314,64 @@ def test_a_path_that_is_not_a_file_is_refused_at_once(tmp_path, make, expected):
     assert expected in message and str(path) in message and "\n" not in message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_an_unreadable_file_is_one_line(tmp_path):
-    path = tmp_path / "q.wav"
+NOBODY = 65534
+"""The user a root test run drops to, as tests/e2e/test_cli.py does: root reads any file."""
+
+
+def in_child_as_nobody(call: Callable[[], str], timeout_s: float = 60.0) -> str:
+    """What ``call()`` returns, run in a forked child that first gives up root
+    for user nobody (a fork, not a new program: this Python lives under
+    /root, which nobody may not enter). Fails if the child raises or hangs."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(read_end)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            os.write(write_end, call().encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answered = select.select([pipe], [], [], timeout_s)[0]
+        if not answered:
+            os.kill(pid, signal.SIGKILL)
+        out = pipe.read().decode() if answered else ""
+    _, status = os.waitpid(pid, 0)
+    assert answered and os.waitstatus_to_exitcode(status) == 0, f"the child failed: {out!r}"
+    return out
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A temporary folder every user can enter (pytest's tmp_path is private)."""
+    path = Path(tempfile.mkdtemp(prefix="assistant-perm-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def test_an_unreadable_file_is_one_line(shared_dir):
+    path = shared_dir / "q.wav"
     write_wav(path, AudioChunk(sine(440, 0.1, 16000), 16000))
     path.chmod(0)
-    with pytest.raises(AudioError, match="Permission denied") as error:
-        inspect_audio(path)
-    one_line(error, path)
+
+    def inspect() -> str:
+        try:
+            inspect_audio(path)
+        except AudioError as exc:
+            return str(exc)
+        return "read"
+
+    message = in_child_as_nobody(inspect)
+    assert "Permission denied" in message and str(path) in message and "\n" not in message
 
 
 def test_a_truncated_data_chunk_is_read_with_a_warning(tmp_path, caplog):
@@ -517,7 +575,9 @@ sink.close()
 
 def test_two_processes_sharing_a_replies_folder(tmp_path):
     writers = [
-        subprocess.Popen([sys.executable, "-c", SHARED_WRITER, str(tmp_path), str(n)])
+        subprocess.Popen(
+            [sys.executable, "-c", SHARED_WRITER, str(tmp_path), str(n)], env=child_env()
+        )
         for n in (1000, 2000)
     ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
@@ -600,7 +660,11 @@ def test_sink_writes_16_bit_mono(tmp_path):
 
 # -- `listen` on copies of a spoken question (real Whisper) ----------------------------
 
-QUESTION = "What is the capital of France?"
+QUESTION = "What is the boiling point of water?"
+"""A question Whisper hears with confidence. On "What is the capital of
+France?", "France" is a close call: with CT2_FORCE_CPU_ISA=GENERIC a 6-channel
+copy within 2 LSB of its original heard "friends", so comparing copies of it
+tests the model's knife edge, not the reader."""
 
 
 @pytest.fixture(scope="module")
@@ -616,11 +680,25 @@ def copy_as(source: Path, path: Path, rate: int, channels: int, subtype: str, fm
     return path
 
 
+SHORT_REPLY = "[llm]\nmax_tokens = 8\n[gpio]\nenabled = false\n[audio]\nearcons = false\n"
+"""The whole turn runs on the real engines; what is heard is the subject, so
+the reply (and its speech) is kept short."""
+
+
 def listen_json(wav: Path, capsys) -> dict:
     from assistant.frontends.cli import main
 
-    assert main(["listen", "--wav", str(wav), "--json", "--engine", "whisper"]) == 0
+    config = wav.parent / "short-reply.toml"
+    config.write_text(SHORT_REPLY)
+    argv = ["--config", str(config), "listen", "--wav", str(wav), "--json", "--engine", "whisper"]
+    assert main(argv) == 0
     return json.loads(capsys.readouterr().out)
+
+
+# Whisper's words change with the CPU ("capital of friends" on an AMD EPYC), so
+# no test asserts them: a copy must be heard exactly as its original, through
+# the same code path in this process, and the original within a word error
+# bound of the question, so that two garbled transcripts cannot compare equal.
 
 
 @pytest.mark.slow
@@ -628,37 +706,57 @@ def test_listen_hears_a_stereo_48k_24_bit_copy_like_the_original(
     question, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)  # replies without a sound card go to ./replies
+    # The original at the copy's rate, so that both hold the same samples.
+    original_wav = copy_as(question, tmp_path / "mono.wav", 48000, 1, "PCM_16", "WAV")
     copy = copy_as(question, tmp_path / "copy.wav", 48000, 2, "PCM_24", "WAV")
     assert soundfile.info(copy).subtype == "PCM_24"
-    original = listen_json(question, capsys)["transcript"]
-    assert "france" in original.lower()
-    assert listen_json(copy, capsys)["transcript"] == original
+    original = listen_json(original_wav, capsys)["transcript"]
+    assert wer(QUESTION, original) <= MAX_WER_ONE_SENTENCE, original
+    # The words, not the punctuation: `listen` streams, and whether the last
+    # background decode (when it covered all the speech) or a final one gives
+    # the text depends on the machine's timing; the exact strings of this test
+    # once differed on a loaded machine.
+    assert normalize(listen_json(copy, capsys)["transcript"]) == normalize(original)
+
+
+def narrow_reference(ulaw: Path, path: Path) -> Path:
+    """A 16-bit PCM WAV of the very samples ``ulaw`` (a mu-law WAV) decodes
+    to: mu-law is 14-bit linear inside, so nothing is lost."""
+    samples, rate = soundfile.read(ulaw, dtype="int16")
+    soundfile.write(path, samples, rate, subtype="PCM_16", format="WAV")
+    return path
 
 
 @pytest.mark.slow
-def test_whisper_hears_flac_float_and_mu_law_copies(question, tmp_path, models_dir):
-    from assistant.core.config import AsrConfig
-    from assistant.stages.asr.whisper import WhisperSpeechToText
-
-    stt = WhisperSpeechToText(AsrConfig(engine="whisper"), models_dir / "whisper-base", 0.8)
-
+def test_whisper_hears_flac_float_and_mu_law_copies(question, tmp_path, whisper):
     def transcribe(path: Path) -> str:
+        """The final decode of every block the source gave: the same samples
+        give the same text, with no timing of background decodes involved."""
         source = WavFileSource(path)
         source.open()
-        transcriber = stt.start()
-        for block in drain(source):
-            transcriber.accept(block)
+        samples = np.concatenate(drain(source))
         source.close()
-        return transcriber.finish().strip()
+        return whisper.decode(samples).text
 
-    original = transcribe(question)
-    assert "france" in original.lower()
-    copies = {
-        "flac": copy_as(question, tmp_path / "q.flac", 44100, 2, "PCM_16", "FLAC"),
-        "float": copy_as(question, tmp_path / "f.wav", 48000, 2, "FLOAT", "WAV"),
-        "ulaw": copy_as(question, tmp_path / "u.wav", 8000, 1, "ULAW", "WAV"),
-        "wavex6": copy_as(question, tmp_path / "x.wav", 44100, 6, "PCM_32", "WAVEX"),
+    # Each copy is compared with the question at the copy's rate, as mono
+    # 16-bit PCM: the same samples (the reader gives them back within 2 LSB),
+    # so only the format and the channels differ.
+    originals = {
+        rate: transcribe(copy_as(question, tmp_path / f"{rate}.wav", rate, 1, "PCM_16", "WAV"))
+        for rate in (44100, 48000)
     }
-    heard = {name: transcribe(path) for name, path in copies.items()}
-    assert heard["flac"] == original and heard["float"] == original and heard["wavex6"] == original
-    assert "capital" in heard["ulaw"].lower() and "france" in heard["ulaw"].lower()
+    assert corpus_wer((QUESTION, t) for t in originals.values()) <= MAX_WER_ONE_SENTENCE
+    copies = {
+        "flac": (44100, copy_as(question, tmp_path / "q.flac", 44100, 2, "PCM_16", "FLAC")),
+        "float": (48000, copy_as(question, tmp_path / "f.wav", 48000, 2, "FLOAT", "WAV")),
+        "wavex6": (44100, copy_as(question, tmp_path / "x.wav", 44100, 6, "PCM_32", "WAVEX")),
+    }
+    heard = {name: transcribe(path) for name, (_, path) in copies.items()}
+    assert heard == {name: originals[rate] for name, (rate, _) in copies.items()}
+    # Recorded at 8 kHz, the audio has lost what is above 4 kHz, and Whisper
+    # decodes it on another window (whisper_window.narrow_band): it is compared
+    # with the very samples it decodes to, stored as 16-bit PCM.
+    ulaw = copy_as(question, tmp_path / "u.wav", 8000, 1, "ULAW", "WAV")
+    reference = transcribe(narrow_reference(ulaw, tmp_path / "u16.wav"))
+    assert wer(QUESTION, reference) <= MAX_WER_ONE_SENTENCE, reference
+    assert transcribe(ulaw) == reference

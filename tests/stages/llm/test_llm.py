@@ -3,6 +3,8 @@ model. Tests that load the model are marked slow."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import queue
 import threading
 from pathlib import Path
@@ -19,6 +21,7 @@ from assistant.stages.llm.base import LanguageModel
 from assistant.stages.llm.llama import LlamaLanguageModel, check_gguf
 from assistant.stages.llm.prompt import CHATML_TEMPLATE, ChatTemplate, fit_context
 from assistant.stages.llm.threads import batch_threads, default_threads
+from tests.support.answers import assert_plain_answer, non_streamed
 from tests.support.models import require
 
 MODEL = LlmConfig().model
@@ -26,40 +29,32 @@ SYSTEM = LlmConfig().system_prompt
 FRANCE = "What is the capital of France?"
 
 
-@pytest.fixture(scope="module")
-def model(models_dir: Path):
-    """The default config, made deterministic."""
-    require(models_dir / MODEL)
-    config = LlmConfig(temperature=0.0, seed=7)
-    with LlamaLanguageModel.from_config(config, models_dir) as llm:
-        yield llm
-
-
-@pytest.fixture(scope="module")
-def small(models_dir: Path):
-    """A small context and reply budget, to force trimming."""
-    require(models_dir / MODEL)
-    config = LlmConfig(n_ctx=512, max_tokens=32, temperature=0.0, seed=7)
-    with LlamaLanguageModel.from_config(config, models_dir) as llm:
-        yield llm
-
-
 def ask(llm: LlamaLanguageModel, text: str) -> list[str]:
     return list(llm.generate(Conversation(SYSTEM, 4).messages(text)))
 
 
 @pytest.mark.slow
-def test_answers_the_capital_of_france_streaming(model: LlamaLanguageModel) -> None:
-    pieces = ask(model, FRANCE)
+def test_the_streamed_answer_is_the_non_streamed_one(model: LlamaLanguageModel) -> None:
+    """The reply comes piece by piece, and the pieces join to what
+    llama-cpp-python's own non-streamed completion says for the same prompt
+    and sampling: no piece lost, doubled or cut at a UTF-8 boundary, and no
+    end token or chat marker in the text."""
+    messages = Conversation(SYSTEM, 4).messages(FRANCE)
+    pieces = list(model.generate(messages))
     reply = "".join(pieces)
-    assert "paris" in reply.lower()
+    stats = model.last_stats
+    assert_plain_answer(reply)
+    assert reply == non_streamed(model, messages)
     assert len(pieces) > 1
     assert all(pieces)
-    assert "<|im_end|>" not in reply and "<|im_start|>" not in reply
-    stats = model.last_stats
-    assert stats.stop == "end"
-    assert stats.generated_tokens == len(pieces) + 1  # the end token is not yielded
-    assert stats.prompt_tokens > 0
+    assert stats.prompt_tokens == len(model.tokenize(messages))
+    assert stats.stop in ("end", "max_tokens")
+    # The end token is sampled but not yielded; a token that ends inside a
+    # UTF-8 character yields nothing until the character is whole.
+    sampled = stats.generated_tokens - (stats.stop == "end")
+    if stats.stop == "max_tokens":
+        assert stats.generated_tokens == model.config.max_tokens
+    assert len(pieces) == sampled if reply.isascii() else len(pieces) <= sampled
 
 
 @pytest.mark.slow
@@ -148,7 +143,8 @@ def test_trimmed_memory_keeps_a_long_conversation_in_a_small_context(
 ) -> None:
     conv = Conversation(SYSTEM, max_turns=1000)
     dropped = cache_misses = 0
-    for i in range(30):
+    turns = 15  # the history outgrows the context twice, about every 7 turns
+    for i in range(turns):
         user = f"Question {i}: " + "tell me more about the weather, the sea and the hills. " * 2
         dropped += conv.trim(small.fits, user)
         messages = conv.messages(user)
@@ -159,8 +155,8 @@ def test_trimmed_memory_keeps_a_long_conversation_in_a_small_context(
         conv.add(user, reply or "ok")
         cache_misses += stats.cached_tokens < stats.prompt_tokens // 2
     assert dropped > 0
-    assert 0 < len(conv) < 30
-    assert cache_misses < 15  # halving the history keeps most turns cached
+    assert 0 < len(conv) < turns
+    assert cache_misses < turns // 2  # halving the history keeps most turns cached
 
 
 @pytest.mark.slow
@@ -251,20 +247,29 @@ class CancelDuringPromptEvaluation(threading.Event):
         return self.checks >= self.polls
 
 
+LONG_HISTORY = " ".join(f"Fact {i}: the sky was blue on day {i}." for i in range(40))
+"""A prompt of two batches for llama.cpp (over 512 tokens)."""
+
+
 @pytest.mark.slow
 def test_cancel_stops_a_long_prompt_evaluation(model: LlamaLanguageModel) -> None:
-    model.reset()
-    history = " ".join(f"Fact {i}: the sky was blue on day {i}." for i in range(120))
-    messages = [Message("system", "Be brief."), Message("user", history + " What colour?")]
+    messages = [Message("system", "Be brief."), Message("user", LONG_HISTORY + " What colour?")]
     prompt = len(model.tokenize(messages))
+    assert prompt > 512  # more than one batch of llama.cpp's prompt evaluation
     cancel = CancelDuringPromptEvaluation(polls=3)
     assert list(model.generate(messages, cancel)) == []
     assert model.last_stats.stop == "cancelled"
     assert cancel.checks >= 3, "llama.cpp polled the cancel during the decode"
-    assert model._llama.n_tokens < prompt, "the prompt was not read to the end"
-    # The model recovers: the next reply reads the prompt and answers.
-    assert "".join(model.generate(messages)).strip()
-    assert model.last_stats.stop in ("end", "max_tokens")
+    read = model._llama.n_tokens
+    assert read < prompt, "the prompt was not read to the end"
+    # The model recovers: the next reply reads the rest of the prompt and
+    # answers (its first words are enough to show it).
+    pieces = model.generate(messages)
+    start = "".join(itertools.islice(pieces, 8))
+    pieces.close()
+    assert model.last_stats.prompt_tokens == prompt and model.last_stats.cached_tokens <= read
+    assert model._llama.n_tokens >= prompt
+    assert_plain_answer(start)
 
 
 @pytest.mark.slow
@@ -313,32 +318,30 @@ def test_generate_with_grammar_stops_at_max_tokens(model: LlamaLanguageModel) ->
 
 @pytest.mark.slow
 def test_grammar_generation_cancelled_after_three_pieces_stops_there(
-    model: LlamaLanguageModel,
+    small: LlamaLanguageModel,
 ) -> None:
     chat = [Message("system", "You are brief."), Message("user", "Name a colour.")]
-    "".join(model.generate(chat))
+    "".join(small.generate(chat))
     cancel = threading.Event()
     pieces = []
-    for piece in model.generate_with_grammar([Message("user", "Count.")], COUNTING, cancel):
+    for piece in small.generate_with_grammar([Message("user", "Count.")], COUNTING, cancel):
         pieces.append(piece)
         if len(pieces) == 3:
             cancel.set()
     assert len(pieces) == 3
     assert COUNTING.split('"')[1].startswith("".join(pieces))
-    assert model.last_stats.stop == "cancelled"
-    assert model.last_stats.generated_tokens == 3
+    assert small.last_stats.stop == "cancelled"
+    assert small.last_stats.generated_tokens == 3
     # The chat's KV cache was restored: only its last token is read again.
-    "".join(model.generate(chat))
-    assert model.last_stats.cached_tokens == model.last_stats.prompt_tokens - 1
+    "".join(small.generate(chat))
+    assert small.last_stats.cached_tokens == small.last_stats.prompt_tokens - 1
 
 
 @pytest.mark.slow
 def test_cancel_stops_the_prompt_evaluation_of_a_grammar_call(
     model: LlamaLanguageModel,
 ) -> None:
-    model.reset()
-    history = " ".join(f"Fact {i}: the sky was blue on day {i}." for i in range(120))
-    messages = [Message("user", history + " Is the sky blue?")]
+    messages = [Message("user", LONG_HISTORY + " Is the sky blue?")]
     cancel = CancelDuringPromptEvaluation(polls=3)
     assert list(model.generate_with_grammar(messages, YES_NO, cancel)) == []
     assert model.last_stats.stop == "cancelled"
@@ -399,9 +402,26 @@ def test_markers_typed_in_any_message_stay_plain_text(model: LlamaLanguageModel)
 
 @pytest.mark.slow
 def test_a_typed_end_of_text_does_not_end_the_reply(model: LlamaLanguageModel) -> None:
-    reply = "".join(ask(model, "What is the capital of France?<|endoftext|>"))
-    assert "paris" in reply.lower()
+    """A marker typed into the question is read as text: the prompt is the
+    template's markers around the question's plain-text tokens (built here
+    apart from `token_spans`), and the reply is the model's greedy answer to
+    that prompt, not a turn ended at the typed token."""
+    question = FRANCE + "<|endoftext|>"
+    messages = Conversation(SYSTEM, 4).messages(question)
+    prompt = model.format_prompt(messages)
+    start = prompt.rindex(question)
+    tokenize = model._llama.tokenize
+    expected = [
+        *tokenize(prompt[:start].encode(), add_bos=False, special=True),
+        *tokenize(question.encode(), add_bos=False, special=False),
+        *tokenize(prompt[start + len(question) :].encode(), add_bos=False, special=True),
+    ]
+    assert model.tokenize(messages) == expected
+    reply = "".join(model.generate(messages))
     assert model.last_stats.generated_tokens > 1
+    assert model.last_stats.stop in ("end", "max_tokens")
+    assert_plain_answer(reply)
+    assert reply == non_streamed(model, messages)
 
 
 @pytest.mark.slow
@@ -461,13 +481,19 @@ def test_template_spans_keep_every_content_apart_from_the_markup() -> None:
         ChatTemplate(rewriting, "", "", "m").spans([Message("user", "hello")])
 
 
-@given(st.lists(st.tuples(st.sampled_from(ROLES), st.text()), max_size=6), st.booleans())
-def test_template_spans_join_to_the_plain_rendering(pairs, reply) -> None:
+@functools.cache
+def plain_formatter(reply: bool):
+    """llama-cpp-python's own rendering of the ChatML template (compiled once)."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+    return Jinja2ChatFormatter(CHATML_TEMPLATE, "", "", add_generation_prompt=reply)
+
+
+@given(st.lists(st.tuples(st.sampled_from(ROLES), st.text()), max_size=6), st.booleans())
+def test_template_spans_join_to_the_plain_rendering(pairs, reply) -> None:
     messages = [Message(role, text) for role, text in pairs]
     spans = CHATML.spans(messages, reply=reply)
-    plain = Jinja2ChatFormatter(CHATML_TEMPLATE, "", "", add_generation_prompt=reply)
+    plain = plain_formatter(reply)
     dicts = [{"role": m.role, "content": m.content} for m in messages]
     assert "".join(text for text, _ in spans) == plain(messages=dicts).prompt
     assert [i for _, i in spans if i is not None] == [

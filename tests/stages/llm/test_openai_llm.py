@@ -22,8 +22,11 @@ from assistant.core.config import config_from_dict
 from assistant.core.errors import ConfigError, LanguageModelError
 from assistant.core.messages import Message
 from assistant.core.uris import parse_address
+from assistant.stages.llm.llama import LlamaLanguageModel
 from assistant.stages.llm.openai import OpenAILanguageModel
+from tests.support.answers import assert_plain_answer
 from tests.support.models import require
+from tests.support.net import open_connections_to
 from tests.support.remote_servers import Server, free_port, llama_server
 
 QUESTION = [Message("system", "You are a helpful assistant."), Message("user", "Count to twenty.")]
@@ -44,16 +47,24 @@ def chat_server(models_dir: Path) -> Iterator[Server]:
 
 
 @pytest.mark.slow
-def test_streams_the_answer_piece_by_piece(chat_server: Server) -> None:
-    llm = _llm(chat_server.url, temperature=0.0, seed=1, max_tokens=40)
+def test_streams_the_answer_piece_by_piece(chat_server: Server, small: LlamaLanguageModel) -> None:
+    """The server's streamed answer, read piece by piece from its events, is
+    the answer the same model gives in this process: the same file, chat
+    template and sampling (llama-cpp-python's server defaults are the llama
+    backend's), greedy, and the same reply budget."""
+    budget = small.config.max_tokens
+    llm = _llm(chat_server.url, temperature=0.0, seed=1, max_tokens=budget)
     llm.warm_up()
     question = [Message("user", "What is the capital of France?")]
     pieces = list(llm.generate(question))
+    reply = "".join(pieces)
     assert len(pieces) > 2, pieces
-    assert "paris" in "".join(pieces).lower()
+    assert_plain_answer(reply)
     assert llm.last_stats.stop in ("end", "max_tokens")
     assert llm.last_stats.generated_tokens == len(pieces)
     assert open_connections_to(chat_server.port) == 0
+    assert reply == "".join(small.generate(question))
+    assert llm.last_stats.stop == small.last_stats.stop
 
 
 @pytest.mark.slow

@@ -25,8 +25,8 @@ from assistant.core.errors import TextToSpeechError
 from assistant.stages.audio.pcm import rms_dbfs
 from assistant.stages.tts.wyoming import OUTPUT_RATE_HZ, WyomingTextToSpeech
 from tests.support.models import require
-from tests.support.remote_servers import Server, free_port, piper_server, serve_once
 from tests.support.net import open_connections_to
+from tests.support.remote_servers import Server, free_port, piper_server, serve_once
 
 
 def _tts(uri: str) -> WyomingTextToSpeech:

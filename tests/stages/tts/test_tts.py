@@ -16,24 +16,12 @@ from assistant.core.errors import ModelError
 from assistant.stages.audio.pcm import AudioChunk, rms_dbfs
 from assistant.stages.tts.base import TextToSpeech
 from assistant.stages.tts.piper import PiperTextToSpeech
-from tests.support.models import require
 
 VOICE = "en_US-joe-medium"
 # Plausible speaking rates: very slow to very fast speech, in words per second.
 SLOWEST_WPS = 1.25
 FASTEST_WPS = 6.5
 SILENCE_DBFS = -50.0
-
-
-@pytest.fixture(scope="module")
-def voice_path(models_dir: Path) -> Path:
-    require(models_dir / f"{VOICE}.onnx.json")
-    return require(models_dir / f"{VOICE}.onnx")
-
-
-@pytest.fixture(scope="module")
-def tts(voice_path: Path) -> PiperTextToSpeech:
-    return PiperTextToSpeech.from_config(TtsConfig(voice=VOICE), voice_path.parent)
 
 
 def _duration_s(chunks: list[AudioChunk]) -> float:

@@ -55,13 +55,6 @@ def _feed(endpointer, audio: np.ndarray, block: int = 480) -> float | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def silero():
-    from assistant.stages.vad.silero import load_silero
-
-    return load_silero()
-
-
 @pytest.mark.slow
 def test_silero_ends_after_the_silence_not_at_a_pause(silero, models_dir, tmp_path):
     from assistant.stages.vad.silero import SileroEndpointer

@@ -73,77 +73,74 @@ def _detect(detector: MicroWakeWordDetector, audio: np.ndarray) -> list:
     return found
 
 
-@pytest.fixture(scope="module")
-def mycroft():
-    detector = MicroWakeWordDetector(["hey_mycroft", "hey_jarvis"])
-    yield detector
-    detector.close()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("text", "word"), [("Hey Mycroft.", "hey_mycroft"), ("Hey Jarvis.", "hey_jarvis")]
+# `mycroft` (the detector) and `said` (synthesized clips, once per session) are
+# in conftest.py. A detector's scores change a little with the CPU, as a
+# recognizer's words do: what one clip gives is never asserted alone. Its
+# quality is a bound over several clips; the rest compares two code paths.
+POSITIVE = (
+    ("piper", "Hey Mycroft.", "hey_mycroft"),
+    ("piper", "Hey Jarvis.", "hey_jarvis"),
+    ("en-us", "hey mycroft", "hey_mycroft"),
+    ("en", "hey mycroft", "hey_mycroft"),
 )
-def test_the_real_detector_hears_piper_say_the_wake_word(mycroft, models_dir, tmp_path, text, word):
-    from tests.support.speech import load_16k, piper_wav
-
-    mycroft.reset()
-    audio = load_16k(piper_wav(text, models_dir, tmp_path / "w.wav"))
-    found = _detect(mycroft, audio)
-    assert [d.word for d in found] == [word]
-    assert found[0].score > mycroft.cutoff(word)
-    # It ends where the word ends: after the leading second of silence.
-    assert 1.0 < found[0].t_s < 1.0 + len(audio) / 16000 + 0.3
+"""(voice: piper or an espeak-ng voice, text, the word it says)."""
+MIN_HEARD = 3
+"""Of the four `POSITIVE` clips, at least this many must wake the detector."""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("voice", ["en-us", "en"])
-def test_the_real_detector_hears_espeak_say_hey_mycroft(mycroft, tmp_path, voice):
-    from tests.support.speech import espeak_wav, load_16k
-
-    mycroft.reset()
-    audio = load_16k(espeak_wav("hey mycroft", voice, tmp_path / "w.wav"))
-    assert [d.word for d in _detect(mycroft, audio)] == ["hey_mycroft"]
+def test_the_real_detector_hears_the_wake_words_it_is_said(mycroft, said):
+    heard = 0
+    for voice, text, word in POSITIVE:
+        mycroft.reset()
+        audio = said(voice, text)
+        found = _detect(mycroft, audio)
+        # Never the other word, never twice for one saying of it.
+        assert [d.word for d in found] in ([], [word]), (voice, text, found)
+        if found:
+            heard += 1
+            assert found[0].score > mycroft.cutoff(word)
+            # It ends where the word ends: after the leading second of silence.
+            assert 1.0 < found[0].t_s < 1.0 + len(audio) / 16000 + 0.3
+    assert heard >= MIN_HEARD
 
 
 @pytest.mark.slow
-def test_the_real_detector_ignores_ordinary_speech(mycroft, models_dir, tmp_path):
-    from tests.support.speech import load_16k, piper_wav
-
+def test_the_real_detector_ignores_ordinary_speech(mycroft, said):
     mycroft.reset()
     text = "The weather is mild today. My craft room is a mess. Hey, how are you doing?"
-    audio = load_16k(piper_wav(text, models_dir, tmp_path / "n.wav"))
-    assert _detect(mycroft, audio) == []
+    assert _detect(mycroft, said("piper", text)) == []
 
 
 @pytest.mark.slow
-def test_a_stricter_threshold_and_the_refractory_time(mycroft, models_dir, tmp_path):
-    from tests.support.speech import load_16k, piper_wav
-
-    audio = load_16k(piper_wav("Hey Mycroft.", models_dir, tmp_path / "w.wav"))
+def test_a_stricter_threshold_and_the_refractory_time(mycroft, said):
+    audio = said("piper", "Hey Mycroft.")
+    mycroft.reset()
+    once = _detect(mycroft, audio)
+    assert once != []  # the anchor: without a detection there is nothing to hold back
     mycroft.reset()
     twice = np.concatenate([audio, audio])  # back to back: inside refractory_s
-    assert len(_detect(mycroft, twice)) == 1
-    mycroft.reset()
-    assert _detect(mycroft, audio) != []
+    assert len(_detect(mycroft, twice)) == len(once)
     mycroft.reset()
     never = mycroft.process(np.concatenate([HUSH, audio, HUSH]), threshold=1.0)
     assert never == []
 
 
 @pytest.mark.slow
-def test_assistant_wake_prints_every_detection(models_dir, tmp_path, capsys):
+def test_assistant_wake_prints_every_detection(mycroft, said, tmp_path, capsys):
     import soundfile
 
-    from tests.support.speech import load_16k, piper_wav
-
-    audio = load_16k(piper_wav("Hey Mycroft.", models_dir, tmp_path / "w.wav"))
-    talk = load_16k(piper_wav("Nothing to see here.", models_dir, tmp_path / "t.wav"))
-    soundfile.write(tmp_path / "two.wav", np.concatenate([HUSH, audio, talk, HUSH, audio]), 16000)
+    audio, talk = said("piper", "Hey Mycroft."), said("piper", "Nothing to see here.")
+    two = np.concatenate([HUSH, audio, talk, HUSH, audio])
+    soundfile.write(tmp_path / "two.wav", two, 16000)
     assert main(["wake", "--wav", str(tmp_path / "two.wav"), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)["detections"]
-    assert [d["word"] for d in found] == ["hey_mycroft", "hey_mycroft"]
-    assert found[0]["t_s"] < found[1]["t_s"]
+    # The command reports what the detector finds in the same samples, in the
+    # same 20 ms blocks: every detection, not only the first.
+    mycroft.reset()
+    expected = [d for i in range(0, len(two), 320) for d in mycroft.process(two[i : i + 320])]
+    assert [(d["word"], d["t_s"]) for d in found] == [(d.word, d.t_s) for d in expected]
+    assert len(found) == 2  # the same clip twice, far enough apart: both count
     assert all(0.0 < d["score"] <= 1.0 for d in found)
     assert main(["wake", "--wav", str(tmp_path / "two.wav")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -153,8 +150,8 @@ def test_assistant_wake_prints_every_detection(models_dir, tmp_path, capsys):
 def test_bundled_words_match_the_package():
     from importlib.util import find_spec
 
-    if find_spec("pymicro_wakeword") is None:
-        pytest.skip("the .[wake] extra is not installed")
+    if find_spec("pymicro_wakeword") is None:  # the test extra has it: fail, never skip
+        pytest.fail("the .[wake] extra is not installed; ./setup.sh --test installs it")
     from pymicro_wakeword import Model
 
     assert set(BUNDLED_WORDS) == {m.value for m in Model}

@@ -1,0 +1,38 @@
+"""The hub's services built from the engines: what ``assistant serve`` and
+``assistant bench --soak N --hub-clients K`` serve."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from assistant.compose.engines import Engines
+from assistant.compose.turns import build_conversation, build_skills
+from assistant.core.config import Config, ToolsConfig
+from assistant.hub.services import HubServices, Session
+
+
+def build_services(config: Config, engines: Engines) -> HubServices:
+    """The hub's view of ``engines``: a new conversation and skills for each
+    connection. The hub's skills declare no GPIO tools (``[tools]`` pins
+    belong to the appliance at the speaker, not to every connection), and a
+    client's "louder" does not change the shared voice for the others: the
+    answer goes back as text, and the satellite sets its own volume."""
+    hub_config = dataclasses.replace(config, tools=ToolsConfig())
+    matcher = build_skills(hub_config, None, None, build_conversation(hub_config))
+
+    def new_session() -> Session:
+        conversation = build_conversation(hub_config)
+        skills = build_skills(hub_config, engines.llm, None, conversation)
+        return Session(conversation, skills, skills.timers)
+
+    languages = [config.language] + (["en"] if config.language != "en" else [])
+    asr = config.asr
+    return HubServices(
+        stt=engines.stt,
+        llm=engines.llm,
+        tts=engines.tts,
+        new_session=new_session,
+        recognise=matcher.recogniser.recognise,
+        languages=languages,
+        asr_model=asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
+    )
