@@ -37,12 +37,15 @@ case "$models" in
     *) echo "setup.sh: --models takes auto or default, not '$models'" >&2; exit 2 ;;
 esac
 
-# llama-cpp-python builds llama.cpp from source. Only the library the
-# appliance loads: no multimodal (mtmd/llava), examples, tools, tests or
-# server binaries. The CPU flags stay llama.cpp's own (GGML_NATIVE: on a Pi,
-# built for that Pi). A CMAKE_ARGS of the user's (BLAS, say) comes last and wins.
+# llama-cpp-python builds llama.cpp from source. Only the libraries the
+# appliance loads (libllama and ggml): no multimodal (mtmd/llava), examples,
+# tools, tests, server binaries, nor the "common" library they share
+# (cmake/llama-only.cmake says why and how). That halves the build. The CPU
+# flags stay llama.cpp's own (GGML_NATIVE: on a Pi, built for that Pi). A
+# CMAKE_ARGS of the user's (BLAS, say) comes last and wins.
 llama_cmake_args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
 llama_cmake_args+=" -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF"
+llama_cmake_args+=" -DCMAKE_PROJECT_llama.cpp_INCLUDE=$PWD/cmake/llama-only.cmake"
 llama_cmake_args+="${CMAKE_ARGS:+ $CMAKE_ARGS}"
 if (( print_llama_args )); then  # for tests/matrix.sh's portable build
     echo "$llama_cmake_args"

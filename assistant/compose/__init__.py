@@ -2,7 +2,7 @@
 
 Every front end (``run``, ``console``, ``ask``, ``listen``, ``doctor``, the
 bench) asks it for its engines, devices and controller; everything below it
-receives them as arguments, so tests pass fakes (``tests/fakes.py``).
+receives them as arguments, so tests pass fakes (``tests/support/fakes.py``).
 `engines` builds the recognizer, language model and voice, `devices` the
 audio, buttons and LEDs, `turns` the conversation, skills and controller.
 

@@ -85,7 +85,7 @@ def test_soak_rows_with_stand_in_engines(tmp_path, voice_wavs):
     voice = rows[9]
     assert voice["kind"] == "voice" and voice["path"] == "llm"
     assert voice["transcript"] == "what is the capital of france"
-    assert voice["tokens_per_s"] is not None and voice["ttfa_ms"] is not None
+    assert voice["tokens_per_s"] > 0 and voice["ttfa_ms"] is not None
     paths = {r["kind"]: r["path"] for r in rows}
     assert paths["llm"] == "llm" and paths["skill"] == "intent" and paths["device"] == "tool"
     # Only LLM answers have a token rate: a skill's words are not tokens.
@@ -95,7 +95,7 @@ def test_soak_rows_with_stand_in_engines(tmp_path, voice_wavs):
     assert sizes == sorted(sizes) and sizes[-1] > 0
     assert rows[-1]["replies_files"] == folder_usage(tmp_path / "replies")[1] >= 12
     assert all(r["vm_hwm_mb"] >= r["vm_rss_mb"] > 0 for r in rows)
-    assert all(r["heap_mb"] >= r["heap_free_mb"] >= 0 and r["py_objects"] > 0 for r in rows)
+    assert all(r["heap_mb"] >= r["heap_free_mb"] and r["py_objects"] > 0 for r in rows)
     elapsed = [r["elapsed_s"] for r in rows]
     assert elapsed == sorted(elapsed)
 

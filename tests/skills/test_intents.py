@@ -260,7 +260,7 @@ def test_commands_win_over_devices() -> None:
     assert intent is not None and intent.name == "timer.cancel"
 
 
-# -- found by fuzzing (tests/test_fuzz_skills.py) ------------------------------
+# -- found by fuzzing (tests/skills/test_fuzz_skills.py) -----------------------
 
 
 @pytest.mark.parametrize("lang", ["en", "pt", "es"])

@@ -350,7 +350,7 @@ def test_an_unknown_language_is_refused_with_the_choices(clock) -> None:
         make(clock, "fr")
 
 
-# -- found by fuzzing (tests/test_fuzz_skills.py) ------------------------------
+# -- found by fuzzing (tests/skills/test_fuzz_skills.py) -----------------------
 
 
 @pytest.mark.parametrize("language", ["en", "pt", "es"])

@@ -400,7 +400,7 @@ def test_a_tool_call_keeps_the_chat_in_the_kv_cache(llm, skills, factory) -> Non
     assert factory.pin(5).state == 1
 
 
-# -- found by fuzzing (tests/test_fuzz_skills.py) ------------------------------
+# -- found by fuzzing (tests/skills/test_fuzz_skills.py) -----------------------
 
 
 @pytest.mark.parametrize(

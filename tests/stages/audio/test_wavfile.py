@@ -625,7 +625,6 @@ def test_a_folder_given_as_the_reply_file_fails_at_open(tmp_path):
     one_line(error, tmp_path)
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_full_disk_is_one_line_without_noise_and_the_sink_recovers(tmp_path, unraisable):
     sink = WavFileSink(Path("/dev/full"))
     sink.open(16000)

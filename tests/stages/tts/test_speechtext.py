@@ -250,7 +250,7 @@ def test_numbers_are_spelled_out_in_english_only(language, text, spoken) -> None
     assert clean_for_speech(text, language) == spoken
 
 
-# -- found by fuzzing (tests/test_fuzz_text.py) --------------------------------
+# -- found by fuzzing (tests/stages/tts/test_fuzz_text.py) ---------------------
 
 
 @pytest.mark.parametrize(
