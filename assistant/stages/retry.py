@@ -10,12 +10,15 @@ not at all. Used on the backend's worker thread; nothing here is shared.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from assistant.core.uris import Address
+
+log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 1.0
@@ -89,3 +92,28 @@ def retry_busy(
         except Busy as exc:
             if not backoff.wait(cancel):
                 raise error(busy_error(address, str(exc), backoff)) from None
+
+
+def retry_busy_stream(
+    attempt: Callable[[], Iterator[T]],
+    backoff: Backoff,
+    cancel: threading.Event | None,
+    error: Callable[[str], Exception],
+    address: Address,
+) -> Iterator[T]:
+    """The items of ``attempt()``, which is started again after each `Busy`
+    until ``backoff`` is spent (then ``error`` with `busy_error`'s line), or
+    ends quietly once ``cancel`` is set while waiting. The hub says busy
+    before anything else, so a retry never repeats an item."""
+    while True:
+        try:
+            yield from attempt()
+            return
+        except Busy as exc:
+            try:
+                retry = backoff.wait(cancel)
+            except Cancelled:
+                return
+            if not retry:
+                raise error(busy_error(address, str(exc), backoff)) from None
+            log.info("the hub at %s is busy; try %d", address, backoff.tries + 1)

@@ -35,7 +35,12 @@ from assistant.core.messages import Message
 from assistant.core.uris import Address
 from assistant.stages.link import Cancelled, WyomingLink, describe
 from assistant.stages.llm.base import GenerationStats
-from assistant.stages.retry import BUSY_BUDGET_S, Backoff, Busy, busy_error, retry_busy
+from assistant.stages.retry import (
+    BUSY_BUDGET_S,
+    Backoff,
+    retry_busy,
+    retry_busy_stream,
+)
 
 TimerSink = Callable[[str, str, int, str], None]
 """``on_timer(kind, timer_id, seconds, name)``: ``kind`` is ``started``
@@ -87,20 +92,13 @@ class WyomingLanguageModel:
         return self._ask(question, cancel)
 
     def _ask(self, question: str, cancel: threading.Event | None) -> Generator[str, None, None]:
-        # Busy comes before any piece, so a retry never repeats a word.
-        backoff = Backoff(self.busy_budget_s)
-        while True:
-            try:
-                yield from self._ask_once(question, cancel)
-                return
-            except Busy as exc:
-                try:
-                    retry = backoff.wait(cancel)
-                except Cancelled:
-                    return
-                if not retry:
-                    raise LanguageModelError(busy_error(self.address, str(exc), backoff)) from None
-                log.info("the hub at %s is busy; try %d", self.address, backoff.tries + 1)
+        yield from retry_busy_stream(
+            lambda: self._ask_once(question, cancel),
+            Backoff(self.busy_budget_s),
+            cancel,
+            LanguageModelError,
+            self.address,
+        )
 
     def _ask_once(
         self, question: str, cancel: threading.Event | None

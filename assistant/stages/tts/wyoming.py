@@ -33,7 +33,7 @@ from assistant.core.errors import TextToSpeechError
 from assistant.core.uris import Address
 from assistant.stages.audio.pcm import AudioChunk, to_mono_int16
 from assistant.stages.link import Cancelled, WyomingLink, describe
-from assistant.stages.retry import BUSY_BUDGET_S, Backoff, Busy, busy_error
+from assistant.stages.retry import BUSY_BUDGET_S, Backoff, retry_busy_stream
 from assistant.stages.tts.text import clean_for_speech
 
 log = logging.getLogger(__name__)
@@ -98,20 +98,13 @@ class WyomingTextToSpeech:
         text = clean_for_speech(text, self.language)
         if not text:
             return
-        backoff = Backoff(self.busy_budget_s)
-        while True:
-            try:
-                # Busy comes before any audio, so a retry never repeats a sound.
-                yield from self._synthesize_once(text, cancel)
-                return
-            except Busy as exc:
-                try:
-                    retry = backoff.wait(cancel)
-                except Cancelled:
-                    return
-                if not retry:
-                    raise TextToSpeechError(busy_error(self.address, str(exc), backoff)) from None
-                log.info("the hub at %s is busy; try %d", self.address, backoff.tries + 1)
+        yield from retry_busy_stream(
+            lambda: self._synthesize_once(text, cancel),
+            Backoff(self.busy_budget_s),
+            cancel,
+            TextToSpeechError,
+            self.address,
+        )
 
     def _synthesize_once(self, text: str, cancel: threading.Event | None) -> Iterator[AudioChunk]:
         with self._link() as link:
