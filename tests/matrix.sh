@@ -87,7 +87,7 @@ for cell in "${cells[@]}"; do
         -p no:cacheprovider "${pytest_args[@]}" 2>&1 | tee ".matrix/$name.log" | tail -n 15
     code=${PIPESTATUS[0]}
     set -e
-    summary=$(grep -E '^=+ .*(passed|failed|error).* in ' ".matrix/$name.log" | tail -n 1 | tr -d '=' | xargs)
+    summary=$(grep -E '(passed|failed|error).* in [0-9.]+s' ".matrix/$name.log" | tail -n 1 | tr -d '=' | xargs || true)
     results+=("$(printf '%-9s %-5s %4d s  %s' "$name" "$([[ $code == 0 ]] && echo pass || echo FAIL)" $(( SECONDS - started )) "$summary")")
     (( code == 0 )) || status=1
 done
