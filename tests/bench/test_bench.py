@@ -267,24 +267,13 @@ def test_targets_and_table_from_summaries():
     assert targets["ttfa_ratio"].value == 0.3 and targets["ttfa_ratio"].met is True
     assert targets["peak_rss_mb"].met is False
     assert evaluate_targets(stages, None)[-1].met is None
-    setup = {
-        "turns": 1,
-        "questions": ["q"],
-        "cpu_count": 2,
-        "asr_engine": "whisper",
-        "asr_model": "whisper-base",
-        "llm_model": "m.gguf",
-        "llm_threads": 1,
-        "llm_batch_threads": 1,
-        "voice": "v",
-        "notes": ["a note"],
-    }
+    base = table_result()
+    setup = {**base["setup"], "notes": ["a note"]}
     result = {
+        **base,
         "setup": setup,
         "stages": stages,
         "targets": [t.to_dict() for t in targets.values()],
-        "memory": None,
-        "threads_sweep": None,
     }
     table = format_table(result)
     assert "note: a note" in table
