@@ -67,7 +67,8 @@ is_pi=0
 if [[ -r /proc/device-tree/model ]] && tr -d '\0' </proc/device-tree/model | grep -q "Raspberry Pi"; then
     is_pi=1
 fi
-packages=(python3-venv python3-dev build-essential cmake libportaudio2)
+# libspeexdsp1: the echo canceller (ctypes, assistant/stages/echo/speex.py).
+packages=(python3-venv python3-dev build-essential cmake libportaudio2 libspeexdsp1)
 if (( test_mode )); then
     packages+=(espeak-ng sox alsa-utils systemd shellcheck)
 fi
@@ -97,7 +98,9 @@ if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"
     "$python" -m venv .venv
 fi
-extras=()
+# convert (onnx): fetching Moonshine, the English recognizer of the default
+# and test sets, rebuilds its graphs.
+extras=(convert)
 (( test_mode )) && extras+=(test)
 (( is_pi )) && extras+=(pi)
 spec="."

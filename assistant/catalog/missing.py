@@ -33,9 +33,8 @@ def configured_paths(config: Config) -> dict[str, Path]:
     paths = {}
     if config.llm.backend == "llama":
         paths["llm"] = d / Path(config.llm.model).expanduser()
-    if config.asr.engine in ("vosk", "whisper"):
-        asr = config.asr.vosk_model if config.asr.engine == "vosk" else config.asr.whisper_model
-        paths["asr"] = d / asr
+    if config.asr.model:
+        paths["asr"] = d / config.asr.model
     if config.tts.engine == "piper":
         paths["tts"] = d / f"{config.tts.voice}.onnx"
     return paths

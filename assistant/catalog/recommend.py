@@ -209,7 +209,7 @@ def recommend(machine: Machine, language: str, catalog: Catalog | None = None) -
     else:
         board = "default"
         base = profile_models(language)
-        others = [catalog.get(base.vosk_model), catalog.get(base.voice)]
+        others = [catalog.get(base.asr_model), catalog.get(base.voice)]
         chosen = []
         for llm_id in LLM_PREFERENCE[language]:
             llm = catalog.get(llm_id)

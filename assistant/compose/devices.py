@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 from assistant.appliance.gpio import GpioButtons, LedIndicator, gpio_available
 from assistant.appliance.keyboard import KeyboardButton
 from assistant.core.config import Config
-from assistant.core.errors import GpioError
+from assistant.core.errors import ConfigError, GpioError
 from assistant.pipeline.controller import Controller
 from assistant.stages.audio.base import AudioSink, AudioSource
 from assistant.stages.audio.devices import have_output_device
 from assistant.stages.audio.mic import SoundDeviceSource
 from assistant.stages.audio.paced import PacedWavSource
+from assistant.stages.audio.reference import (
+    ReferenceTap,
+    TappedSoundDeviceSink,
+    TimedSoundDeviceSource,
+)
 from assistant.stages.audio.speaker import SoundDeviceSink
 from assistant.stages.audio.wavfile import WavFileSink, WavFileSource
+from assistant.stages.echo import EchoPath, echo_unavailable
+from assistant.stages.echo.live import EchoCancellingSource
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,62 @@ def build_paced_source(
 def build_speaker(config: Config) -> AudioSink:
     """The sound card's output (``audio.output_device``), opened by the controller."""
     return SoundDeviceSink(config.audio)
+
+
+@dataclass(frozen=True)
+class LiveAudio:
+    """The appliance's sound card: the microphone, the speaker, and the echo
+    canceller between them when it runs. The controller opens and closes
+    ``speaker``, the wake listener (or the controller) ``source``; `close`
+    releases the canceller once neither runs any more."""
+
+    source: AudioSource
+    speaker: AudioSink
+    echo_off: str | None
+    """None while the echo canceller runs; else why it does not, one line."""
+
+    def close(self) -> None:
+        if isinstance(self.source, EchoCancellingSource):
+            self.source.shutdown()
+
+
+def echo_off_reason(config: Config) -> str | None:
+    """Why ``assistant run`` would not cancel the speaker's echo, in one
+    line; None when it would ([echo], libspeexdsp)."""
+    if config.echo.enabled is False:
+        return "off in the config ([echo] enabled = false)"
+    return echo_unavailable()
+
+
+def build_live_audio(config: Config) -> LiveAudio:
+    """The sound card's microphone and speaker, with the echo canceller
+    between them when ``[echo] enabled`` allows and it can run here (logged
+    once when it cannot). `ConfigError` when ``enabled = true`` and it
+    cannot run."""
+    reason = echo_off_reason(config)
+    if reason is None:
+        tap, echo = ReferenceTap(), config.echo
+        path = EchoPath(
+            TimedSoundDeviceSource.sample_rate_hz,
+            max_delay_s=echo.max_delay_s,
+            tail_s=echo.tail_s,
+            suppress=echo.suppress,
+        )
+        source = EchoCancellingSource(TimedSoundDeviceSource(config.audio), tap, path)
+        log.info("echo canceller on")
+        return LiveAudio(source, TappedSoundDeviceSink(config.audio, tap), None)
+    if config.echo.enabled is True:
+        raise ConfigError(f'[echo] enabled = true, but {reason}; or set enabled = "auto"')
+    log.info("echo canceller off: %s", reason)
+    return LiveAudio(build_source(config), build_speaker(config), reason)
+
+
+def build_echo_probe(config: Config) -> tuple[TimedSoundDeviceSource, AudioSink, ReferenceTap]:
+    """The configured microphone and speaker as ``doctor --echo`` measures
+    them (`echo.live.measure_room`): the timed microphone, the tapped
+    speaker and the tap between them, none opened."""
+    tap = ReferenceTap()
+    return TimedSoundDeviceSource(config.audio), TappedSoundDeviceSink(config.audio, tap), tap
 
 
 def build_sink(config: Config, wav: Path | None = None, wav_dir: Path | None = None) -> AudioSink:

@@ -56,8 +56,37 @@ def make_speech_to_text(
             final_window_s=config.whisper_final_window_s,
             min_logprob=config.whisper_min_logprob,
         )
+    if config.engine == "moonshine":
+        from assistant.stages.asr.moonshine import MoonshineSpeechToText
+
+        path = Path(models_dir) / config.moonshine_model
+        verify_at_load(path, Path(models_dir))
+        return MoonshineSpeechToText(
+            config,
+            path,
+            silence_s,
+            n_threads,
+            fallback=_whisper_fallback(config, Path(models_dir), silence_s, n_threads),
+        )
     raise ConfigError(
-        f"asr.engine = {config.engine!r} is not allowed; expected 'vosk' or 'whisper'"
+        f"asr.engine = {config.engine!r} is not allowed; expected 'vosk', 'whisper' or 'moonshine'"
+    )
+
+
+def _whisper_fallback(
+    config: AsrConfig, models_dir: Path, silence_s: float, n_threads: int
+) -> SpeechToText | None:
+    """Whisper, to decode what fails Moonshine's guards, when faster-whisper
+    and ``asr.whisper_model`` are installed; else None (the transcript is
+    then reported as doubtful)."""
+    import importlib.util
+
+    path = models_dir / config.whisper_model
+    if importlib.util.find_spec("faster_whisper") is None or not (path / "model.bin").is_file():
+        log.info("no Whisper to check Moonshine's doubtful transcripts (%s)", path)
+        return None
+    return make_speech_to_text(
+        replace(config, engine="whisper"), models_dir, silence_s, n_threads=n_threads
     )
 
 
@@ -68,8 +97,7 @@ def build_stt(config: Config, *, n_threads: int = 0) -> SpeechToText:
     asr = replace(config.asr, language=config.asr.language or config.language)
     if asr.engine == "wyoming":
         return build_wyoming_stt(replace(config, asr=asr))
-    model = asr.vosk_model if asr.engine == "vosk" else asr.whisper_model
-    _require(config, config.models_dir / model)
+    _require(config, config.models_dir / asr.model)
     return make_speech_to_text(asr, config.models_dir, config.turn.silence_s, n_threads=n_threads)
 
 

@@ -26,6 +26,7 @@ from assistant.core.events import (
 from assistant.pipeline.wake import HandsFree, WakeListener
 from assistant.stages.asr.endpoint import SilenceEndpointer
 from assistant.stages.audio.base import AudioSink, AudioSource
+from assistant.stages.echo.live import EchoCancellingSource
 from assistant.stages.vad.base import Endpointer
 from assistant.stages.vad.silero import SileroEndpointer, load_silero, silero_available
 from assistant.stages.wake.base import WakeDetector
@@ -72,11 +73,19 @@ def build_hands_free(config: Config) -> HandsFree | None:
     return HandsFree(build_endpointer(config.turn.silence_s), follow_up_s=follow_up_s)
 
 
+def barge_in_on(config: Config, mic: AudioSource) -> bool:
+    """Whether the wake word stops a reply: ``wake.barge_in``, where
+    ``auto`` means while ``mic`` cancels the speaker's echo."""
+    if config.wake.barge_in == "auto":
+        return isinstance(mic, EchoCancellingSource)
+    return bool(config.wake.barge_in)
+
+
 def build_wake_listener(config: Config, mic: AudioSource, bus: EventBus) -> WakeListener | None:
     """The always-on listener on ``mic`` (turns read its ``tap``), not
     started; None with one error line when ``[wake]`` is on but its model
-    cannot load, so the button keeps working. The caller stops it after
-    the controller."""
+    cannot load, so the button keeps working. Voice barge-in per
+    `barge_in_on`. The caller stops it after the controller."""
     if not config.wake.enabled:
         return None
     try:
@@ -84,7 +93,7 @@ def build_wake_listener(config: Config, mic: AudioSource, bus: EventBus) -> Wake
     except AssistantError as exc:
         log.error("wake word off: %s", exc)
         return None
-    barge_in = config.wake.barge_in_threshold if config.wake.barge_in else None
+    barge_in = config.wake.barge_in_threshold if barge_in_on(config, mic) else None
     return WakeListener(
         mic, detector, bus, threshold=config.wake.threshold, barge_in_threshold=barge_in
     )

@@ -34,5 +34,5 @@ def build_services(config: Config, engines: Engines) -> HubServices:
         new_session=new_session,
         recognise=matcher.recogniser.recognise,
         languages=languages,
-        asr_model=asr.whisper_model if asr.engine == "whisper" else asr.vosk_model,
+        asr_model=asr.model or asr.vosk_model,
     )

@@ -3,7 +3,9 @@
 ``[asr] engine = "wyoming"``, ``[tts] engine = "wyoming"`` and ``[llm]
 backend = "openai"`` or ``"wyoming"`` pick them; ``--hub tcp://HOST:PORT``
 points all three at one ``assistant serve`` (`hub_overrides`). The button,
-LEDs, microphone, speaker, earcons and the skills' fast path stay local.
+LEDs, microphone, speaker, earcons and the skills' fast path stay local, and
+so does the echo canceller between microphone and speaker
+(`devices.build_live_audio`, as in the standalone appliance).
 They talk only to the configured addresses; the standalone appliance opens
 no socket at all. ``llm.fallback = "local"`` answers with the local model
 when the remote one fails before its first word (`FallbackLanguageModel`).

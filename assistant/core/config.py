@@ -21,6 +21,7 @@ from assistant.core.profiles import apply_profile
 from assistant.core.sections import (
     AsrConfig,
     AudioConfig,
+    EchoConfig,
     GpioConfig,
     LlmConfig,
     LogConfig,
@@ -42,6 +43,7 @@ __all__ = [
     "AudioConfig",
     "TurnConfig",
     "WakeConfig",
+    "EchoConfig",
     "GpioConfig",
     "LogConfig",
     "ToolsConfig",
@@ -61,6 +63,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
     wake: WakeConfig = field(default_factory=WakeConfig)
+    echo: EchoConfig = field(default_factory=EchoConfig)
     gpio: GpioConfig = field(default_factory=GpioConfig)
     log: LogConfig = field(default_factory=LogConfig)
     tools: ToolsConfig = field(default_factory=ToolsConfig)
@@ -223,6 +226,13 @@ def _check_value(key: str, value: Any, hint: Any, f: dataclasses.Field, source: 
         return ConfigError(f"config {source}: {key} = {value!r} is not allowed; expected {allowed}")
 
     origin = typing.get_origin(hint)
+    if origin is typing.Union:  # e.g. Literal["auto"] | bool: the first that accepts it
+        for option in typing.get_args(hint):
+            try:
+                return _check_value(key, value, option, f, source)
+            except ConfigError:
+                pass
+        raise bad(" or ".join(_allowed(option) for option in typing.get_args(hint)))
     if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:
@@ -257,6 +267,12 @@ def _check_value(key: str, value: Any, hint: Any, f: dataclasses.Field, source: 
                 raise bad(f"an address ({exc})") from None
         return value
     raise bad(str(hint))  # pragma: no cover - a new field type needs a rule here
+
+
+def _allowed(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return ", ".join(repr(c) for c in typing.get_args(hint))
+    return "true or false" if hint is bool else getattr(hint, "__name__", str(hint))
 
 
 def config_to_toml(config: Config) -> str:

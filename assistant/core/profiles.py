@@ -1,10 +1,11 @@
 """Profiles: ``language = "pt"`` picks the four stages of that language in one
 go, and ``board = "512mb"`` shrinks them to fit a 512 MB board.
 
-A language profile sets the language model, the Vosk model, the voice, the
-system prompt and the recognizer's language (which Whisper also gets, so it
-never guesses). A board profile sets the smallest models of the catalogue
-and sizes the context and buffers to fit; it applies on top of the language
+A language profile sets the language model, the recognizer and its model
+(English: Moonshine; pt and es: Vosk), the voice, the system prompt and the
+recognizer's language (which Whisper also gets, so it never guesses). A
+board profile sets the smallest models of the catalogue and sizes the
+context and buffers to fit; it applies on top of the language
 profile. `apply_profile` is called by the config loader on the raw TOML
 tables, before validation, and only fills keys the user did not set, so an
 explicit ``[llm] model`` still wins.
@@ -36,15 +37,18 @@ class Models:
     """Catalogue id of the language model."""
     llm_file: str
     """``llm.model``: the GGUF file of ``llm_id``."""
-    vosk_model: str
-    """``asr.vosk_model``: a Vosk model directory, which is also its catalogue id."""
+    asr_engine: str
+    """``asr.engine``: ``moonshine`` or ``vosk``."""
+    asr_model: str
+    """``asr.<engine>_model``: the recognizer's model directory, which is also
+    its catalogue id."""
     voice: str
     """``tts.voice``: a Piper voice, which is also its catalogue id."""
 
     @property
     def ids(self) -> tuple[str, str, str]:
         """The catalogue ids: language model, recognizer, voice."""
-        return (self.llm_id, self.vosk_model, self.voice)
+        return (self.llm_id, self.asr_model, self.voice)
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,18 @@ class BoardProfile:
 SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QWEN_05B = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
 GEMMA_270M = "gemma-3-270m-it-Q8_0.gguf"
+# English: Moonshine, measured on 30 real recordings against Whisper base
+# (benchmarks/README.md, "Moonshine against Whisper"): WER 0.029 against
+# 0.025, and its release-to-transcript 0.14-0.19x Whisper's.
+MOONSHINE_EN = ("moonshine", "moonshine-base-en")
+VOSK_EN = ("vosk", "vosk-model-small-en-us-0.15")
+VOSK_PT = ("vosk", "vosk-model-small-pt-0.3")
+VOSK_ES = ("vosk", "vosk-model-small-es-0.42")
 
 PROFILES: dict[str, Profile] = {
     "en": Profile(
         language="en",
-        models=Models("smollm2-135m", SMOLLM2, "vosk-model-small-en-us-0.15", "en_US-joe-medium"),
+        models=Models("smollm2-135m", SMOLLM2, *MOONSHINE_EN, "en_US-joe-medium"),
         system_prompt=DEFAULT_SYSTEM_PROMPT,
     ),
     # Qwen2.5-0.5B: the smallest catalogue model that answers well in
@@ -82,7 +93,7 @@ PROFILES: dict[str, Profile] = {
     # (memory bandwidth bound: ~22 tokens/s on a Pi 5, ~10 on a Pi 4).
     "pt": Profile(
         language="pt",
-        models=Models("qwen2.5-0.5b", QWEN_05B, "vosk-model-small-pt-0.3", "pt_BR-faber-medium"),
+        models=Models("qwen2.5-0.5b", QWEN_05B, *VOSK_PT, "pt_BR-faber-medium"),
         system_prompt=(
             "Você é um assistente de voz prestativo que funciona offline num Raspberry Pi. "
             "Responda em português, em uma ou duas frases curtas para serem faladas. "
@@ -91,7 +102,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "es": Profile(
         language="es",
-        models=Models("qwen2.5-0.5b", QWEN_05B, "vosk-model-small-es-0.42", "es_ES-davefx-medium"),
+        models=Models("qwen2.5-0.5b", QWEN_05B, *VOSK_ES, "es_ES-davefx-medium"),
         system_prompt=(
             "Eres un asistente de voz útil que funciona sin conexión en una Raspberry Pi. "
             "Responde en español, en una o dos frases cortas para ser habladas. "
@@ -106,18 +117,14 @@ BOARDS: dict[str, BoardProfile] = {
     # compute buffers scale with n_ctx), two remembered exchanges, short
     # replies, and few reply WAVs kept. Gemma 3 270M is mapped, not read in:
     # its pages are clean page cache the kernel may drop under pressure.
+    # English keeps Vosk here: Moonshine's ~320 MB (against Vosk's ~150)
+    # would not fit even with zram (`models recommend`).
     "512mb": BoardProfile(
         name="512mb",
         models={
-            "en": Models(
-                "smollm2-135m", SMOLLM2, "vosk-model-small-en-us-0.15", "en_US-lessac-low"
-            ),
-            "pt": Models(
-                "gemma-3-270m", GEMMA_270M, "vosk-model-small-pt-0.3", "pt_BR-faber-medium"
-            ),
-            "es": Models(
-                "gemma-3-270m", GEMMA_270M, "vosk-model-small-es-0.42", "es_ES-davefx-medium"
-            ),
+            "en": Models("smollm2-135m", SMOLLM2, *VOSK_EN, "en_US-lessac-low"),
+            "pt": Models("gemma-3-270m", GEMMA_270M, *VOSK_PT, "pt_BR-faber-medium"),
+            "es": Models("gemma-3-270m", GEMMA_270M, *VOSK_ES, "es_ES-davefx-medium"),
         },
         keys={
             "llm": {"n_ctx": 512, "max_tokens": 96, "max_turns": 2, "mmap": True},
@@ -144,7 +151,11 @@ def profile_defaults(language: str, board: str = "default") -> dict[str, dict[st
     p = PROFILES[language]
     m = profile_models(language, board)
     tables: dict[str, dict[str, Any]] = {
-        "asr": {"vosk_model": m.vosk_model, "language": p.language},
+        "asr": {
+            "engine": m.asr_engine,
+            f"{m.asr_engine}_model": m.asr_model,
+            "language": p.language,
+        },
         "tts": {"voice": m.voice},
         "llm": {"model": m.llm_file, "system_prompt": p.system_prompt},
     }

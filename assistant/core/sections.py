@@ -101,15 +101,20 @@ class TtsConfig:
 
 @dataclass(frozen=True)
 class AsrConfig:
-    engine: Literal["vosk", "whisper", "wyoming"] = "vosk"
-    """Speech recognizer: ``vosk`` (streaming, default), ``whisper`` (extra)
-    or ``wyoming`` (a Wyoming ``asr`` service at `uri`)."""
+    engine: Literal["vosk", "whisper", "moonshine", "wyoming"] = "moonshine"
+    """Speech recognizer: ``moonshine`` (English, the default; Whisper
+    decodes again what fails its guards, when installed), ``vosk``
+    (streaming; the pt and es profiles' default), ``whisper`` (extra) or
+    ``wyoming`` (a Wyoming ``asr`` service at `uri`). The language profile
+    sets it when the config does not."""
     uri: str = field(default="", metadata=_uri("tcp"))
     """The ``wyoming`` engine's address, ``tcp://HOST:PORT``."""
     vosk_model: str = "vosk-model-small-en-us-0.15"
     """Vosk model directory inside the models directory."""
     whisper_model: str = "whisper-base"
     """faster-whisper (CTranslate2) model directory inside the models directory."""
+    moonshine_model: str = "moonshine-base-en"
+    """Moonshine model directory inside the models directory."""
     whisper_final_window_s: int = field(default=10, metadata=_range(5, 30))
     """Whisper's encoder window, in seconds, for the decode that gives the
     transcript (never shorter than the utterance plus 2 s). Shorter than
@@ -126,6 +131,12 @@ class AsrConfig:
     """Language code passed to engines that take one."""
     grammar: list[str] = field(default_factory=list)
     """Optional phrase list; when set, Vosk only recognizes these phrases."""
+
+    @property
+    def model(self) -> str:
+        """The configured local engine's model directory; "" for ``wyoming``."""
+        models = {"vosk": self.vosk_model, "whisper": self.whisper_model}
+        return {**models, "moonshine": self.moonshine_model}.get(self.engine, "")
 
 
 @dataclass(frozen=True)
@@ -177,11 +188,30 @@ class WakeConfig:
     follow_up_s: float = field(default=5.0, metadata=_range(0.0, 60.0))
     """After a reply to a hands-free turn, listen this long for a follow-up
     without the wake word; 0 turns it off."""
-    barge_in: bool = False
-    """While speaking, listen for the wake word (only) to stop the reply."""
+    barge_in: Literal["auto"] | bool = "auto"
+    """While speaking, listen for the wake word (only) to stop the reply.
+    ``auto``: while the echo canceller runs ([echo]), off without it (the
+    assistant's own voice drowns the wake word); true: always; false:
+    never, only the button stops a reply."""
     barge_in_threshold: float = field(default=0.99, metadata=_range(0.0, 1.0))
     """Detection threshold while it speaks: higher, so its own voice does
     not stop it."""
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    enabled: Literal["auto"] | bool = "auto"
+    """Cancel the speaker's echo in the microphone (speexdsp), so the wake
+    word is heard over a reply. ``auto``: when libspeexdsp is installed and
+    both are sound cards; true: also, but fail at start-up without it;
+    false: never. `assistant doctor --echo` measures the room."""
+    max_delay_s: float = field(default=0.3, metadata=_range(0.05, 1.0))
+    """Longest echo delay, beyond PortAudio's own timestamps, that the
+    canceller searches for."""
+    tail_s: float = field(default=0.2, metadata=_range(0.05, 0.5))
+    """The room's echo tail the canceller models (its filter length)."""
+    suppress: bool = True
+    """Also suppress the residual echo the filter leaves."""
 
 
 @dataclass(frozen=True)

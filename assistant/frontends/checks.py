@@ -46,7 +46,12 @@ def check_packages(
 ) -> Check:
     """The run-time packages; the recognizer not configured is informational."""
     required = ["numpy", "llama-cpp-python", "piper-tts", "sounddevice", "soxr", "gpiozero"]
-    asr = {"vosk": "vosk", "whisper": "faster-whisper", "wyoming": "wyoming"}
+    asr = {
+        "vosk": "vosk",
+        "whisper": "faster-whisper",
+        "moonshine": "onnxruntime",
+        "wyoming": "wyoming",
+    }
     required.append(asr[config.asr.engine])
     if "wyoming" in (config.tts.engine, config.llm.backend) and "wyoming" not in required:
         required.append("wyoming")
@@ -69,7 +74,7 @@ def configured_models(
 ) -> list[tuple[str, Path, ModelEntry | None]]:
     """(role, path, catalogue entry or None) for the LLM, recognizer and voice in use."""
     d = config.models_dir
-    asr = config.asr.vosk_model if config.asr.engine == "vosk" else config.asr.whisper_model
+    asr = config.asr.model
     wanted = [
         ("language model", "llm", d / config.llm.model),
         (f"{config.asr.engine} model", "asr", d / asr),
@@ -209,9 +214,10 @@ def check_memory(
 def check_config(config: Config, *, catalog: Catalog | None = None) -> list[Check]:
     """The config loaded (or we would not be here); plus cross-checks between keys."""
     checks = [Check("config", "ok", f"loaded from {config.source}")]
-    if config.asr.grammar and config.asr.engine == "whisper":
+    if config.asr.grammar and config.asr.engine in ("whisper", "moonshine"):
         fix = 'remove asr.grammar, or set asr.engine = "vosk"'
-        checks.append(Check("config", "warn", "asr.grammar is ignored by the whisper engine", fix))
+        detail = f"asr.grammar is ignored by the {config.asr.engine} engine"
+        checks.append(Check("config", "warn", detail, fix))
     lang = config.asr.language.lower()
     for role, _, entry in configured_models(config, catalog or load_catalog()):
         spoken = entry.language.lower().split("_")[0] if entry else lang
@@ -239,3 +245,22 @@ def check_wake(config: Config, *, load: Callable[[Config], object] | None = None
     getattr(detector, "close", lambda: None)()
     words = ", ".join(config.wake.words)
     return Check("wake word", "ok", f"{words}; turns end by the {endpointer_name()}")
+
+
+def check_echo(config: Config, *, reason: Callable[[Config], str | None] | None = None) -> Check:
+    """Whether ``assistant run`` cancels the speaker's echo in the microphone,
+    and so whether the wake word stops a reply (``wake.barge_in = "auto"``)."""
+    from assistant.compose.devices import echo_off_reason
+
+    name = "echo canceller"
+    why = (reason or echo_off_reason)(config)
+    barge_in = config.wake.barge_in
+    voice = config.wake.enabled and (barge_in is True or (barge_in == "auto" and why is None))
+    says = "the wake word stops a reply" if voice else "only the button stops a reply"
+    if why is None:
+        return Check(name, "ok", f"active (speexdsp); {says}; `doctor --echo` tests the room")
+    if config.echo.enabled is True:
+        return Check(name, "fail", why, 'fix it, or set [echo] enabled = "auto"')
+    if config.echo.enabled is False or not config.wake.enabled:
+        return Check(name, "info", f"off: {why}; {says}")
+    return Check(name, "warn", f"off: {why}; {says}", why.rpartition(": ")[2])

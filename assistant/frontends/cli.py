@@ -130,9 +130,9 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if command == "models":
         return _models(args, config)
     if command == "doctor":
-        from assistant.frontends.doctor import run_doctor
+        from assistant.frontends.doctor_echo import doctor
 
-        return run_doctor(config)
+        return doctor(config, echo=args.echo, as_json=args.json)
     if command == "console":
         return _console(args, config)
     if command == "ask":
@@ -141,21 +141,37 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         from assistant.frontends.wake import listen_wake
 
         result = listen_wake(
-            config, args.wav, args.out, realtime=args.realtime, profile=args.profile
+            config,
+            args.wav,
+            args.out,
+            realtime=args.realtime,
+            profile=args.profile,
+            reference=args.reference,
         )
         _emit(result, args.json, text_key="reply")
         return 0
     if command == "wake":
         from assistant.frontends.wake import detect_file, format_detections
 
-        found = detect_file(config, args.wav)
+        found = detect_file(config, args.wav, reference=args.reference)
         print(json.dumps({"detections": found}) if args.json else format_detections(found))
+        return 0
+    if command == "echo":
+        from assistant.frontends.echo import format_result, run_echo
+
+        result = run_echo(args.mic, args.reference, args.out)
+        print(json.dumps(result) if args.json else format_result(result))
         return 0
     if command == "listen":
         from assistant.frontends.listen import listen_once
 
         result = listen_once(
-            config, args.wav, args.out, profile=args.profile, realtime=args.realtime
+            config,
+            args.wav,
+            args.out,
+            profile=args.profile,
+            realtime=args.realtime,
+            reference=args.reference,
         )
         _emit(result, args.json, text_key="reply")
         return 0
@@ -208,7 +224,7 @@ def _default_command(config: Config) -> str:
     asr = config.asr
     if asr.engine == "wyoming":
         return "run"  # the recognizer is on the hub
-    model = asr.vosk_model if asr.engine == "vosk" else asr.whisper_model
+    model = asr.model
     if not (config.models_dir / model).is_dir():
         print(
             f"assistant: speech model {model} is not installed, so starting the text "

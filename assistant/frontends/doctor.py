@@ -18,6 +18,7 @@ from assistant.core.config import Config
 from assistant.frontends.checks import (
     Check,
     check_config,
+    check_echo,
     check_memory,
     check_models,
     check_packages,
@@ -42,7 +43,7 @@ MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "info": "-"}
 DEFAULT_CHECKS: tuple[Callable[[Config], Check | list[Check]], ...] = (
     check_config, check_python, check_packages, check_microphone, check_input_level,
     check_speaker, check_gpio, check_pins, check_models, check_memory,
-    check_temperature, check_throttling, check_wake,
+    check_temperature, check_throttling, check_wake, check_echo,
 )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ def listen_once(
     profile: bool = False,
     *,
     realtime: bool = False,
+    reference: Path | None = None,
 ) -> dict:
     """Run one voice turn on ``wav`` and return the JSON-ready result.
 
@@ -54,7 +55,14 @@ def listen_once(
     With ``realtime`` it is delivered at its own pace in ``audio.block_ms``
     blocks (and read whole first, up to `MAX_LISTEN_S`), and the result has
     ``ready_fraction``: how much of the transcript was ready at the release.
+    With ``reference`` (what the speaker played from the file's start), the
+    turn hears ``wav`` cleaned of it by the echo canceller.
     """
+    if reference is not None:
+        from assistant.frontends.echo import cleaned_wav
+
+        with cleaned_wav(wav, reference) as clean:
+            return listen_once(config, clean, out, profile, realtime=realtime)
     info = inspect_audio(wav)
     if info.duration_s > MAX_LISTEN_S:
         log.warning(

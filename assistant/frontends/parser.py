@@ -47,17 +47,37 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--wav", type=Path, required=True, help="the question, any rate and channels")
     li.add_argument("--out", type=Path, help="write the spoken reply to this WAV file")
     li.add_argument("--json", action="store_true", help="print one JSON object")
-    li.add_argument("--engine", choices=["vosk", "whisper"], help="speech recognizer")
+    li.add_argument("--engine", choices=["vosk", "whisper", "moonshine"], help="speech recognizer")
     li.add_argument(
         "--realtime", action="store_true", help="deliver the file at its own pace, like a mic"
     )
     li.add_argument(
         "--wake", action="store_true", help="hands-free: wait for the wake word, then listen"
     )
+    li.add_argument(
+        "--reference",
+        type=Path,
+        metavar="PLAYED",
+        help="cancel this (what the speaker played from the file's start) from the file first",
+    )
 
     w = sub.add_parser("wake", help="print every wake-word detection in an audio file")
     w.add_argument("--wav", type=Path, required=True, help="the audio, any rate and channels")
     w.add_argument("--json", action="store_true", help="print one JSON object")
+    w.add_argument(
+        "--reference",
+        type=Path,
+        metavar="PLAYED",
+        help="cancel this (what the speaker played from the file's start) from the file first",
+    )
+
+    e = sub.add_parser("echo", help="cancel what the speaker played from a mic recording")
+    e.add_argument("--mic", type=Path, required=True, help="what the mic recorded, any rate")
+    e.add_argument(
+        "--reference", type=Path, required=True, help="what the speaker played from its start"
+    )
+    e.add_argument("--out", type=Path, required=True, help="write the cleaned audio here (WAV)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
 
     b = sub.add_parser("bench", help="benchmark every stage and the whole turn")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -94,7 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("devices", help="list audio input and output devices")
-    sub.add_parser("doctor", help="check this machine, the models and the config")
+    dr = sub.add_parser("doctor", help="check this machine, the models and the config")
+    dr.add_argument(
+        "--echo",
+        action="store_true",
+        help="play a 1.5 s test sound and measure the speaker's echo at the microphone",
+    )
+    dr.add_argument("--json", action="store_true", help="with --echo: print one JSON object")
 
     cfg = sub.add_parser("config", help="configuration")
     cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True).add_parser(

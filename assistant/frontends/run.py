@@ -21,10 +21,9 @@ from assistant.compose import (
     build_controller,
     build_engines,
     build_indicator,
-    build_source,
-    build_speaker,
     use_gpio,
 )
+from assistant.compose.devices import build_live_audio
 from assistant.compose.handsfree import build_hands_free, build_wake_listener
 from assistant.core.config import Config
 from assistant.core.events import EventBus
@@ -87,17 +86,20 @@ def _serve(
     find_device(config.audio.input_device, "input")
     find_device(config.audio.output_device, "output")
     gpio = use_gpio(config, keyboard=keyboard)
+    # Before the models: `[echo] enabled = true` without the canceller fails now.
+    audio = build_live_audio(config)
+    stack.callback(audio.close)  # the echo canceller, after everything that reads the mic
     engines = build_engines(config)
     try:
         bus = EventBus()
         bus.subscribe(log_turns(profile))
-        mic = build_source(config)
+        mic = audio.source
         wake = build_wake_listener(config, mic, bus)
         controller = build_controller(
             config,
             engines,
             wake.tap if wake is not None else mic,
-            build_speaker(config),
+            audio.speaker,
             bus,
             config.turn,
             earcons=config.audio.earcons,

@@ -21,14 +21,22 @@ MAX_FILE_S = 3600.0
 _BLOCK = 320  # 20 ms at 16 kHz, as the microphone would give it
 
 
-def detect_file(config: Config, wav: Path) -> list[dict]:
+def detect_file(config: Config, wav: Path, reference: Path | None = None) -> list[dict]:
     """Every detection of the configured wake words in ``wav``, as
-    ``{"word", "t_s", "score"}`` in order. `AudioError` for a bad file and
-    `ModelError` without the ``.[wake]`` extra, both before any work."""
+    ``{"word", "t_s", "score"}`` in order; with ``reference`` (what the
+    speaker played from the file's start), after cancelling it from ``wav``.
+    `AudioError` for a bad file and `ModelError` without the ``.[wake]``
+    extra, both before any work."""
     inspect_audio(wav)
+    samples = None
+    if reference is not None:
+        from assistant.frontends.echo import cancel_files
+
+        samples = cancel_files(wav, reference)[0]
     detector = build_detector(config)
     try:
-        samples = read_samples(wav, MAX_FILE_S)
+        if samples is None:
+            samples = read_samples(wav, MAX_FILE_S)
         found = []
         for start in range(0, len(samples), _BLOCK):
             found += detector.process(samples[start : start + _BLOCK])
@@ -45,14 +53,26 @@ def format_detections(found: list[dict]) -> str:
 
 
 def listen_wake(
-    config: Config, wav: Path, out: Path | None, *, realtime: bool, profile: bool = False
+    config: Config,
+    wav: Path,
+    out: Path | None,
+    *,
+    realtime: bool,
+    profile: bool = False,
+    reference: Path | None = None,
 ) -> dict:
     """One hands-free turn on ``wav``: the listen result plus ``wake_word``,
     ``wake_t_s`` and ``endpoint_ms`` (the last voiced audio to the end of
-    listening; meaningful with ``realtime``). `AssistantError` when no wake
-    word is heard or nothing follows it."""
+    listening; meaningful with ``realtime``). With ``reference``, on ``wav``
+    cleaned of it first. `AssistantError` when no wake word is heard or
+    nothing follows it."""
     from assistant.frontends.listen import MAX_LISTEN_S, turn_result
 
+    if reference is not None:
+        from assistant.frontends.echo import cleaned_wav
+
+        with cleaned_wav(wav, reference) as clean:
+            return listen_wake(config, clean, out, realtime=realtime, profile=profile)
     inspect_audio(wav)
     if out is not None:
         WavFileSink(out).check_writable()

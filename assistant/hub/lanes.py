@@ -46,6 +46,12 @@ ASR_THREADS = 4
 for at once before the others' audio waits too."""
 
 
+LLM_TURNS = 8
+"""Threads of the ``llm`` lane for a model that takes turns (llama.cpp's
+`Turnstile`): replies in progress at once, each waiting its turn at a
+sentence boundary; more wait in the lane's queue."""
+
+
 class LaneFull(AssistantError):
     """A client queued more partial work than its bound; its oldest was dropped."""
 

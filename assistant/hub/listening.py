@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable
 
 import numpy as np
@@ -29,6 +30,12 @@ from assistant.stages.audio.pcm import ASR_RATE_HZ, to_mono_int16
 log = logging.getLogger(__name__)
 
 _DTYPES = {1: np.dtype("u1"), 2: np.dtype("<i2"), 4: np.dtype("<i4")}
+
+AHEAD_S = 1.0
+"""Audio this far ahead of the wall clock is a recording sent whole, not a
+microphone: a satellite streams at the speaker's pace (network bursts of a
+few hundred ms included), HA's REST speech-to-text and `wyoming-bench`
+upload a file as fast as they can."""
 
 
 def pcm_frames(audio: bytes, width: int, channels: int) -> np.ndarray:
@@ -138,7 +145,10 @@ class Utterance:
     arrive while it waits or runs collect in `pending` and go in the next
     job. So reading the client's audio never waits for the lane, and a lane
     busy with other clients' decodes costs one queue wait per batch, not one
-    per chunk. The transcriber itself is made on the lane (``stt.start`` may
+    per chunk. Audio that arrives faster than real time (`AHEAD_S`) is held
+    for the final decode: partial results of a recording nobody is speaking
+    help no one, and a partial decode in flight at ``audio-stop`` would
+    delay the final one. The transcriber itself is made on the lane (``stt.start`` may
     load the model). New words of a growing partial result go to
     ``on_words``; a failure in a job is raised by the next `add` or `finish`.
     Feeding audio is partial work on the lane and the final text is final
@@ -154,6 +164,7 @@ class Utterance:
         on_words: Callable[[str], Awaitable[None]],
         *,
         client: Hashable = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stt = stt
         self.lane = lane
@@ -165,16 +176,32 @@ class Utterance:
         self.pending: list[np.ndarray] = []
         self.transcriber: Transcriber | None = None
         self.job: asyncio.Future | None = None
+        self.held = False
+        """True once the audio ran ahead of real time: no more partial work."""
+        self._clock = clock
+        self._first_at: float | None = None
+        self._received = 0
 
     def add(self, samples: np.ndarray) -> None:
         """Queue ``samples`` (16 kHz mono int16); on the event loop."""
         if len(samples):
             self.pending.append(samples)
+            self._pace(len(samples))
         if self.job is not None and self.job.done():
             job, self.job = self.job, None
             job.result()  # a failed batch raises here
-        if self.job is None and self.pending:
+        if self.job is None and self.pending and not self.held:
             self.job = asyncio.ensure_future(self._feed())
+
+    def _pace(self, samples: int) -> None:
+        now = self._clock()
+        if self._first_at is None:
+            self._first_at = now
+        self._received += samples
+        ahead_s = self._received / ASR_RATE_HZ - (now - self._first_at)
+        if ahead_s > AHEAD_S and not self.held:
+            self.held = True
+            log.debug("audio %.1f s ahead of real time: held for the final decode", ahead_s)
 
     async def finish(self) -> str:
         """The final text, after every queued sample and the resampler's tail."""
@@ -208,7 +235,7 @@ class Utterance:
         return ""
 
     async def _feed(self) -> None:
-        while self.pending:
+        while self.pending and not self.held:
             batch, self.pending = np.concatenate(self.pending), []
             partial = await self.lane.call(self._accept, batch, client=self.client, partial=True)
             if new := self.delta(partial):

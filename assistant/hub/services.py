@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.hub.lanes import ASR_THREADS, EngineLane
+from assistant.hub.lanes import ASR_THREADS, LLM_TURNS, EngineLane
 from assistant.pipeline.memory import Conversation
 from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.asr.base import SpeechToText
@@ -50,7 +50,8 @@ class HubServices:
     ``handle`` needs ``llm`` and ``new_session``.
 
     Each engine is used only on its lane (`lanes`), so at most one request
-    is inside it at a time. ``new_session`` makes a connection's `Session`
+    is inside it at a time, except a language model that `takes_turns`
+    (it serializes its replies itself). ``new_session`` makes a connection's `Session`
     on the event-loop thread and must not block. ``recognise`` is pure and
     thread-safe. The caller closes the engines after `close`.
     """
@@ -67,9 +68,12 @@ class HubServices:
     lanes: dict[str, EngineLane] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for role in ("asr", "llm", "tts"):
-            threads = ASR_THREADS if role == "asr" else 1
-            self.lanes.setdefault(role, EngineLane(role, threads=threads))
+        # A language model that takes turns (`Turnstile`) gets a thread per
+        # reply in progress, so the waiting ones can go first at a sentence.
+        takes_turns = getattr(self.llm, "takes_turns", False)
+        threads = {"asr": ASR_THREADS, "llm": LLM_TURNS if takes_turns else 1, "tts": 1}
+        for role, n in threads.items():
+            self.lanes.setdefault(role, EngineLane(role, threads=n))
 
     def close(self) -> None:
         """Stop the lanes after the jobs in progress; safe to call twice."""

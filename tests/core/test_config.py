@@ -34,7 +34,7 @@ def test_defaults_when_no_file_exists():
     config = load_config()
     assert config == Config()
     assert config.llm.n_ctx == 2048
-    assert config.asr.engine == "vosk"
+    assert config.asr.engine == "moonshine" and config.asr.model == "moonshine-base-en"
 
 
 def test_explicit_file_wins_over_env_and_home_over_etc(tmp_path, monkeypatch):

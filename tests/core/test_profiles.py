@@ -78,6 +78,8 @@ def test_every_key_a_profile_sets_can_be_overridden(language: str, board: str) -
                 chosen = not wanted
             elif key == "language":
                 chosen = "en" if language != "en" else "pt"
+            elif key == "engine":
+                chosen = "whisper"
             else:
                 chosen = mine[type(wanted)]
             data.setdefault(section, {})[key] = chosen
@@ -113,6 +115,23 @@ def test_explicit_keys_win_over_the_profile(tmp_path: Path) -> None:
     assert config.llm.system_prompt == "Hi."
     assert config.llm.model == "gemma-3-1b-it-Q4_K_M.gguf"
     assert config.asr.vosk_model == "vosk-model-small-es-0.42"
+
+
+@pytest.mark.parametrize(
+    ("data", "engine", "model"),
+    [
+        ({}, "moonshine", "moonshine-base-en"),
+        ({"language": "en"}, "moonshine", "moonshine-base-en"),
+        ({"language": "pt"}, "vosk", "vosk-model-small-pt-0.3"),
+        ({"language": "es"}, "vosk", "vosk-model-small-es-0.42"),
+        ({"board": "512mb"}, "vosk", "vosk-model-small-en-us-0.15"),  # half the memory
+        ({"language": "en", "asr": {"engine": "vosk"}}, "vosk", "vosk-model-small-en-us-0.15"),
+        ({"language": "pt", "asr": {"engine": "whisper"}}, "whisper", "whisper-base"),
+    ],
+)
+def test_english_recognizes_with_moonshine_and_pt_es_with_vosk(data, engine, model) -> None:
+    asr = config_from_dict(data).asr
+    assert (asr.engine, asr.model) == (engine, model)
 
 
 def test_english_profile_is_the_default_config() -> None:
@@ -156,8 +175,8 @@ def test_every_profile_uses_catalogue_models_and_has_a_set(language: str, board:
     models = profile_models(language, board)
     llm = catalog.get(models.llm_id)
     assert llm.kind == "llm" and llm.root == models.llm_file
-    assert catalog.get(models.vosk_model).kind == "asr"
-    assert catalog.get(models.vosk_model).root == models.vosk_model
+    asr = catalog.get(models.asr_model)
+    assert (asr.kind, asr.engine, asr.root) == ("asr", models.asr_engine, models.asr_model)
     voice = catalog.get(models.voice)
     assert voice.kind == "tts" and voice.language.startswith(language)
     assert set(models.ids) == set(catalog.sets[set_name(language, board)].models)

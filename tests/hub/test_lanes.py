@@ -13,11 +13,14 @@ import pytest
 
 from assistant.core.errors import AssistantError
 from assistant.core.fairqueue import FairQueue
-from assistant.hub.lanes import EngineLane, LaneFull
-from assistant.hub.listening import ClientAudio, Utterance
-from tests.support.fakes import FakeSpeechToText
+from assistant.hub.lanes import LLM_TURNS, EngineLane, LaneFull
+from assistant.hub.listening import AHEAD_S, ClientAudio, Utterance
+from assistant.hub.services import HubServices
+from tests.support.fakes import FakeLanguageModel, FakeSpeechToText
 
 WAIT_S = 10.0
+AHEAD_CHUNKS = round(AHEAD_S / 0.1)
+"""100 ms chunks a client may send ahead of real time before it is held."""
 
 
 class Recorder:
@@ -133,11 +136,47 @@ def test_the_fair_queue_rejects_a_bound_below_one():
 # --- Transcribers closed, through the hub's `Utterance` ----------------------
 
 
-def utterance(lane: EngineLane, stt: FakeSpeechToText) -> Utterance:
+def utterance(lane: EngineLane, stt: FakeSpeechToText, clock=None) -> Utterance:
     async def on_words(new: str) -> None:
         pass
 
-    return Utterance(stt, lane, ClientAudio(16000, 10.0), on_words, client="peer:1")
+    paced = {} if clock is None else {"clock": clock}
+    return Utterance(stt, lane, ClientAudio(16000, 10.0), on_words, client="peer:1", **paced)
+
+
+class FakeClock:
+    """Wall time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("chunk_s", [0.1, 0.0], ids=["at-the-speakers-pace", "a-file-sent-whole"])
+def test_audio_ahead_of_real_time_is_held_for_the_final_decode(lane, chunk_s):
+    # A recording uploaded whole (HA's REST speech-to-text, wyoming-bench)
+    # gets no partial decodes: one in flight at audio-stop would delay the
+    # final one. A microphone's audio is fed as it comes.
+    stt, clock, chunks = FakeSpeechToText(), FakeClock(), 30
+
+    async def run() -> Utterance:
+        heard = utterance(lane, stt, clock)
+        for _ in range(chunks):
+            heard.add(np.zeros(1600, np.int16))  # 100 ms
+            if heard.job is not None:
+                await asyncio.wait_for(heard.job, WAIT_S)
+            clock.now += chunk_s
+        await asyncio.wait_for(heard.finish(), WAIT_S)
+        return heard
+
+    heard = asyncio.run(run())
+    fed = stt.transcribers[0].blocks
+    if chunk_s:
+        assert not heard.held and fed >= chunks
+    else:
+        assert heard.held and fed <= 1 + AHEAD_CHUNKS
 
 
 def test_a_finished_utterance_closes_its_transcriber(lane):
@@ -190,3 +229,20 @@ def test_with_two_threads_one_clients_blocked_job_holds_only_that_client():
     finally:
         lane.close()
     assert recorder.order == ["b1", "a2"]
+
+
+class FakeTurnTakingModel(FakeLanguageModel):
+    """A fake that says it serializes its replies itself, as llama.cpp's does."""
+
+    takes_turns = True
+
+
+def test_a_model_that_takes_turns_gets_a_lane_thread_per_reply():
+    turns = HubServices(llm=FakeTurnTakingModel(["Paris"]))
+    one = HubServices(llm=FakeLanguageModel(["Paris"]))
+    try:
+        assert turns.lanes["llm"].threads == LLM_TURNS > 1
+        assert one.lanes["llm"].threads == 1
+    finally:
+        turns.close()
+        one.close()

@@ -58,7 +58,7 @@ def test_describe_lists_every_service_with_the_engines_names():
     with running_hub(fake_services()) as port:
         [event] = talk(port, Describe().event())
     info = Info.from_event(event)
-    assert info.asr[0].models[0].name == "vosk-model-small-en-us-0.15"
+    assert info.asr[0].models[0].name == "moonshine-base-en"
     assert info.asr[0].supports_transcript_streaming
     assert info.tts[0].voices[0].name == "fake-tts"
     assert info.tts[0].supports_synthesize_streaming

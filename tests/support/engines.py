@@ -16,6 +16,7 @@ from pathlib import Path
 
 from assistant.compose import make_speech_to_text
 from assistant.core.config import AsrConfig
+from assistant.stages.asr.moonshine import MoonshineSpeechToText
 from assistant.stages.asr.whisper import WhisperSpeechToText
 from tests.support.models import require
 
@@ -35,5 +36,17 @@ def shared_whisper(models_dir: Path) -> WhisperSpeechToText:
     require(Path(models_dir) / "whisper-base" / "model.bin")
     stt = make_speech_to_text(AsrConfig(engine="whisper", language="en"), Path(models_dir))
     assert isinstance(stt, WhisperSpeechToText)
+    stt.warm_up()
+    return stt
+
+
+@functools.lru_cache(maxsize=2)
+def shared_moonshine(models_dir: Path) -> MoonshineSpeechToText:
+    """Moonshine base with the appliance's default settings, English, warmed
+    up, and no fallback engine (a test that wants Whisper's passes it)."""
+    require(Path(models_dir) / "moonshine-base-en" / "encoder_model.onnx")
+    stt = MoonshineSpeechToText(
+        AsrConfig(engine="moonshine", language="en"), Path(models_dir) / "moonshine-base-en"
+    )
     stt.warm_up()
     return stt

@@ -188,3 +188,10 @@ def piper_server(models_dir: Path) -> contextlib.AbstractContextManager[Server]:
         "--local-files-only",
     ]
     return running(argv, "Ready", port)
+
+
+def assistant_serve(config: Path) -> contextlib.AbstractContextManager[Server]:
+    """This checkout's ``assistant serve`` with ``config``, on a free loopback port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "assistant", "--config", str(config), "serve"]
+    return running([*argv, "--uri", f"tcp://127.0.0.1:{port}"], "serving Wyoming on", port)

@@ -22,10 +22,13 @@ from assistant.stages.audio.wavfile import read_wav
 PIPER_VOICE = "en_US-joe-medium.onnx"
 
 
-def espeak_wav(text: str, voice: str, path: Path) -> Path:
-    """Speak ``text`` with espeak-ng voice ``voice`` (e.g. ``ko``, ``en-us``) into ``path``."""
+def espeak_wav(text: str, voice: str, path: Path, wpm: int = 175) -> Path:
+    """Speak ``text`` with espeak-ng voice ``voice`` (e.g. ``ko``, ``en-us``)
+    at ``wpm`` words a minute (espeak-ng's default 175) into ``path``."""
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True
+        ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text],
+        check=True,
+        capture_output=True,
     )
     return Path(path)
 

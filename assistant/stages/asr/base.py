@@ -5,9 +5,9 @@ utterance: ``start()``, then ``accept()``\\* while the button is held (or
 until ``endpoint()``), then ``finish()`` exactly once. Audio is mono int16 at
 `ASR_RATE_HZ`.
 
-The backends are `vosk` (default, streaming) and `whisper` (optional extra,
-which decodes the growing utterance in the background); only the composition
-root picks one.
+The backends are `moonshine` (English's default), `vosk` (streaming; the pt
+and es default) and `whisper` (optional extra, which decodes the growing
+utterance in the background); only the composition root picks one.
 """
 
 from __future__ import annotations

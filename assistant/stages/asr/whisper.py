@@ -44,7 +44,9 @@ class WhisperSpeechToText:
     average log-probability is at least ``min_logprob``
     (``asr.whisper_min_logprob``); else the audio is decoded again on 30 s.
     A background decode during speech that passes the same test is as good
-    as a final one.
+    as a final one. When speech went on after a pause, the final decode
+    covers only the audio after it (`decode_tail`, on a window of at least
+    ``tail_window_s``; 0 decodes the whole utterance instead).
 
     The model loads on first `warm_up` or `start`. Utterances may overlap
     (the hub): each keeps its own audio, and their decodes share one worker
@@ -68,6 +70,7 @@ class WhisperSpeechToText:
         min_window_s: int = 10,
         final_window_s: int = 10,
         min_logprob: float = -0.3,
+        tail_window_s: int = 10,
     ) -> None:
         try:
             import faster_whisper  # noqa: F401
@@ -91,6 +94,7 @@ class WhisperSpeechToText:
         self.min_window_s = min_window_s
         self.final_window_s = final_window_s
         self.min_logprob = min_logprob
+        self.tail_window_s = tail_window_s
         self._model: Any = None
         self._decoder: ShortWindowDecoder | None = None
         self._lock = threading.Lock()
@@ -145,6 +149,22 @@ class WhisperSpeechToText:
             and (decoded.window_s >= FULL_WINDOW_S or decoded.logprob >= self.min_logprob)
         )
 
+    def decode_tail(self, samples: np.ndarray, prompt: str) -> Decoded:
+        """The end of an utterance, after a pause where ``prompt`` was said,
+        decoded as final text on a window of at least ``tail_window_s``; an
+        output in doubt (as `decode` would decode again on 30 s) is returned
+        flagged in `Decoded.fallback`, not decoded again."""
+        self._loaded_model()
+        assert self._decoder is not None
+        with self._decode_lock:
+            return self._decoder.decode(
+                samples,
+                self.tail_window_s,
+                fall_back=False,
+                min_logprob=self.min_logprob,
+                prompt=prompt,
+            )
+
     def decode_partial(self, samples: np.ndarray) -> Decoded:
         """A cheap decode for partial text: the short window, and an output
         that looks like a loop is returned flagged, not decoded again."""
@@ -166,6 +186,7 @@ class WhisperSpeechToText:
             SilenceEndpointer(self.silence_s),
             interval_s=self.interval_s,
             may_be_final=self.may_be_final,
+            decode_tail=self.decode_tail if self.tail_window_s else None,
         )
 
     def warm_up(self) -> None:

@@ -12,6 +12,18 @@ pause after speech and at ``finish()``. Only final-quality text is ever
 final: a cheap decode counts as one only when ``may_be_final`` says so (it
 was as confident as ``decode_final`` demands; see `whisper_window`).
 
+The tail-only final pass: when speech went on after the last pause decode,
+``finish()`` decodes only the audio after that pause (``decode_tail``),
+with the pause decode's text as the prompt, and the final text is the two
+joined. The cut comes from the audio: a pause decode starts only while the
+endpointer hears at least ``pause_s`` of quiet at the end of its audio, so
+its end is in a pause. A tail decode with any doubt (a loop, below the
+confidence floor, narrow band, "no speech" on voiced audio) is thrown away
+and the whole utterance decoded as before, and there is no tail pass after
+a pause decode that was in doubt itself. Word timestamps on the partials
+were measured as the other way to cut, and placed fewer cuts where the
+tail was trusted (``benchmarks/whisper_tail.py``, benchmarks/README.md).
+
 Who runs what: ``accept``, ``partial``, ``endpoint`` and ``finish`` are
 called by the listener thread (or by one thread at a time: the hub's
 lane); every decode runs on the worker's thread (`decode_worker`): those
@@ -40,6 +52,8 @@ from assistant.stages.audio.pcm import ASR_RATE_HZ, to_mono_int16
 log = logging.getLogger(__name__)
 
 Decode = Callable[[np.ndarray], Decoded]
+DecodeTail = Callable[[np.ndarray, str], Decoded]
+"""Decode audio that continues the given text (the prompt)."""
 
 MAX_UTTERANCE_S = 300.0
 """Audio kept per utterance (`TurnConfig.max_listen_s` allows up to 300 s)."""
@@ -73,8 +87,10 @@ class StreamingTranscriber:
         tail_s: float = 0.25,
         rate_hz: int = ASR_RATE_HZ,
         may_be_final: Callable[[Decoded], bool] = lambda decoded: False,
+        decode_tail: DecodeTail | None = None,
     ) -> None:
         self._decode_partial = decode_partial
+        self._decode_tail = decode_tail
         self._may_be_final = may_be_final
         self._decode_final = decode_final
         self._worker = worker
@@ -113,6 +129,10 @@ class StreamingTranscriber:
         self._closed = False
         self._last: tuple[int, Decoded] | None = None
         """The latest final-quality background decode: (samples it covered, result)."""
+        self._cut: tuple[int, Decoded] | None = None
+        """The latest decode at a pause, whose audio ends in that pause, if
+        its short window was trusted: where a tail decode starts, and its
+        prompt."""
         self._agreement = LocalAgreement()
         self._partial = ""
         self._final: str | None = None
@@ -194,6 +214,10 @@ class StreamingTranscriber:
                     busy_s = waited_s + result.elapsed_s
                     self._gap = max(self._interval, round(2 * busy_s * self._rate_hz))
                 trusted = result is not None and (final or self._may_be_final(result))
+                # A pause decode that needed Whisper's 30 s window (doubt, 8 kHz
+                # audio) says its tail would too: no tail pass after it.
+                if result is not None and final and result.text and not result.fallback:
+                    self._cut = (n, result)
                 if trusted:
                     self._last = (n, result)
                     self._final_snapshot_n = max(self._final_snapshot_n, n)
@@ -242,6 +266,7 @@ class StreamingTranscriber:
                 self._cond.wait()
             audio = self._audio()
             last = self._last
+            cut = self._cut
             self._blocks = []
         self._worker.discard(self)
         if len(audio) == 0 or not self._endpointer.heard_speech:
@@ -253,7 +278,31 @@ class StreamingTranscriber:
             )
             self._final = last[1].text
         else:
-            decoded = self._worker.run_final(lambda: self._decode_final(audio), self)
-            self._final = decoded.text
-            self.decodes += 1
+            text = self._after_pause(audio, cut)
+            if text is None:
+                decoded = self._worker.run_final(lambda: self._decode_final(audio), self)
+                text = decoded.text
+                self.decodes += 1
+            self._final = text
         return self._final
+
+    def _after_pause(self, audio: np.ndarray, cut: tuple[int, Decoded] | None) -> str | None:
+        """The final text from a decode of the audio after the last pause
+        decode, prompted with its text; None when there is no such decode
+        or the tail's is in doubt (then the whole audio is decoded)."""
+        if self._decode_tail is None or cut is None or cut[0] >= len(audio):
+            return None
+        n, before = cut
+        decode_tail = self._decode_tail
+        tail = self._worker.run_final(lambda: decode_tail(audio[n:], before.text), self)
+        self.decodes += 1
+        if tail.fallback:
+            log.debug("tail decode after %.2f s in doubt (%s)", n / self._rate_hz, tail.fallback)
+            return None
+        log.debug(
+            "decoded %.2f s after a pause at %.2f s in %.0f ms",
+            (len(audio) - n) / self._rate_hz,
+            n / self._rate_hz,
+            tail.elapsed_s * 1000,
+        )
+        return f"{before.text} {tail.text}".strip()

@@ -118,8 +118,9 @@ def window_s(audio_s: float, margin_s: float, min_window_s: int) -> int:
     return max(min_window_s, min(FULL_WINDOW_S, math.ceil(audio_s + margin_s)))
 
 
-def transcribe_full(model: Any, samples: np.ndarray, language: str | None) -> str:
-    """The usual faster-whisper decode (30 s windows, any length)."""
+def transcribe_full(model: Any, samples: np.ndarray, language: str | None, prompt: str = "") -> str:
+    """The usual faster-whisper decode (30 s windows, any length), continuing
+    ``prompt`` (text said before ``samples``) if given."""
     audio = samples.astype(np.float32) / 32768.0
     segments, _info = model.transcribe(
         audio,
@@ -127,6 +128,7 @@ def transcribe_full(model: Any, samples: np.ndarray, language: str | None) -> st
         beam_size=1,
         vad_filter=False,
         condition_on_previous_text=False,
+        initial_prompt=prompt or None,
         # Past 30 s, timestamps are what lets faster-whisper move on at a
         # segment's end; without them it jumps a whole window and, on dense
         # speech, drops sentences or loops through its temperature fallbacks.
@@ -184,6 +186,7 @@ class ShortWindowDecoder:
         *,
         fall_back: bool = True,
         min_logprob: float | None = None,
+        prompt: str = "",
     ) -> Decoded:
         """Transcribe ``samples``: on a window of `window_s` (``min_window_s``
         overrides the decoder's) when they fit in 30 s, else the usual way.
@@ -192,17 +195,20 @@ class ShortWindowDecoder:
         With ``min_logprob``, so is an output of a window shorter than 30 s
         with an average log-probability below it, or of narrow-band audio.
         A short window's "no speech" stands for audio with less than
-        `MIN_VOICED_S` of speech in it; with more, it is a fallback too."""
+        `MIN_VOICED_S` of speech in it; with more, it is a fallback too.
+        ``prompt`` is text said just before ``samples`` (faster-whisper's
+        ``initial_prompt``): a tail decode continues it."""
         started = time.perf_counter()
         audio_s = len(samples) / ASR_RATE_HZ
         minimum = self.min_window_s if min_window_s is None else min_window_s
         logprob, narrow, silent = 0.0, False, False
         try:
             if audio_s > FULL_WINDOW_S:
-                text, window, fallback = self._full(samples), FULL_WINDOW_S, "longer than 30 s"
+                text, window = self._full(samples, prompt), FULL_WINDOW_S
+                fallback = "longer than 30 s"
             else:
                 window = window_s(audio_s, self.margin_s, minimum)
-                text, fallback, logprob, silent = self._short(samples, window)
+                text, fallback, logprob, silent = self._short(samples, window, prompt)
                 narrow = window < FULL_WINDOW_S and narrow_band(samples)
                 if silent and window < FULL_WINDOW_S:
                     fallback = _unheard(window, voiced_s(samples))
@@ -210,7 +216,7 @@ class ShortWindowDecoder:
                     fallback = _doubt(logprob, min_logprob, narrow)
                 if fallback and fall_back:
                     log.debug("Whisper %d s window output dropped: %s", window, fallback)
-                    text, window = self._full(samples), FULL_WINDOW_S
+                    text, window = self._full(samples, prompt), FULL_WINDOW_S
                     logprob, narrow, silent = 0.0, False, False
         except Exception as exc:
             raise SpeechToTextError(
@@ -226,7 +232,9 @@ class ShortWindowDecoder:
         )
         return Decoded(text, audio_s, window, elapsed, fallback, logprob, narrow, silent)
 
-    def _full(self, samples: np.ndarray) -> str:
+    def _full(self, samples: np.ndarray, prompt: str = "") -> str:
+        if prompt:
+            return transcribe_full(self.model, samples, self.language, prompt)
         return transcribe_full(self.model, samples, self.language)
 
     def _tokenizer(self, language: str) -> Any:
@@ -239,7 +247,9 @@ class ShortWindowDecoder:
             )
         return self._tokenizers[language]
 
-    def _short(self, samples: np.ndarray, window: int) -> tuple[str, str, float, bool]:
+    def _short(
+        self, samples: np.ndarray, window: int, prompt_text: str = ""
+    ) -> tuple[str, str, float, bool]:
         """(text, why it looks degenerate or "", average log-probability,
         whether faster-whisper's thresholds call it silence: then "", "", 0.0)."""
         import ctranslate2
@@ -259,6 +269,10 @@ class ShortWindowDecoder:
         )
         tokenizer = self._tokenizer(self._language(encoded))
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if prompt_text:
+            # As faster-whisper's initial_prompt: previous text, then the task.
+            previous = tokenizer.encode(" " + prompt_text.strip())
+            prompt = [tokenizer.sot_prev, *previous[-(model.max_length // 2 - 1) :], *prompt]
         audio_s = len(samples) / ASR_RATE_HZ
         token_limit = min(
             math.ceil(audio_s * MAX_TOKENS_PER_S) + SLACK_TOKENS, model.max_length - len(prompt)

@@ -19,7 +19,10 @@ import ctypes
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from assistant.stages.llm.turnstile import Turn, Turnstile
 
 log = logging.getLogger(__name__)
 
@@ -80,31 +83,92 @@ def prefill(llama: Any, tokens: Sequence[int], cancel: threading.Event | None) -
     return done
 
 
+@dataclass
+class SavedContext:
+    """A copy of the context state (KV cache) and the tokens it holds."""
+
+    n_tokens: int
+    input_ids: Any
+    state: Any
+    size: int
+
+
+def save_context(llama: Any, llama_cpp: Any) -> SavedContext:
+    """Copy the context state: 2-5 ms here for a short chat, 27-33 ms at
+    1545 tokens; `Llama.save_state` is 10x slower because it also copies
+    the logits of every evaluated token."""
+    n = llama.n_tokens
+    size = llama_cpp.llama_state_get_size(llama.ctx) if n else 0
+    state = (ctypes.c_uint8 * size)()
+    if size:
+        size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
+    return SavedContext(n, llama.input_ids[:n].copy(), state, size)
+
+
+def restore_context(llama: Any, llama_cpp: Any, saved: SavedContext) -> bool:
+    """Put back a `save_context` copy (6-7 ms here): the KV cache and
+    ``n_tokens`` as they were. False (and the cache emptied) if llama.cpp
+    refused it."""
+    if not saved.n_tokens:
+        llama.reset()
+        return True
+    if saved.size and llama_cpp.llama_state_set_data(llama.ctx, saved.state, saved.size) == (
+        saved.size
+    ):
+        llama.input_ids[: saved.n_tokens] = saved.input_ids
+        llama.n_tokens = saved.n_tokens
+        return True
+    llama.reset()
+    return False
+
+
 @contextlib.contextmanager
 def context_kept(llama: Any, llama_cpp: Any) -> Iterator[None]:
     """Save the context state (KV cache) now and restore it on exit.
 
     A tool prompt shares no prefix with the chat, so it would evict the
     chat from the KV cache and the next chat turn would read the whole
-    conversation again (2.3 s for 173 tokens on the dev VM). A copy of the
-    context state costs 2-5 ms to save and 6-7 ms to restore there (27-33
-    and 10-14 ms at 1545 tokens); `Llama.save_state` is 10x slower
-    because it also copies the logits of every evaluated token.
+    conversation again (2.3 s for 173 tokens on the dev VM).
     """
-    saved_n = llama.n_tokens
-    saved_ids = llama.input_ids[:saved_n].copy()
-    size = llama_cpp.llama_state_get_size(llama.ctx) if saved_n else 0
-    state = (ctypes.c_uint8 * size)()
-    if size:
-        size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
+    saved = save_context(llama, llama_cpp)
     try:
         yield
     finally:
-        if size and llama_cpp.llama_state_set_data(llama.ctx, state, size) == size:
-            llama.input_ids[:saved_n] = saved_ids
+        if restore_context(llama, llama_cpp, saved):
             # One token short: the next prompt re-evaluates its last
             # token for fresh logits instead of sampling the tool's.
-            llama.n_tokens = saved_n - 1
-        elif saved_n:
+            llama.n_tokens = max(0, saved.n_tokens - 1)
+        else:
             log.warning("could not restore the chat context after a tool call")
-            llama.reset()
+
+
+def step_aside(
+    llama: Any,
+    llama_cpp: Any,
+    lock: threading.RLock,
+    turns: Turnstile,
+    turn: Turn,
+    cancel: threading.Event | None,
+) -> bool:
+    """Let the replies waiting at ``turns`` go first, then go on where this
+    one stopped: its context is saved and put back, with its sampler
+    (llama-cpp-python keeps the running one on the `Llama`, and the others
+    replace it). The caller holds ``lock`` once. False when ``cancel`` was
+    set while waiting; `RuntimeError` if llama.cpp refused the context."""
+    saved = save_context(llama, llama_cpp)
+    sampler = getattr(llama, "_sampler", None)
+    lock.release()
+    turns.leave()
+    turn.inside = False
+    try:
+        turn.inside = turns.enter(cancel)
+    finally:
+        lock.acquire()
+    if not turn.inside:
+        return False
+    if not restore_context(llama, llama_cpp, saved):
+        raise RuntimeError("llama.cpp refused the saved context")
+    if sampler is not None:
+        llama._sampler = sampler
+    turn.steps += 1
+    return True

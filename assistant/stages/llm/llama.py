@@ -3,8 +3,9 @@ llama-cpp-python, which is imported lazily so this module imports without it.
 
 Threads: llama.cpp lets one thread at a time use a model, so every method
 except `close` blocks its caller and holds one lock while it uses the model
-(a generator holds it until it ends); the prefill worker and the reply worker
-take turns through it. `close` comes from the owner once both have stopped.
+(a generator holds it until it ends, but for stepping aside at a sentence
+while other replies wait: `turnstile`); the prefill worker and the reply
+worker take turns through it. `close` comes from the owner once both have stopped.
 A cancel event is checked between tokens and, through llama.cpp's abort
 callback, during a prompt evaluation too. Prompt formatting and context
 trimming are in `prompt`; the KV cache's reuse and the prefill in `kvcache`.
@@ -13,11 +14,11 @@ trimming are in `prompt`; the KV cache's reuse and the prefill in `kvcache`.
 from __future__ import annotations
 
 import codecs
-import ctypes
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,12 @@ from assistant.core.errors import LanguageModelError, ModelError
 from assistant.core.messages import Message
 from assistant.stages.llm import kvcache
 from assistant.stages.llm.base import GenerationStats
+from assistant.stages.llm.gguf import FIX_HINT, check_gguf, route_llama_logs
 from assistant.stages.llm.prompt import CHATML_TEMPLATE, ChatTemplate, fit_context
 from assistant.stages.llm.threads import batch_threads, default_threads
+from assistant.stages.llm.turnstile import Turn, Turnstile
 
 log = logging.getLogger(__name__)
-
-GGUF_MAGIC = b"GGUF"
-FIX_HINT = "run `./setup.sh` or `assistant models fetch`"
 
 # Sampling settings not worth a config key. A mild repeat penalty keeps a
 # 135M-parameter model from looping on one phrase; the rest are llama.cpp's
@@ -43,41 +43,6 @@ MIN_P = 0.05
 REPEAT_PENALTY = 1.1
 
 
-def check_gguf(path: Path) -> None:
-    """Raise `ModelError` unless ``path`` is a readable file with GGUF magic."""
-    if not path.is_file():
-        raise ModelError(f"language model {path} is missing; {FIX_HINT}")
-    try:
-        with path.open("rb") as f:
-            magic = f.read(4)
-    except OSError as exc:
-        raise ModelError(f"language model {path} cannot be read ({exc.strerror})") from None
-    if magic != GGUF_MAGIC:
-        raise ModelError(
-            f"language model {path} is not a GGUF file (starts with {magic!r}); "
-            f"delete it and {FIX_HINT}"
-        )
-
-
-_log_callback: Any = None
-
-
-def _route_llama_logs(llama_cpp: Any) -> None:
-    """Send llama.cpp's C logging to our logger at DEBUG instead of stderr."""
-    global _log_callback
-    if _log_callback is not None:
-        return
-    llama_log = logging.getLogger("llama_cpp")
-
-    @llama_cpp.llama_log_callback
-    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        if llama_log.isEnabledFor(logging.DEBUG):
-            llama_log.debug("%s", text.decode("utf-8", "replace").rstrip())
-
-    _log_callback = callback  # a module global keeps the C callback alive
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-
 class LlamaLanguageModel:
     """`LanguageModel` backed by a llama-cpp-python `Llama` and a GGUF file.
 
@@ -85,6 +50,9 @@ class LlamaLanguageModel:
     turns share a prompt prefix (system prompt and history), which llama.cpp
     keeps in its KV cache, so only the new tokens are evaluated.
     """
+
+    takes_turns = True
+    """Replies from several threads take turns at sentences (`Turnstile`)."""
 
     def __init__(self, config: LlmConfig, model_path: Path) -> None:
         """Load the model (blocking, seconds). Raise `ModelError` if the file
@@ -101,7 +69,7 @@ class LlamaLanguageModel:
             raise LanguageModelError(
                 f"llama-cpp-python is not installed ({exc}); run `./setup.sh`"
             ) from None
-        _route_llama_logs(llama_cpp)
+        route_llama_logs(llama_cpp)
         self.config = config
         self.path = model_path
         self.name = model_path.name
@@ -111,6 +79,10 @@ class LlamaLanguageModel:
         # llama.cpp lets one thread at a time use the model; a prefill (on a
         # worker of its own) and a reply take turns through this lock.
         self._lock = threading.RLock()
+        # Replies queue here first: one waiting makes the running reply step
+        # aside at its next sentence (`turnstile`), so a hub's clients each
+        # hear a first sentence before anybody hears a second.
+        self._turns = Turnstile()
         # Read into memory unless llm.mmap: a mapped file that is truncated
         # under the running process kills it with SIGBUS, and one overwritten
         # in place changes the weights it is using.
@@ -267,20 +239,24 @@ class LlamaLanguageModel:
     ) -> Generator[str, None, None]:
         """See `LanguageModel.generate`. `last_stats` is set when it ends."""
         started = time.monotonic()
-        tokens, budget = fit_context(
-            messages, self.tokenize, self.config.n_ctx, self.config.max_tokens
-        )
-        yield from self._sample(
-            tokens,
-            budget,
-            cancel,
-            started,
-            top_k=TOP_K,
-            top_p=TOP_P,
-            min_p=MIN_P,
-            temp=self.config.temperature,
-            repeat_penalty=REPEAT_PENALTY,
-        )
+        with self._turn(cancel, started) as turn:
+            if turn is None:
+                return
+            tokens, budget = fit_context(
+                messages, self.tokenize, self.config.n_ctx, self.config.max_tokens
+            )
+            yield from self._sample(
+                tokens,
+                budget,
+                cancel,
+                started,
+                turn=turn,
+                top_k=TOP_K,
+                top_p=TOP_P,
+                min_p=MIN_P,
+                temp=self.config.temperature,
+                repeat_penalty=REPEAT_PENALTY,
+            )
 
     def generate_with_grammar(
         self,
@@ -308,10 +284,23 @@ class LlamaLanguageModel:
                 f"tool prompt of {len(tokens)} tokens does not fit llm.n_ctx = "
                 f"{self.config.n_ctx}; raise llm.n_ctx or declare fewer tools"
             )
-        with self._lock, kvcache.context_kept(self._llama, self._llama_cpp):
-            yield from self._sample(
-                tokens, max_tokens, cancel, started, top_k=1, temp=0.0, grammar=grammar
-            )
+        with self._turn(cancel, started) as turn:
+            if turn is None:
+                return
+            with self._lock, kvcache.context_kept(self._llama, self._llama_cpp):
+                yield from self._sample(
+                    tokens, max_tokens, cancel, started, top_k=1, temp=0.0, grammar=grammar
+                )
+
+    @contextlib.contextmanager
+    def _turn(self, cancel: threading.Event | None, started: float) -> Iterator[Turn | None]:
+        """The reply's turn at the model, or None when cancelled first."""
+        with self._turns.turn(cancel) as turn:
+            if turn is None:
+                self.last_stats = GenerationStats(
+                    total_s=time.monotonic() - started, stop="cancelled"
+                )
+            yield turn
 
     def _sample(
         self,
@@ -319,11 +308,15 @@ class LlamaLanguageModel:
         budget: int,
         cancel: threading.Event | None,
         started: float,
+        *,
+        turn: Turn | None = None,
         **sampling: Any,
     ) -> Generator[str, None, None]:
         """Evaluate ``tokens`` and yield the text of up to ``budget`` sampled
-        tokens; `last_stats` is set however it ends."""
-        with self._lock:  # held until the generator ends: the reply owns the model
+        tokens; `last_stats` is set however it ends. With a ``turn`` (the
+        caller entered the turnstile and holds the lock once), the reply
+        steps aside at a sentence boundary while others wait."""
+        with self._lock:  # held until the generator ends, but while it steps aside
             cached = kvcache.cached_prefix(self._llama, tokens)
             first_token_s = 0.0
             generated = 0
@@ -366,6 +359,10 @@ class LlamaLanguageModel:
                         except GeneratorExit:
                             stop = "closed"
                             raise
+                    due = turn is not None and turn.due(piece, self._turns.waiting)
+                    if due and not self._step_aside(turn, cancel):
+                        stop = "cancelled"  # while it waited for its turn
+                        break
                 tail = decoder.decode(b"", final=True)
                 if tail:
                     yield tail
@@ -381,6 +378,19 @@ class LlamaLanguageModel:
                     stop=stop,
                 )
                 log.debug("generation: %s", self.last_stats)
+
+    def _step_aside(self, turn: Turn, cancel: threading.Event | None) -> bool:
+        """`kvcache.step_aside`, with this reply's cancel off the abort
+        callback meanwhile (it must not stop the others' decodes)."""
+        self._cancel = None
+        try:
+            return kvcache.step_aside(
+                self._llama, self._llama_cpp, self._lock, self._turns, turn, cancel
+            )
+        except RuntimeError as exc:
+            raise LanguageModelError(f"{self.name} lost its context ({exc})") from None
+        finally:
+            self._cancel = cancel
 
     def close(self) -> None:
         """Free the model (owner's thread, after the LLM worker stopped); safe to call twice."""

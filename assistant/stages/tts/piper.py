@@ -11,12 +11,14 @@ may come from any thread. The engine holds no device: nothing to close.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import logging
 import platform
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,18 +38,19 @@ _FIX = "run `./setup.sh` or `assistant models fetch`"
 
 
 def _load_voice(model_path: Path, voice_config: dict, n_threads: int) -> Any:
-    """``PiperVoice.load`` without onnxruntime's CPU memory arena and memory
-    patterns. With them, the session keeps the largest buffers that any
-    sentence length so far has needed, and RSS climbs with every longer
-    sentence (194 -> 421 MiB over 150 sentences, benchmarks/README.md "Soak");
-    without them each sentence's buffers go back to malloc (see
-    `_release_free_memory`)."""
+    """``PiperVoice.load`` with onnxruntime's CPU memory arena but without
+    memory patterns (planned for one input shape, and every sentence has its
+    own). The arena is what makes piper as fast as bare piper (without it
+    the stage ran at 1.15-1.32x); left alone it keeps the largest buffers
+    any sentence so far needed, and RSS climbs (194 -> 421 MiB over 150
+    sentences, benchmarks/README.md "Soak"), so `PiperTextToSpeech` empties
+    it once a reply is done (`_shrink_arena`)."""
     import onnxruntime
     from piper import PiperVoice
     from piper.config import PiperConfig
 
     options = onnxruntime.SessionOptions()
-    options.enable_cpu_mem_arena = False
+    options.enable_cpu_mem_arena = True
     options.enable_mem_pattern = False
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
@@ -71,11 +74,53 @@ _MALLOC_TRIM = _malloc_trim()
 
 
 def _release_free_memory() -> None:
-    """Give the heap's free pages back to the system after a sentence: a
-    sentence frees tens of MiB of tensors, which glibc would otherwise keep
+    """Give the heap's free pages back to the system after a reply: its
+    sentences free tens of MiB of tensors, which glibc would otherwise keep
     (and fragment) in its per-thread arenas. Milliseconds; a no-op off glibc."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+def _shrink_arena(voice: Any) -> None:
+    """Run ``voice``'s session once on three phonemes with onnxruntime's
+    arena shrinkage on: at the end of that run every free arena chunk goes
+    back to the heap (milliseconds)."""
+    import onnxruntime
+
+    options = onnxruntime.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    inputs = {
+        "input": np.array([[1, 2, 3]], dtype=np.int64),
+        "input_lengths": np.array([3], dtype=np.int64),
+        "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32),
+    }
+    if voice.config.num_speakers > 1:
+        inputs["sid"] = np.array([voice.config.default_speaker_id or 0], dtype=np.int64)
+    voice.session.run(None, inputs, options)
+
+
+REST_AFTER_S = 0.5
+"""Idle time after a `synthesize` call after which the reply is taken as
+done and the arena emptied: pieces of one reply follow each other sooner
+than this (they queue while the LLM generates), and the turn's playback
+outlasts it, so memory is back down before the next turn."""
+_RESTING: weakref.WeakSet[PiperTextToSpeech] = weakref.WeakSet()
+"""Engines that may have a rest timer pending, for `cancel_all_rests`."""
+
+
+@atexit.register
+def cancel_all_rests() -> None:
+    """Cancel every voice's pending rest and wait for those in progress: at
+    exit, so no onnxruntime run is cut off by the interpreter shutting down,
+    and before a memory measurement."""
+    for engine in list(_RESTING):
+        engine.cancel_rest()
+
+
+WARM_TEXT = "Sure, the answer is this."
+"""A typical first piece (2-5 words): after emptying the arena, its buffers
+are allocated again, so the next reply's first piece finds them warm
+(about 20 % faster than from an empty arena, `benchmarks/README.md`)."""
 
 
 class PiperTextToSpeech:
@@ -127,6 +172,13 @@ class PiperTextToSpeech:
         self.sample_rate_hz: int = self._voice.config.sample_rate or rate
         """Rate of every chunk, in Hertz: the voice's."""
         self.language = language
+        self._run_lock = threading.Lock()
+        """Serializes the session's runs and the emptying of its arena."""
+        self._lock = threading.Lock()
+        """Guards ``_busy`` and ``_rest_timer``; never held during a run."""
+        self._rest_timer: threading.Timer | None = None
+        self._busy = 0
+        """`synthesize` calls in progress; the arena is emptied only at 0."""
         self.name: str = f"piper:{model_path.name.removesuffix('.onnx')}"
         """``piper:<voice>``, for logs and ``assistant doctor``."""
         log.info(
@@ -150,30 +202,88 @@ class PiperTextToSpeech:
         Each sentence is synthesized separately, so the first chunk is ready
         after one sentence's work and a cancel takes effect within one
         sentence; piper's own espeak sub-splits are joined back into one
-        chunk per sentence.
+        chunk per sentence. `REST_AFTER_S` after the last call ends (the
+        reply is done), a timer thread empties onnxruntime's arena and the
+        heap, then warms the buffers of a first piece (`rest`).
         """
-        for sentence in split_sentences(clean_for_speech(text, self.language)):
-            if cancel is not None and cancel.is_set():
+        self._hold()
+        try:
+            for sentence in split_sentences(clean_for_speech(text, self.language)):
+                if cancel is not None and cancel.is_set():
+                    return
+                samples = self._synthesize_sentence(sentence)
+                if cancel is not None and cancel.is_set():
+                    return
+                if len(samples):
+                    yield AudioChunk(samples, self.sample_rate_hz)
+        finally:
+            self._release_later()
+
+    def _hold(self) -> None:
+        with self._lock:
+            self._busy += 1
+            if self._rest_timer is not None:
+                self._rest_timer.cancel()
+                self._rest_timer = None
+
+    def _release_later(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            if self._busy == 0 and self._rest_timer is None:
+                self._rest_timer = threading.Timer(REST_AFTER_S, self.rest)
+                self._rest_timer.name = "piper-rest"
+                self._rest_timer.daemon = True
+                self._rest_timer.start()
+                _RESTING.add(self)
+
+    def cancel_rest(self, timeout_s: float = 5.0) -> None:
+        """Cancel a pending rest and wait up to ``timeout_s`` for one in
+        progress; any thread. The next reply schedules one again."""
+        with self._lock:
+            if self._rest_timer is not None:
+                self._rest_timer.cancel()
+                self._rest_timer = None
+        if self._run_lock.acquire(timeout=timeout_s):
+            self._run_lock.release()
+
+    def rest(self) -> None:
+        """Empty onnxruntime's arena and give the heap's free pages back, so
+        memory does not keep the largest sentence's buffers between replies;
+        then synthesize `WARM_TEXT` so a first piece's buffers are ready.
+        Skipped while a `synthesize` call is in progress; a call that starts
+        meanwhile waits for it (tens to hundreds of ms of one core). Any
+        thread: the rest timer's, or the caller's."""
+        with self._lock:
+            if self._rest_timer is not None:
+                self._rest_timer.cancel()
+                self._rest_timer = None
+            if self._busy:
                 return
-            samples = self._synthesize_sentence(sentence)
-            if cancel is not None and cancel.is_set():
+        started = time.monotonic()
+        with self._run_lock:
+            try:
+                _shrink_arena(self._voice)
+                _release_free_memory()
+                for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
+                    pass
+            except Exception as exc:  # only housekeeping: the next reply reports real errors
+                log.warning("piper could not empty its memory arena: %s", exc)
                 return
-            if len(samples):
-                yield AudioChunk(samples, self.sample_rate_hz)
+        log.debug("emptied piper's arena in %.0f ms", (time.monotonic() - started) * 1000)
 
     def _synthesize_sentence(self, sentence: str) -> np.ndarray:
         started = time.monotonic()
         try:
-            parts = [
-                chunk.audio_int16_array
-                for chunk in self._voice.synthesize(sentence, syn_config=self._syn_config)
-            ]
+            with self._run_lock:
+                parts = [
+                    chunk.audio_int16_array
+                    for chunk in self._voice.synthesize(sentence, syn_config=self._syn_config)
+                ]
         except Exception as exc:  # espeak and onnxruntime raise untyped errors
             raise TextToSpeechError(
                 f"piper failed on {sentence[:40]!r} ({type(exc).__name__}: {exc})"
             ) from None
         samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        _release_free_memory()
         log.debug(
             "synthesized %d chars -> %.2f s audio in %.2f s",
             len(sentence),
@@ -192,4 +302,5 @@ class PiperTextToSpeech:
         started = time.monotonic()
         for _ in self.synthesize("Ready."):
             pass
+        self.rest()
         log.info("warmed up %s in %.2f s", self.name, time.monotonic() - started)

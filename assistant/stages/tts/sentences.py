@@ -1,7 +1,8 @@
 """Split streamed LLM text into pieces that can be spoken one at a time.
 
 Pure Python, no I/O. A `SentenceSplitter` belongs to one reply on one thread
-(the LLM worker feeds it tokens); it is not thread-safe.
+(the LLM worker feeds it tokens); it is not thread-safe. `PieceRate` (on an
+injected clock) and `keeps_speaker_fed` decide its `short_first`.
 
 Rules, in order of precedence:
 
@@ -21,7 +22,11 @@ Rules, in order of precedence:
   followed by whitespace, or a dash) after at least two words, or, when no
   boundary has come, after ``first_words`` words (up to three more while the
   word is one a phrase cannot end on: an article, a preposition, a
-  conjunction, an abbreviation, a number). Either way at least
+  conjunction, an abbreviation, a number). With `short_first` (the reply
+  comes fast enough to keep the speaker fed, `keeps_speaker_fed`), it may
+  end sooner, after 2-4 words, where a new phrase begins: before a verb
+  that follows its subject, or a subordinate clause (`PHRASE_STARTERS`:
+  "A spider | has eight legs."). Either way at least
   ``min_clause_chars`` long, and only when two more words follow in the same
   sentence, so neither side is a one-word fragment. Later pieces wait for
   whole sentences, which sound more natural; by then audio is already
@@ -31,14 +36,16 @@ Rules, in order of precedence:
 * Pieces are stripped and never empty; pieces with no letter or digit (a
   lone "---" or emoji) are dropped.
 
-Every decision depends only on the text, never on how it was chunked:
-feeding a reply token by token yields the same pieces as feeding it at once.
+Every decision depends only on the text (and on `short_first` as it was
+when the first piece was cut), never on how it was chunked: feeding a reply
+token by token yields the same pieces as feeding it at once.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 _TERMINATORS = ".!?…"
 _CLOSERS = "\"'”’)]"
@@ -75,7 +82,75 @@ Portuguese and Spanish, cutting after them sounds like a stumble."""
 _WORD_CUT_SLACK = 3
 """Words past ``first_words`` an early cut may wait for a word it can end on."""
 
+PHRASE_STARTERS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as one string
+        # English: auxiliaries and copulas after a subject, subordinators
+        "is are was were has have had can could will would should may might must "
+        "does do did because which who whose where when while "
+        # Portuguese
+        "é são foi eram era tem têm pode podem porque onde quando "
+        # Spanish
+        "es son fue eran era tiene tienen puede pueden porque donde cuando"
+    ).split()
+)
+"""Lower-case words before which a short first piece (`short_first`) may
+end: the subject is said, and a new phrase begins."""
+SHORT_FIRST_WORDS = (2, 4)
+"""Fewest and most words of a short first piece."""
+SPEECH_S_PER_TOKEN = 0.3
+"""Seconds of speech per LLM token: about 0.75 words a token, spoken at
+2.5 words a second."""
+TTS_RTF = 0.4
+"""Piper's real-time factor to plan with: 0.15-0.25 on one core of this
+x86 VM (benchmarks/README.md), more on a Pi 4."""
+FED_MARGIN = 1.5
+"""How much faster than it plays the reply's audio must be produced for a
+short first piece: it plays for about a second, in which the next piece
+must be generated and synthesized."""
+
+
+def keeps_speaker_fed(tokens_per_s: float | None, tts_rtf: float = TTS_RTF) -> bool:
+    """Whether a reply generated at ``tokens_per_s`` and synthesized at
+    ``tts_rtf`` (seconds of work per second of audio) makes audio at least
+    `FED_MARGIN` times as fast as it plays, generation and synthesis taking
+    turns on the cores: then a short first piece will not leave a gap
+    before the next. About 12.5 tokens/s with the defaults; False when the
+    rate is not known (None or 0)."""
+    if not tokens_per_s or tokens_per_s <= 0:
+        return False
+    work_s_per_audio_s = 1.0 / (tokens_per_s * SPEECH_S_PER_TOKEN) + tts_rtf
+    return work_s_per_audio_s * FED_MARGIN <= 1.0
+
+
 _WAIT = None  # the decision needs text that has not arrived yet
+
+
+class PieceRate:
+    """Pieces per second of one reply, from their arrival times: after the
+    first piece (whose wait is the prompt's, not generation's), once
+    `MEASURED_AFTER` have come; ``known`` before that. Caller's thread only."""
+
+    MEASURED_AFTER = 3
+
+    def __init__(self, clock: Callable[[], float], known: float | None) -> None:
+        self._clock = clock
+        self._known = known
+        self._first = 0.0
+        self._last = 0.0
+        self._n = 0
+
+    def arrived(self) -> None:
+        self._last = self._clock()
+        if self._n == 0:
+            self._first = self._last
+        self._n += 1
+
+    def per_s(self) -> float | None:
+        span = self._last - self._first
+        if self._n < self.MEASURED_AFTER:
+            return self._known
+        # Pieces that came all at once (a fixed answer) come infinitely fast.
+        return (self._n - 1) / span if span > 0 else float("inf")
 
 
 class SentenceSplitter:
@@ -84,7 +159,8 @@ class SentenceSplitter:
     ``feed`` returns the pieces completed by the new text; ``flush`` returns
     the pieces left when the reply ends and resets the splitter for the next
     reply. ``min_clause_chars`` above ``max_chars`` disables the early first
-    piece.
+    piece. The owner sets `short_first` as it learns how fast the reply
+    comes; it matters only until the first piece is cut.
     """
 
     def __init__(
@@ -97,6 +173,8 @@ class SentenceSplitter:
         self.min_clause_chars = min_clause_chars
         self.max_chars = max_chars
         self.first_words = first_words
+        self.short_first = False
+        """The first piece may end after 2-4 words where a phrase begins."""
         self._buf = ""
         self._emitted = 0
 
@@ -143,6 +221,11 @@ class SentenceSplitter:
                 return buf[start:i], i + 1
             if early and c.isspace() and not buf[i - 1].isspace():
                 words += 1
+                low, high = SHORT_FIRST_WORDS
+                if self.short_first and low <= words <= high:
+                    cut = self._phrase_cut(start, i, final)
+                    if cut is not False:
+                        return cut
                 if self.first_words <= words <= self.first_words + _WORD_CUT_SLACK:
                     cut = self._word_cut(start, i, final)
                     if cut is not False:
@@ -243,6 +326,23 @@ class SentenceSplitter:
         if follows is _WAIT:
             return _WAIT
         return (piece, i) if follows else False
+
+    def _phrase_cut(self, start: int, i: int, final: bool) -> tuple[str, int] | bool | None:
+        """A short first piece ``buf[start:i]``, when the word after the space
+        at ``i`` begins a new phrase (`PHRASE_STARTERS`) and `_word_cut`
+        allows a cut there; False when not, or _WAIT."""
+        buf, n = self._buf, len(self._buf)
+        word_start = i
+        while word_start < n and buf[word_start].isspace():
+            word_start += 1
+        word_end = word_start
+        while word_end < n and not buf[word_end].isspace():
+            word_end += 1
+        if word_end == n and not final:
+            return _WAIT
+        if buf[word_start:word_end].strip(_OPENERS + _CLOSERS).lower() not in PHRASE_STARTERS:
+            return False
+        return self._word_cut(start, i, final)
 
     def _two_words_follow(self, pos: int, final: bool) -> bool | None:
         """Whether the sentence goes on for two more words after ``pos``: the

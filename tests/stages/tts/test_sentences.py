@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from assistant.stages.tts.sentences import SentenceSplitter, split_sentences
+from assistant.stages.tts.sentences import SentenceSplitter, keeps_speaker_fed, split_sentences
 
 CORPUS = [
     "Hello there. How are you? I am fine!",
@@ -359,3 +359,57 @@ def test_the_word_count_and_the_clause_length_are_settings() -> None:
     assert _pieces(text, min_clause_chars=10**9) == [text]
     with pytest.raises(ValueError, match="first_words"):
         SentenceSplitter(first_words=1)
+
+
+def _short_first(text: str) -> list[str]:
+    splitter = SentenceSplitter()
+    splitter.short_first = True
+    return splitter.feed(text) + splitter.flush()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Where a verb follows its subject, or a subordinate clause begins.
+        ("A spider has eight legs and eight eyes.", ["A spider", "has eight legs and eight eyes."]),
+        ("The capital of France is Paris.", ["The capital of France", "is Paris."]),
+        (
+            "The sky appears blue because of scattering.",
+            ["The sky appears blue", "because of scattering."],
+        ),
+        # No phrase starts within 4 words: today's five-word rule.
+        (
+            "The capital city of France has been Paris for a very long time.",
+            ["The capital city of France", "has been Paris for a very long time."],
+        ),
+        (
+            "William Shakespeare wrote Romeo and Juliet.",
+            ["William Shakespeare wrote Romeo and Juliet."],
+        ),
+        # Never a one-word piece.
+        ("Paris is the capital of France.", ["Paris is the capital of France."]),
+        ("The sky is blue.", ["The sky", "is blue."]),
+    ],
+)
+def test_a_short_first_piece_ends_where_a_phrase_begins(text: str, expected: list[str]) -> None:
+    assert _short_first(text) == expected
+    rng = random.Random(3)
+    for _ in range(5):
+        splitter = SentenceSplitter()
+        splitter.short_first = True
+        assert _stream(splitter, text, rng) == expected
+
+
+def test_without_short_first_the_first_piece_keeps_todays_length() -> None:
+    assert _pieces("A spider has eight legs and eight eyes.") == [
+        "A spider has eight legs",
+        "and eight eyes.",
+    ]
+
+
+def test_only_a_fast_enough_reply_keeps_the_speaker_fed() -> None:
+    assert keeps_speaker_fed(40.0)  # SmolLM2 on this VM
+    assert not keeps_speaker_fed(5.0)  # a big model on a Pi
+    assert not keeps_speaker_fed(None) and not keeps_speaker_fed(0.0)
+    # A slower voice needs a faster reply.
+    assert keeps_speaker_fed(20.0, tts_rtf=0.2) and not keeps_speaker_fed(20.0, tts_rtf=0.6)

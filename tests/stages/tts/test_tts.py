@@ -181,3 +181,28 @@ def test_set_volume_changes_the_level_of_later_sentences(voice_path: Path) -> No
     (quiet,) = tts.synthesize(text)
     assert len(quiet.samples) == len(loud.samples)
     assert np.abs(quiet.samples).max() <= 0.26 * 32767 < np.abs(loud.samples).max()
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_the_memory_arena_is_emptied_once_the_reply_is_done(tts: PiperTextToSpeech) -> None:
+    # The arena keeps the largest sentence's buffers (tens of MiB for this
+    # one) until the rest timer empties it after the reply.
+    text = (
+        "Water boils at one hundred degrees at sea level, and at higher altitudes it boils "
+        "at a lower temperature, because the air pressure up there is lower than below."
+    )
+    assert len(list(tts.synthesize(text))) == 1
+    timer = tts._rest_timer
+    assert timer is not None, "no rest scheduled after the reply"
+    grown = _rss_mib()
+    timer.join(timeout=30)
+    assert not timer.is_alive()
+    assert _rss_mib() < grown - 20

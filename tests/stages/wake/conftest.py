@@ -22,22 +22,21 @@ def mycroft() -> Iterator[MicroWakeWordDetector]:
 
 
 @pytest.fixture(scope="session")
-def said(
-    models_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str, str], np.ndarray]:
-    """``said(voice, text)``: ``text`` spoken by piper (``voice`` "piper") or
-    by the espeak-ng voice ``voice``, mono int16 at 16 kHz, made once."""
+def said(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., np.ndarray]:
+    """``said(voice, text, wpm=175)``: ``text`` spoken by piper (``voice``
+    "piper", at its own pace) or by the espeak-ng voice ``voice`` at ``wpm``
+    words a minute, mono int16 at 16 kHz, made once."""
     folder = tmp_path_factory.mktemp("said")
-    clips: dict[tuple[str, str], np.ndarray] = {}
+    clips: dict[tuple[str, str, int], np.ndarray] = {}
 
-    def said(voice: str, text: str) -> np.ndarray:
-        if (voice, text) not in clips:
+    def said(voice: str, text: str, wpm: int = 175) -> np.ndarray:
+        if (voice, text, wpm) not in clips:
             path = folder / f"{len(clips)}.wav"
             if voice == "piper":
                 piper_wav(text, models_dir, path)
             else:
-                espeak_wav(text, voice, path)
-            clips[voice, text] = load_16k(path)
-        return clips[voice, text].copy()
+                espeak_wav(text, voice, path, wpm)
+            clips[voice, text, wpm] = load_16k(path)
+        return clips[voice, text, wpm].copy()
 
     return said

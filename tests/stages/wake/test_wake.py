@@ -13,7 +13,12 @@ from assistant.core.errors import AudioError, ConfigError, ModelError
 from assistant.frontends.cli import main
 from assistant.pipeline.mictap import MicTap
 from assistant.stages.wake import micro
-from assistant.stages.wake.micro import BUNDLED_WORDS, MicroWakeWordDetector, check_words
+from assistant.stages.wake.micro import (
+    BUNDLED_WORDS,
+    MicroWakeWordDetector,
+    _Retimer,
+    check_words,
+)
 
 HUSH = np.zeros(16000, np.int16)
 
@@ -145,6 +150,58 @@ def test_assistant_wake_prints_every_detection(mycroft, said, tmp_path, capsys):
     assert main(["wake", "--wav", str(tmp_path / "two.wav")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "hey_mycroft" in lines[0]
+
+
+def test_the_retimer_plays_feature_frames_faster_without_changing_them():
+    ramp = [np.full((1, 1, 40), float(i)) for i in range(30)]
+    same = _Retimer(1.0)
+    assert [f[0, 0, 0] for r in ramp for f in same.push(r)] == list(range(30))
+    faster = _Retimer(1.5)
+    out = [f[0, 0, 0] for r in ramp for f in faster.push(r)]
+    # 30 frames at 1.5x are 20 frames, each where it falls between two.
+    assert out == pytest.approx([1.5 * j for j in range(20)])
+    faster.reset()
+    assert [f[0, 0, 0] for f in faster.push(ramp[7])] == [7.0]
+
+
+SLOW_VOICES = ("en-us", "en-us+f3")
+"""espeak-ng voices whose slow "hey mycroft" the model alone misses."""
+
+
+@pytest.mark.slow
+def test_slow_speech_is_heard_as_the_same_voice_at_a_normal_pace_is(mycroft, said):
+    # The model alone hears these voices at espeak's 175 words a minute but
+    # not at 140 or 120: slow speech is too long for it. The detector also
+    # hears every word faster, so a slow copy must wake it as the original does.
+    def heard(audio):
+        mycroft.reset()
+        return any(d.word == "hey_mycroft" for d in _detect(mycroft, audio))
+
+    normal = [heard(said(voice, "hey mycroft", 175)) for voice in SLOW_VOICES]
+    slow = [heard(said(v, "hey mycroft", wpm)) for v in SLOW_VOICES for wpm in (140, 120)]
+    assert all(normal), normal  # the anchor: the originals are heard
+    assert sum(slow) >= len(slow) - 1, slow
+
+
+NOT_WAKE = (
+    "What is the capital of France?",
+    "Mister Croft called about the heater.",
+    "Hey, my friend, how are you?",
+    "Hey, microwave the soup for me.",
+    "Set a timer for two minutes.",
+)
+
+
+@pytest.mark.slow
+def test_hearing_faster_adds_no_false_accept_on_other_speech(mycroft, said):
+    # Near words, questions, slow and fast: hearing them 1.45x faster must
+    # not turn them into the wake word.
+    paces = (("en-us", 140), ("en-us", 175), ("en-gb", 140), ("en-us+f3", 120))
+    talk = np.concatenate(
+        [np.concatenate([said(v, text, wpm), HUSH[:4000]]) for text in NOT_WAKE for v, wpm in paces]
+    )
+    mycroft.reset()
+    assert _detect(mycroft, talk) == []
 
 
 def test_bundled_words_match_the_package():

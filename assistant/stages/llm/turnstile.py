@@ -1,0 +1,105 @@
+"""`Turnstile`: replies that share one llama.cpp context take turns on it.
+
+On a hub, several clients wait for answers at once. Served one whole reply
+after another, the eighth client hears nothing until seven replies are
+done. Through the turnstile a reply that others are waiting behind steps
+aside at a sentence boundary (`LlamaLanguageModel` saves its context
+first), and the waiting replies go first, in order of arrival; so every
+client's first sentence comes before anybody's second. Alone, a reply
+never steps aside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Iterator
+
+CANCEL_POLL_S = 0.05
+"""How often a waiting reply looks at its cancel event."""
+
+SENTENCE_ENDS = (".", "!", "?", "\n", ":", ";")
+STEP_TOKENS = 24
+"""A reply with others waiting steps aside after this many tokens at most,
+even inside a sentence (a list, a run-on answer)."""
+
+
+class Turn:
+    """A reply's place at the turnstile: inside or not, and its tokens since
+    it last stepped aside."""
+
+    def __init__(self) -> None:
+        self.inside = True
+        self.since = 0
+        self.steps = 0
+
+    def due(self, piece: str, waiting: int) -> bool:
+        self.since += 1
+        if not waiting:
+            return False
+        if self.since >= STEP_TOKENS or piece.rstrip(" ").endswith(SENTENCE_ENDS):
+            self.since = 0
+            return True
+        return False
+
+
+class Turnstile:
+    """A first-come, first-served gate for one model; `waiting` counts the
+    callers queued behind the one inside."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._busy = False
+        self.entries = 0
+        """Turns taken so far: a reply that stepped aside takes several."""
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def enter(self, cancel: threading.Event | None = None) -> bool:
+        """Block until it is the caller's turn and return True; return False
+        (without entering) once ``cancel`` is set while waiting."""
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            self._cond.notify_all()  # for `wait_for_waiting`
+            try:
+                while self._busy or self._queue[0] is not ticket:
+                    if cancel is not None and cancel.is_set():
+                        return False
+                    self._cond.wait(CANCEL_POLL_S if cancel is not None else None)
+                self._busy = True
+                self.entries += 1
+                return True
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+
+    def leave(self) -> None:
+        """Hand the model to the longest waiter."""
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+    def wait_for_waiting(self, n: int, timeout_s: float) -> bool:
+        """Block until at least ``n`` callers are queued; False after
+        ``timeout_s`` (for tests and benches)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._queue) >= n, timeout_s)
+
+    @contextlib.contextmanager
+    def turn(self, cancel: threading.Event | None = None) -> Iterator[Turn | None]:
+        """A `Turn` inside the gate for the block (left at its end unless it
+        was given up while stepping aside), or None if ``cancel`` came first."""
+        if not self.enter(cancel):
+            yield None
+            return
+        turn = Turn()
+        try:
+            yield turn
+        finally:
+            if turn.inside:
+                self.leave()
