@@ -13,10 +13,9 @@ import pytest
 
 from assistant.core.errors import AssistantError
 from assistant.core.fairqueue import FairQueue
-from assistant.hub.lanes import LLM_TURNS, EngineLane, LaneFull
+from assistant.hub.lanes import EngineLane, LaneFull
 from assistant.hub.listening import AHEAD_S, ClientAudio, Utterance
-from assistant.hub.services import HubServices
-from tests.support.fakes import FakeLanguageModel, FakeSpeechToText
+from tests.support.fakes import FakeSpeechToText
 
 WAIT_S = 10.0
 AHEAD_CHUNKS = round(AHEAD_S / 0.1)
@@ -229,20 +228,3 @@ def test_with_two_threads_one_clients_blocked_job_holds_only_that_client():
     finally:
         lane.close()
     assert recorder.order == ["b1", "a2"]
-
-
-class FakeTurnTakingModel(FakeLanguageModel):
-    """A fake that says it serializes its replies itself, as llama.cpp's does."""
-
-    takes_turns = True
-
-
-def test_a_model_that_takes_turns_gets_a_lane_thread_per_reply():
-    turns = HubServices(llm=FakeTurnTakingModel(["Paris"]))
-    one = HubServices(llm=FakeLanguageModel(["Paris"]))
-    try:
-        assert turns.lanes["llm"].threads == LLM_TURNS > 1
-        assert one.lanes["llm"].threads == 1
-    finally:
-        turns.close()
-        one.close()

@@ -19,8 +19,10 @@ import ctypes
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from assistant.stages.llm.turnstile import Turn, Turnstile
 
@@ -93,13 +95,21 @@ class SavedContext:
     size: int
 
 
-def save_context(llama: Any, llama_cpp: Any) -> SavedContext:
+def save_context(llama: Any, llama_cpp: Any, spares: list | None = None) -> SavedContext:
     """Copy the context state: 2-5 ms here for a short chat, 27-33 ms at
     1545 tokens; `Llama.save_state` is 10x slower because it also copies
-    the logits of every evaluated token."""
+    the logits of every evaluated token. With ``spares``, the copy goes in
+    the smallest spare buffer it fits, or a new one rounded up to
+    `SHELF_BLOCK`, so that a shelf's buffers are reused, not reallocated."""
     n = llama.n_tokens
     size = llama_cpp.llama_state_get_size(llama.ctx) if n else 0
-    state = (ctypes.c_uint8 * size)()
+    fits = sorted((len(b), i) for i, b in enumerate(spares or []) if len(b) >= size)
+    if fits:
+        state = spares.pop(fits[0][1])
+    elif spares is not None:
+        state = (ctypes.c_uint8 * (-(-size // SHELF_BLOCK) * SHELF_BLOCK))()
+    else:
+        state = (ctypes.c_uint8 * size)()
     if size:
         size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
     return SavedContext(n, llama.input_ids[:n].copy(), state, size)
@@ -149,13 +159,15 @@ def step_aside(
     turns: Turnstile,
     turn: Turn,
     cancel: threading.Event | None,
+    shelf: ContextShelf,
 ) -> bool:
     """Let the replies waiting at ``turns`` go first, then go on where this
-    one stopped: its context is saved and put back, with its sampler
-    (llama-cpp-python keeps the running one on the `Llama`, and the others
-    replace it). The caller holds ``lock`` once. False when ``cancel`` was
-    set while waiting; `RuntimeError` if llama.cpp refused the context."""
-    saved = save_context(llama, llama_cpp)
+    one stopped: its context is saved (in one of the ``shelf``'s spare
+    buffers) and put back, with its sampler (llama-cpp-python keeps the
+    running one on the `Llama`, and the others replace it). The caller
+    holds ``lock`` once. False when ``cancel`` was set while waiting;
+    `RuntimeError` if llama.cpp refused the context."""
+    saved = save_context(llama, llama_cpp, shelf.spares)
     sampler = getattr(llama, "_sampler", None)
     lock.release()
     turns.leave()
@@ -165,10 +177,75 @@ def step_aside(
     finally:
         lock.acquire()
     if not turn.inside:
+        shelf.spare(saved)
         return False
-    if not restore_context(llama, llama_cpp, saved):
+    restored = restore_context(llama, llama_cpp, saved)
+    shelf.spare(saved)
+    if not restored:
         raise RuntimeError("llama.cpp refused the saved context")
     if sampler is not None:
         llama._sampler = sampler
     turn.steps += 1
     return True
+
+
+SHELF_SIZE = 8
+"""Conversations kept (a hub's `LLM_TURNS`): 23 KB a token for SmolLM2, so
+a few MB each."""
+SHELF_BLOCK = 4 << 20
+"""Shelf buffers grow in steps of this many bytes, so one outgrows its
+buffer only every ~180 tokens of SmolLM2."""
+SHELF_MIN_GAIN = 32
+"""Prompt tokens a shelved context must spare beyond what the KV cache
+holds already to be worth putting back (6-30 ms)."""
+
+
+@dataclass
+class ContextShelf:
+    """The contexts of the last ``size`` conversations that left the KV
+    cache. A hub's clients take turns on one context, so each reply would
+    otherwise read its whole conversation again after another client's
+    (8 clients with 300-token histories: seconds of prefill before the
+    last one's first word). A new prompt gets back the shelved context it
+    shares the longest prefix with. Used under the model's lock."""
+
+    size: int
+    saved: list[SavedContext] = field(default_factory=list)
+    spares: list = field(default_factory=list)
+    """Buffers of contexts put back or dropped, for the next ones."""
+
+    def shelve(self, llama: Any, llama_cpp: Any) -> None:
+        """Keep the context as it is now, in place of any it extends."""
+        if not self.size or not llama.n_tokens:
+            return
+        now = save_context(llama, llama_cpp, self.spares)
+        kept = [s for s in self.saved if _shared(s.input_ids, now.input_ids) < s.n_tokens]
+        kept.append(now)
+        kept_ids = {id(s) for s in kept}
+        for dropped in [s for s in self.saved if id(s) not in kept_ids] + kept[: -self.size]:
+            self.spare(dropped)
+        self.saved = kept[-self.size :]
+
+    def spare(self, saved: SavedContext) -> None:
+        """Keep ``saved``'s buffer for a later copy (the largest few)."""
+        self.spares = sorted([*self.spares, saved.state], key=len)[-2 * max(self.size, 1) :]
+
+    def reuse(self, llama: Any, llama_cpp: Any, tokens: Sequence[int]) -> None:
+        """Put back the shelved context that spares ``tokens`` the most
+        evaluation, when it spares `SHELF_MIN_GAIN` more than the cache."""
+        if not self.saved:
+            return
+        gains = [_shared(s.input_ids, tokens) for s in self.saved]
+        best = max(range(len(gains)), key=gains.__getitem__)
+        if gains[best] >= common_prefix(llama, tokens) + SHELF_MIN_GAIN:
+            saved = self.saved.pop(best)
+            restore_context(llama, llama_cpp, saved)
+            self.spare(saved)
+
+
+def _shared(ids: Any, tokens: Sequence[int]) -> int:
+    n = min(len(ids), len(tokens))
+    if not n:
+        return 0
+    differ = ids[:n] != np.asarray(tokens[:n], dtype=ids.dtype)
+    return int(differ.argmax()) if differ.any() else n

@@ -1,14 +1,11 @@
 """`LlamaLanguageModel`: the `LanguageModel` backend for GGUF models, on
-llama-cpp-python, which is imported lazily so this module imports without it.
+llama-cpp-python, imported lazily so this module imports without it.
 
 Threads: llama.cpp lets one thread at a time use a model, so every method
-except `close` blocks its caller and holds one lock while it uses the model
-(a generator holds it until it ends, but for stepping aside at a sentence
-while other replies wait: `turnstile`); the prefill worker and the reply
-worker take turns through it. `close` comes from the owner once both have stopped.
-A cancel event is checked between tokens and, through llama.cpp's abort
-callback, during a prompt evaluation too. Prompt formatting and context
-trimming are in `prompt`; the KV cache's reuse and the prefill in `kvcache`.
+but `close` holds one lock while it uses the model: a reply to its end, but
+for stepping aside at a sentence while other replies wait (`turnstile`).
+A cancel is checked between tokens and, through llama.cpp's abort callback,
+during a prompt evaluation too. Prompts: `prompt`; the KV cache: `kvcache`.
 """
 
 from __future__ import annotations
@@ -80,9 +77,10 @@ class LlamaLanguageModel:
         # worker of its own) and a reply take turns through this lock.
         self._lock = threading.RLock()
         # Replies queue here first: one waiting makes the running reply step
-        # aside at its next sentence (`turnstile`), so a hub's clients each
-        # hear a first sentence before anybody hears a second.
+        # aside at its next sentence (`turnstile`); once replies have met
+        # there, each leaves its context on the shelf for its next turn.
         self._turns = Turnstile()
+        self._shelf = kvcache.ContextShelf(kvcache.SHELF_SIZE)
         # Read into memory unless llm.mmap: a mapped file that is truncated
         # under the running process kills it with SIGBUS, and one overwritten
         # in place changes the weights it is using.
@@ -218,6 +216,7 @@ class LlamaLanguageModel:
         """Forget the KV cache, so the next prompt is read cold, as after loading."""
         with self._lock:
             self._llama.reset()
+            self._shelf.saved.clear()
 
     def warm_up(self) -> None:
         """Evaluate the system prompt into the KV cache (blocking, LLM worker)."""
@@ -317,6 +316,7 @@ class LlamaLanguageModel:
         caller entered the turnstile and holds the lock once), the reply
         steps aside at a sentence boundary while others wait."""
         with self._lock:  # held until the generator ends, but while it steps aside
+            self._shelf.reuse(self._llama, self._llama_cpp, tokens)
             cached = kvcache.cached_prefix(self._llama, tokens)
             first_token_s = 0.0
             generated = 0
@@ -369,6 +369,8 @@ class LlamaLanguageModel:
             finally:
                 self._cancel = None
                 stream.close()
+                if turn is not None and (self._turns.waiting or self._shelf.saved):
+                    self._shelf.shelve(self._llama, self._llama_cpp)  # its client comes back
                 self.last_stats = GenerationStats(
                     prompt_tokens=len(tokens),
                     cached_tokens=cached,
@@ -380,12 +382,11 @@ class LlamaLanguageModel:
                 log.debug("generation: %s", self.last_stats)
 
     def _step_aside(self, turn: Turn, cancel: threading.Event | None) -> bool:
-        """`kvcache.step_aside`, with this reply's cancel off the abort
-        callback meanwhile (it must not stop the others' decodes)."""
+        """`kvcache.step_aside`; the others' decodes must not see our cancel."""
         self._cancel = None
         try:
             return kvcache.step_aside(
-                self._llama, self._llama_cpp, self._lock, self._turns, turn, cancel
+                self._llama, self._llama_cpp, self._lock, self._turns, turn, cancel, self._shelf
             )
         except RuntimeError as exc:
             raise LanguageModelError(f"{self.name} lost its context ({exc})") from None

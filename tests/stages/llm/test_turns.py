@@ -68,3 +68,29 @@ def test_a_reply_that_steps_aside_goes_on_exactly_where_it_stopped(small: LlamaL
     # The other reply enters once; it can step aside only for a waiting
     # reply, so a third turn means the first one stepped aside for it.
     assert model._turns.entries - entries >= 3, "the reply never stepped aside"
+
+
+def test_a_conversation_that_ended_while_others_waited_gets_its_context_back(
+    small: LlamaLanguageModel,
+):
+    # A hub's clients take turns on one context: without the shelf, each
+    # reply would read its client's whole history again after another's.
+    model = small
+    first = model.generate(LONG)
+    pieces = [next(first)]
+    thread = threading.Thread(target=lambda: list(model.generate(OTHER)))
+    thread.start()
+    assert model._turns.wait_for_waiting(1, WAIT_S)
+    pieces.extend(first)  # ends while the other reply waits, or after it stepped aside
+    thread.join(WAIT_S)
+    history = [*LONG, Message("assistant", "".join(pieces))]
+    follow_up = [*history, Message("user", "And the sun?")]
+    list(model.generate(follow_up))
+    # The other reply used the model last; the follow-up still found its own
+    # question and answer cached, not only the prompt the two share.
+    assert model.last_stats.cached_tokens >= len(model.tokenize(LONG))
+
+
+def test_a_reply_alone_shelves_nothing(small: LlamaLanguageModel):
+    list(small.generate(LONG))
+    assert small._shelf.saved == []
