@@ -51,9 +51,10 @@ LLM_TURNS = 1
 `Turnstile`): replies in progress at once, each stepping aside at a
 sentence while others wait. At 8 the p95 first audio of 8 satellites fell
 from 16.9 s to 6.9 s (`benchmarks/hub_satellites.py`), but the load test's
-RSS then moved by 20-40 MB from turn to turn, against 5-13 MB with one
-reply at a time, for a reason not found yet; so one reply at a time stays
-the default until it is."""
+RSS then moved by 20-40 MB from turn to turn and its leak check failed by
+chance. Most of that swing was piper's arena (`piper.ARENA`, now off), not
+the turns, but 8 has not been measured again since; until it is, one reply
+at a time."""
 
 
 class LaneFull(AssistantError):

@@ -37,20 +37,26 @@ log = logging.getLogger(__name__)
 _FIX = "run `./setup.sh` or `assistant models fetch`"
 
 
+ARENA = False
+"""The arena makes piper as fast as bare piper (1.01x, emptied once a reply
+is done by `_shrink_arena`; 1.22x without it), but left alone it keeps the
+largest buffers any sentence needed (194 -> 421 MiB over 150 sentences),
+and even emptied after each reply it made the hub's RSS swing by 30-45 MB
+from turn to turn under 8 clients (10-20 MB without), more than the load
+test's leak check tells from a leak (tests/hub/test_serve_load.py). Off
+until it is emptied in a way that keeps that reading steady."""
+
+
 def _load_voice(model_path: Path, voice_config: dict, n_threads: int) -> Any:
-    """``PiperVoice.load`` with onnxruntime's CPU memory arena but without
-    memory patterns (planned for one input shape, and every sentence has its
-    own). The arena is what makes piper as fast as bare piper (without it
-    the stage ran at 1.15-1.32x); left alone it keeps the largest buffers
-    any sentence so far needed, and RSS climbs (194 -> 421 MiB over 150
-    sentences, benchmarks/README.md "Soak"), so `PiperTextToSpeech` empties
-    it once a reply is done (`_shrink_arena`)."""
+    """``PiperVoice.load`` without onnxruntime's CPU memory arena (`ARENA`)
+    or memory patterns (planned for one input shape, and every sentence has
+    its own)."""
     import onnxruntime
     from piper import PiperVoice
     from piper.config import PiperConfig
 
     options = onnxruntime.SessionOptions()
-    options.enable_cpu_mem_arena = True
+    options.enable_cpu_mem_arena = ARENA
     options.enable_mem_pattern = False
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1

@@ -192,9 +192,12 @@ def _rss_mib() -> float:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
-def test_the_memory_arena_is_emptied_once_the_reply_is_done(tts: PiperTextToSpeech) -> None:
-    # The arena keeps the largest sentence's buffers (tens of MiB for this
-    # one) until the rest timer empties it after the reply.
+def test_the_memory_arena_is_emptied_once_the_reply_is_done(voice_path, monkeypatch) -> None:
+    # With the arena on (`piper.ARENA`, off by default), it keeps the largest
+    # sentence's buffers (tens of MiB for this one) until the rest timer
+    # empties it after the reply.
+    monkeypatch.setattr("assistant.stages.tts.piper.ARENA", True)
+    tts = PiperTextToSpeech.from_config(TtsConfig(voice=VOICE), voice_path.parent)
     text = (
         "Water boils at one hundred degrees at sea level, and at higher altitudes it boils "
         "at a lower temperature, because the air pressure up there is lower than below."
