@@ -269,9 +269,10 @@ class PiperTextToSpeech:
         with self._run_lock:
             try:
                 _shrink_arena(self._voice)
-                _release_free_memory()
-                for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
-                    pass
+                if ARENA:  # warm buffers only an arena keeps
+                    for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
+                        pass
+                _release_free_memory()  # last, so the warm-up's free pages go too
             except Exception as exc:  # only housekeeping: the next reply reports real errors
                 log.warning("piper could not empty its memory arena: %s", exc)
                 return
