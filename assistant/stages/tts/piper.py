@@ -286,6 +286,8 @@ class PiperTextToSpeech:
                     chunk.audio_int16_array
                     for chunk in self._voice.synthesize(sentence, syn_config=self._syn_config)
                 ]
+                if not ARENA:  # as before the arena: each sentence's pages go back
+                    _release_free_memory()
         except Exception as exc:  # espeak and onnxruntime raise untyped errors
             raise TextToSpeechError(
                 f"piper failed on {sentence[:40]!r} ({type(exc).__name__}: {exc})"
