@@ -37,13 +37,7 @@ tokens at a time anyway, so bigger batches would gain little."""
 
 def common_prefix(llama: Any, tokens: Sequence[int]) -> int:
     """How many of ``tokens`` start the tokens ``llama`` evaluated last."""
-    evaluated = llama.input_ids[: llama.n_tokens].tolist()
-    common = 0
-    for old, new in zip(evaluated, tokens, strict=False):
-        if old != new:
-            break
-        common += 1
-    return common
+    return _shared(llama.input_ids[: llama.n_tokens], tokens)
 
 
 def cached_prefix(llama: Any, tokens: Sequence[int]) -> int:

@@ -235,7 +235,9 @@ class PiperTextToSpeech:
     def _release_later(self) -> None:
         with self._lock:
             self._busy -= 1
-            if self._busy == 0 and self._rest_timer is None:
+            # Without an arena each sentence gave its pages back already: a
+            # rest would only run the model once more after every reply.
+            if ARENA and self._busy == 0 and self._rest_timer is None:
                 self._rest_timer = threading.Timer(REST_AFTER_S, self.rest)
                 self._rest_timer.name = "piper-rest"
                 self._rest_timer.daemon = True
@@ -268,8 +270,8 @@ class PiperTextToSpeech:
         started = time.monotonic()
         with self._run_lock:
             try:
-                _shrink_arena(self._voice)
-                if ARENA:  # warm buffers only an arena keeps
+                if ARENA:  # empty it, then warm the buffers only an arena keeps
+                    _shrink_arena(self._voice)
                     for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
                         pass
                 _release_free_memory()  # last, so the warm-up's free pages go too
