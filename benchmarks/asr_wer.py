@@ -65,7 +65,7 @@ def main() -> None:
         "--final-window-s", type=int, default=10, help="asr.whisper_final_window_s (default 10)"
     )
     parser.add_argument(
-        "--min-logprob", type=float, default=-0.3, help="asr.whisper_min_logprob (default -0.3)"
+        "--min-logprob", type=float, default=-0.6, help="asr.whisper_min_logprob (default -0.6)"
     )
     parser.add_argument("--json", type=Path, help="also write the JSON result here")
     args = parser.parse_args()

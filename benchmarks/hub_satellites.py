@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,7 +42,7 @@ from assistant.compose import build_engines, build_sink, run_file_turn  # noqa: 
 from assistant.compose.remote import hub_overrides  # noqa: E402
 from assistant.core.config import load_config, resolve_models_dir  # noqa: E402
 from assistant.core.errors import AssistantError  # noqa: E402
-from tests.support.remote_servers import assistant_serve  # noqa: E402
+from tests.support.remote_servers import assistant_serve, free_port, running  # noqa: E402
 from tests.support.speech import piper_wav  # noqa: E402
 
 QUESTIONS = (
@@ -78,6 +80,7 @@ class Satellite:
     def turn(self, barrier: threading.Barrier | None) -> dict:
         if barrier is not None:
             barrier.wait()
+        started = time.time()
         try:
             event = run_file_turn(
                 self.engines,
@@ -94,10 +97,49 @@ class Satellite:
             "ttfa_ms": event.timings_ms.get("ttfa"),
             "asr_final_ms": event.timings_ms.get("asr_final"),
             "transcript": event.transcript,
+            "started_at": round(started, 3),
         }
 
     def close(self) -> None:
         self._engines.__exit__(None, None, None)
+
+
+def serve(config: Path, *, debug: bool):
+    """The hub; with ``debug``, its debug log (per lane job) kept in ``lines``."""
+    if not debug:
+        return assistant_serve(config)
+    port = free_port()
+    argv = [sys.executable, "-m", "assistant", "-v", "--config", str(config), "serve"]
+    return running([*argv, "--uri", f"tcp://127.0.0.1:{port}"], "serving Wyoming on", port)
+
+
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds used so far by process ``pid`` (Linux's /proc), or by this one."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """CPU seconds of the hub and of the satellites (this process), and wall
+    seconds, summed over the rounds of one arm."""
+
+    def __init__(self, hub_pid: int) -> None:
+        self.hub_pid = hub_pid
+        self.totals = {"hub_cpu_s": 0.0, "satellites_cpu_s": 0.0, "wall_s": 0.0}
+
+    def measure(self, run):
+        before = (cpu_s(self.hub_pid), cpu_s(), time.monotonic())
+        result = run()
+        after = (cpu_s(self.hub_pid), cpu_s(), time.monotonic())
+        for key, b, a in zip(self.totals, before, after, strict=True):
+            self.totals[key] += a - b
+        return result
+
+    def report(self) -> dict:
+        return {key: round(value, 1) for key, value in self.totals.items()}
 
 
 def summary(turns: list[dict]) -> dict:
@@ -119,9 +161,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--engine", default="whisper", help="the hub's asr.engine")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--log", type=Path, help="write the hub's debug log here (per lane job)")
     args = parser.parse_args()
     if not 1 <= args.satellites <= len(QUESTIONS):
         parser.error(f"--satellites must be 1 to {len(QUESTIONS)}")
+    load_at_start = os.getloadavg()
     models = resolve_models_dir("")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -135,7 +179,7 @@ def main() -> None:
         ]
         alone: list[dict] = []
         together: list[dict] = []
-        with assistant_serve(hub_config) as hub:
+        with serve(hub_config, debug=args.log is not None) as hub:
             config = load_config(
                 str(hub_config), {"paths.models_dir": str(models), **hub_overrides(hub.uri)}
             )
@@ -144,13 +188,16 @@ def main() -> None:
             ]
             try:
                 satellites[0].turn(None)  # the hub's first turn loads and warms its engines
+                alone_cpu, together_cpu = Meter(hub.process.pid), Meter(hub.process.pid)
                 with ThreadPoolExecutor(len(satellites)) as pool:
                     for round_ in range(args.rounds):
                         for sat in satellites:
-                            alone.append(sat.turn(None))
+                            alone.append(alone_cpu.measure(lambda sat=sat: sat.turn(None)))
                         barrier = threading.Barrier(len(satellites))
-                        done = list(
-                            pool.map(Satellite.turn, satellites, [barrier] * len(satellites))
+                        done = together_cpu.measure(
+                            lambda barrier=barrier: list(
+                                pool.map(Satellite.turn, satellites, [barrier] * len(satellites))
+                            )
                         )
                         together.extend(done)
                         print(
@@ -161,12 +208,18 @@ def main() -> None:
             finally:
                 for sat in satellites:
                     sat.close()
+                if args.log:
+                    args.log.write_text("\n".join(hub.lines) + "\n")
     result = {
         "satellites": args.satellites,
         "rounds": args.rounds,
         "engine": args.engine,
-        "alone": summary(alone),
-        "together": summary(together),
+        "alone": {**summary(alone), **alone_cpu.report()},
+        "together": {**summary(together), **together_cpu.report()},
+        "load_average": {
+            "start": [round(x, 1) for x in load_at_start],
+            "end": [round(x, 1) for x in os.getloadavg()],
+        },
     }
     a, t = result["alone"], result["together"]
     if a["ttfa_median_ms"] and t["ttfa_p95_ms"]:
@@ -174,6 +227,7 @@ def main() -> None:
         result["p95_together_over_p95_alone"] = round(t["ttfa_p95_ms"] / a["ttfa_p95_ms"], 2)
     print(json.dumps(result, indent=2))
     if args.json:
+        result["rows"] = {"alone": alone, "together": together}
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 

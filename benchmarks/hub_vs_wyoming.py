@@ -10,7 +10,8 @@ bench question spoken by piper and each round, in alternating order, the
 * **transcribe**: the whole question sent at once, timed from `audio-stop`
   to the `transcript` event;
 * **synthesize**: the question's text, timed from `synthesize` to the first
-  `audio-chunk`.
+  `audio-chunk`. Ours speaks the text as `spoken_pieces` cuts it (the first
+  piece short); wyoming-piper synthesizes it whole first.
 
 Run from a checkout after `./setup.sh --test`:
     .venv/bin/python benchmarks/hub_vs_wyoming.py [--rounds 3] [--json]
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -82,6 +84,7 @@ def main() -> None:
     models = config.models_dir
     questions = load_questions(None)
     rows = []
+    load_before = os.getloadavg()[0]  # a shared machine: every figure with its load
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         wavs = speak_questions(build_tts(config), questions, folder)
@@ -114,7 +117,7 @@ def main() -> None:
                         {k: v for k, v in row.items() if k.endswith("ms")},
                         file=sys.stderr,
                     )
-    summary = {}
+    summary: dict = {"load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
     for who in ("ours", "theirs"):
         for what in ("transcript_ms", "first_audio_ms"):
             summary[f"{who}_{what}_median"] = statistics.median(r[f"{who}_{what}"] for r in rows)

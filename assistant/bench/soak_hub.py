@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import queue
 import sys
@@ -178,6 +179,18 @@ async def one_turn(port: int, audio: list, conversation_id: str) -> dict:
     return row
 
 
+def question_index(client: int, turn: int, questions: int) -> int:
+    """The question ``client`` asks on its ``turn``-th turn (from 0): each
+    client asks them all in order, in its own conversation, so the timer it
+    sets is the one it cancels and "say that again" repeats its own reply.
+    Client ``i`` starts at question ``2i``, so clients that start together
+    ask different questions. Picking by the hub's overall turn count
+    instead let quick skill turns lock into step with the clients: one
+    1000-turn soak asked the time or cancelled a timer in 635 of its first
+    750 turns, and the language model was barely soaked."""
+    return (turn + 2 * client) % questions
+
+
 async def _clients(
     port: int,
     turns: int,
@@ -190,10 +203,12 @@ async def _clients(
     async def client(index: int) -> None:
         nonlocal taken
         conversation_id = f"01SOAK{index:020d}"  # ULID-shaped, as HA sends
-        while taken < turns:
-            n = taken
+        for own in itertools.count():
+            if taken >= turns:
+                return
             taken += 1
-            on_row(await one_turn(port, audio[(n + index) % len(audio)], conversation_id))
+            question = audio[question_index(index, own, len(audio))]
+            on_row(await one_turn(port, question, conversation_id))
 
     await asyncio.gather(*(client(i) for i in range(clients)))
 

@@ -9,6 +9,9 @@ two rules instead:
 * **Final before partial.** A final job (the one somebody is waiting on:
   a transcript at release, a reply) goes before every queued partial one
   (work whose result only refines a preview and may be skipped).
+* **Openings first.** A final job put as ``opening`` (the first audio of
+  a reply: until it is made, its client hears nothing) goes before every
+  other final job (a later sentence, whose client is already listening).
 * **Clients take turns.** Within each class, clients are served round-robin:
   after a client's job is taken, the client goes to the back of the
   rotation, so N clients each wait at most N - 1 jobs of their class.
@@ -47,20 +50,26 @@ class FairQueue(Generic[J]):
         self._cond = threading.Condition()
         # One rotation per class: client -> its jobs, oldest first. The first
         # client in the dict is served next; a served client moves to the end.
+        self._opening: OrderedDict[Hashable, deque[J]] = OrderedDict()
         self._final: OrderedDict[Hashable, deque[J]] = OrderedDict()
         self._partial: OrderedDict[Hashable, deque[J]] = OrderedDict()
+        self._rotations = (self._opening, self._final, self._partial)
         self._closed = False
         self.dropped = 0
         """Partial jobs dropped for going over a client's bound, so far."""
 
-    def put(self, job: J, client: Hashable, *, final: bool) -> list[J]:
-        """Queue ``job`` for ``client``; never blocks. Returns the jobs that
+    def put(self, job: J, client: Hashable, *, final: bool, opening: bool = False) -> list[J]:
+        """Queue ``job`` for ``client``; never blocks. ``opening`` (a final
+        job only) puts it before the other final jobs. Returns the jobs that
         were dropped to keep the client's partials within bound (oldest
         first; usually none), or ``[job]`` itself when the queue is closed."""
         with self._cond:
             if self._closed:
                 return [job]
-            rotation = self._final if final else self._partial
+            if opening and final:
+                rotation = self._opening
+            else:
+                rotation = self._final if final else self._partial
             jobs = rotation.get(client)
             if jobs is None:
                 jobs = rotation[client] = deque()  # a new client joins at the back
@@ -105,28 +114,26 @@ class FairQueue(Generic[J]):
     def discard(self, client: Hashable) -> list[J]:
         """Remove every queued job of ``client`` (it went away) and return them."""
         with self._cond:
-            removed = list(self._final.pop(client, ()))
-            removed += self._partial.pop(client, ())
-            return removed
+            return [job for r in self._rotations for job in r.pop(client, ())]
 
     def close(self) -> list[J]:
         """Stop handing out jobs: wakes every `get`, and returns the jobs
         still queued so the caller can cancel them. Idempotent."""
         with self._cond:
             self._closed = True
-            left = [job for r in (self._final, self._partial) for q in r.values() for job in q]
-            self._final.clear()
-            self._partial.clear()
+            left = [job for r in self._rotations for q in r.values() for job in q]
+            for rotation in self._rotations:
+                rotation.clear()
             self._cond.notify_all()
             return left
 
     def __len__(self) -> int:
         with self._cond:
-            return sum(len(q) for r in (self._final, self._partial) for q in r.values())
+            return sum(len(q) for r in self._rotations for q in r.values())
 
     def _next(self) -> tuple[OrderedDict[Hashable, deque[J]], Hashable] | None:
         """The rotation and client to serve next, or None; lock held."""
-        for rotation in (self._final, self._partial):
+        for rotation in self._rotations:
             for client in rotation:
                 if client not in self._running:
                     return rotation, client

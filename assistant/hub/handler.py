@@ -59,7 +59,7 @@ from assistant.hub.services import HubServices
 from assistant.hub.timers import TimerReport
 from assistant.pipeline.reply import ReplyStreamer, answer
 from assistant.stages.audio.pcm import AudioChunk
-from assistant.stages.tts.sentences import SentenceSplitter
+from assistant.stages.tts.sentences import SentenceSplitter, spoken_pieces
 
 log = logging.getLogger(__name__)
 
@@ -190,15 +190,18 @@ class HubHandler(AsyncEventHandler):
 
     # -- tts ---------------------------------------------------------------
 
-    async def _speak(self, text: str) -> None:
+    async def _speak(self, text: str, whole: bool = True) -> None:
+        """Synthesize ``text``: a whole ``synthesize`` request (its first
+        piece cut short, `spoken_pieces`), or one piece of a stream."""
         tts = self.services.tts
         if tts is None:
             raise _missing("voice", "tts")
         started = False
 
         def work(emit, cancel) -> None:
-            for chunk in tts.synthesize(text, cancel):
-                emit(chunk)
+            for piece in spoken_pieces(text) if whole else [text]:
+                for chunk in tts.synthesize(piece, cancel):
+                    emit(chunk)
 
         async def send(chunk: AudioChunk) -> None:
             nonlocal started
@@ -211,7 +214,10 @@ class HubHandler(AsyncEventHandler):
                 wire = WireChunk(rate=chunk.rate_hz, width=2, channels=1, audio=data[i : i + step])
                 await self.write_event(wire.event())
 
-        await self.services.lanes["tts"].stream(work, send, client=self.peer)
+        # A reply's first piece goes before the others' later ones: until it
+        # is spoken, its client hears nothing.
+        opening = self.services.openings.claim(text)
+        await self.services.lanes["tts"].stream(work, send, client=self.peer, opening=opening)
         if not started:  # nothing speakable: still a well-formed, empty stream
             await self.write_event(AudioStart(rate=tts.sample_rate_hz, width=2, channels=1).event())
         await self.write_event(AudioStop().event())
@@ -225,11 +231,11 @@ class HubHandler(AsyncEventHandler):
             raise FrameError(f"{event.type} without synthesize-start; send synthesize-start first")
         if event.type == "synthesize-chunk":
             for sentence in splitter.feed(text_field(event)):
-                await self._speak(sentence)
+                await self._speak(sentence, whole=False)
             return
         self.splitter = None
         for sentence in splitter.flush():
-            await self._speak(sentence)
+            await self._speak(sentence, whole=False)
         await self.write_event(SynthesizeStopped().event())
 
     # -- handle and intent ---------------------------------------------------
@@ -244,6 +250,8 @@ class HubHandler(AsyncEventHandler):
         reply_context = {CONTEXT_KEY: self.conversation_id}
         await self.write_event(HandledStart(context=reply_context).event())
         report = TimerReport(session.timers, self.conversation_id)
+        openings = services.openings
+        reply = openings.begin()
 
         def work(emit, cancel):
             report.start()
@@ -259,6 +267,7 @@ class HubHandler(AsyncEventHandler):
             return result, report.events()
 
         async def send(token: str) -> None:
+            openings.grew(reply, token)
             await self.write_event(HandledChunk(text=token).event())
 
         try:

@@ -4,7 +4,8 @@ llama.cpp, piper and Whisper may be used by one thread at a time, and several
 clients share them. Each engine gets an `EngineLane`, a worker thread with a
 `FairQueue`: one job at a time, a final job (a transcript at release, a
 reply, a sentence of speech) before any client's partial one (feeding audio
-during speech), and clients taking turns within each class. The recognizer's
+during speech), an opening job (a reply's first piece of speech) before the
+other final ones, and clients taking turns within each class. The recognizer's
 lane has `ASR_THREADS` threads, one client's jobs still one at a time: its
 engines keep per-utterance state apart and serialize their model
 themselves, and a Whisper ``finish`` only waits for its decode worker,
@@ -22,6 +23,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -46,15 +48,15 @@ ASR_THREADS = 4
 for at once before the others' audio waits too."""
 
 
-LLM_TURNS = 1
+LLM_TURNS = 8
 """Threads of the ``llm`` lane for a model that takes turns (llama.cpp's
 `Turnstile`): replies in progress at once, each stepping aside at a
-sentence while others wait. At 8 the p95 first audio of 8 satellites fell
-from 16.9 s to 6.9 s (`benchmarks/hub_satellites.py`), but the load test's
-RSS then moved by 20-40 MB from turn to turn and its leak check failed by
-chance. Most of that swing was piper's arena (`piper.ARENA`, now off), not
-the turns, but 8 has not been measured again since; until it is, one reply
-at a time."""
+sentence while others wait, a new reply first. With 1, the eighth of 8
+satellites heard nothing until seven whole replies were done, and 3-4 of
+16 turns were lost to the satellites' 30 s timeout
+(`benchmarks/hub_satellites.py`). With 8, the load test's memory check
+failed 2 runs of 5 until the context shelf's buffers left the heap
+(`kvcache.mapped`); 22 runs since passed (benchmarks/README.md)."""
 
 
 class LaneFull(AssistantError):
@@ -69,6 +71,9 @@ class _Job:
     args: tuple[Any, ...]
     future: concurrent.futures.Future
     client: Hashable
+    kind: str
+    """"opening", "final" or "partial", for the log."""
+    queued_at: float
 
 
 class EngineLane:
@@ -100,19 +105,26 @@ class EngineLane:
         return self._waiting
 
     def submit(
-        self, fn: Callable[..., T], *args: Any, client: Hashable = None, partial: bool = False
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        client: Hashable = None,
+        partial: bool = False,
+        opening: bool = False,
     ) -> concurrent.futures.Future[T]:
         """Queue ``fn(*args)`` for the lane's thread and return its future;
         never blocks. Its turn comes after the job in hand; a final job goes
-        before every partial one, and clients take turns within each class.
+        before every partial one, an ``opening`` one before the other final
+        ones, and clients take turns within each class.
         The future fails with `LaneFull` if newer partial jobs of ``client``
         pushed this one out of its bound before it ran, with
         `AssistantError` if the lane is closed; cancelling it before it
         runs removes the job. Called on the event-loop thread (or any one
         thread: dropping a job and cancelling it must not race)."""
-        job = _Job(fn, args, concurrent.futures.Future(), client)
+        kind = "partial" if partial else "opening" if opening else "final"
+        job = _Job(fn, args, concurrent.futures.Future(), client, kind, time.monotonic())
         self._start()
-        for dropped in self._queue.put(job, client, final=not partial):
+        for dropped in self._queue.put(job, client, final=not partial, opening=opening):
             if dropped is job:  # the lane is closed
                 job.future.set_exception(AssistantError(f"the hub's {self.name} lane is closed"))
             elif dropped.future.set_running_or_notify_cancel():  # False: cancelled meanwhile
@@ -127,11 +139,16 @@ class EngineLane:
         return job.future
 
     async def call(
-        self, fn: Callable[..., T], *args: Any, client: Hashable = None, partial: bool = False
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        client: Hashable = None,
+        partial: bool = False,
+        opening: bool = False,
     ) -> T:
         """Await ``fn(*args)`` run on the lane (see `submit`); cancelling the
         awaiting task before the job started removes it from the queue."""
-        future = self.submit(fn, *args, client=client, partial=partial)
+        future = self.submit(fn, *args, client=client, partial=partial, opening=opening)
         self._waiting += 1
         try:
             return await asyncio.wrap_future(future)
@@ -144,8 +161,10 @@ class EngineLane:
         consume: Callable[[Any], Awaitable[None]],
         *,
         client: Hashable = None,
+        opening: bool = False,
     ) -> T:
-        """Run ``work(emit, cancel)`` on the lane (a final job) and await
+        """Run ``work(emit, cancel)`` on the lane (a final job, ``opening``
+        if so; see `submit`) and await
         ``consume(item)`` on the loop for each item it passes to ``emit``, as
         soon as it is made; return what ``work`` returned.
 
@@ -167,7 +186,7 @@ class EngineLane:
             finally:
                 emit(_DONE)
 
-        job = asyncio.ensure_future(self.call(run, client=client))
+        job = asyncio.ensure_future(self.call(run, client=client, opening=opening))
         try:
             while (item := await items.get()) is not _DONE:
                 await consume(item)
@@ -192,12 +211,21 @@ class EngineLane:
             try:
                 # False when the awaiting task was cancelled (the client went away).
                 if job.future.set_running_or_notify_cancel():
+                    started = time.monotonic()
                     try:
                         result = job.fn(*job.args)
                     except BaseException as exc:
                         job.future.set_exception(exc)
                     else:
                         job.future.set_result(result)
+                    log.debug(
+                        "lane %s: %s job of %s waited %.0f ms, ran %.0f ms",
+                        self.name,
+                        job.kind,
+                        job.client,
+                        (started - job.queued_at) * 1000,
+                        (time.monotonic() - started) * 1000,
+                    )
             finally:
                 self._queue.done(job.client)
 

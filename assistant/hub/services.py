@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from assistant.hub.lanes import ASR_THREADS, LLM_TURNS, EngineLane
+from assistant.hub.openings import Openings
 from assistant.pipeline.memory import Conversation
 from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.asr.base import SpeechToText
@@ -66,11 +67,17 @@ class HubServices:
     asr_model: str = ""
     """The recognizer's model (directory) name, for ``describe``."""
     lanes: dict[str, EngineLane] = field(default_factory=dict)
+    openings: Openings = field(default_factory=Openings)
+    """The replies whose first piece of speech is still to come (`openings`)."""
 
     def __post_init__(self) -> None:
+        self.openings.language = self.languages[0]
         # A language model that takes turns (`Turnstile`) gets a thread per
         # reply in progress, so the waiting ones can go first at a sentence.
         takes_turns = getattr(self.llm, "takes_turns", False)
+        shelf = getattr(self.llm, "_shelf", None)  # `kvcache.ContextShelf`
+        if takes_turns and shelf is not None:
+            shelf.shared = True  # clients' conversations take turns on it
         threads = {"asr": ASR_THREADS, "llm": LLM_TURNS if takes_turns else 1, "tts": 1}
         for role, n in threads.items():
             self.lanes.setdefault(role, EngineLane(role, threads=n))

@@ -5,7 +5,7 @@ One `Listening` per voice turn, on its own worker thread ``listen-N``:
     stt.start() (may load the model: stage "asr") -> source.open() ->
     source.discard() -> read/accept until stopped, cancelled, an endpoint
     (toggle mode), the source is exhausted or ``max_listen_s`` ->
-    source.close() -> transcriber.finish()
+    source.close() -> transcriber.finish() -> transcriber.close()
 
 It posts exactly one event back to the controller: `Heard`, or a
 `WorkerFailed` with the stage of the step that failed; nothing once the turn
@@ -14,8 +14,9 @@ which must not block. The worker never changes the controller's state.
 
 The microphone is shared between turns: a listener first waits for the
 previous one (an abandoned listener may still hold the device), and closes
-the source before it posts. It closes nothing else: the engine and the
-source belong to whoever built them.
+the source and its utterance's transcriber (finished or not) before it
+posts. It closes nothing else: the engine and the source belong to whoever
+built them.
 """
 
 from __future__ import annotations
@@ -142,13 +143,18 @@ class Listening:
         try:
             transcriber = self.stt.start()
             try:
-                end_of_speech_s = self._capture(transcriber)
+                try:
+                    end_of_speech_s = self._capture(transcriber)
+                finally:
+                    self.source.close()
+                if self._cancel.is_set():
+                    return
+                self._step = "asr"
+                text = transcriber.finish().strip()
             finally:
-                self.source.close()
-            if self._cancel.is_set():
-                return
-            self._step = "asr"
-            text = transcriber.finish().strip()
+                # A cancelled turn never finishes its utterance; a remote or
+                # Whisper transcriber still holds a connection or queued decodes.
+                transcriber.close()
             if self._nothing:
                 text = ""  # what a recognizer makes of silence (Whisper invents words)
             asr_ms = round((self.clock() - end_of_speech_s) * 1000, 1)

@@ -41,7 +41,8 @@ from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.audio.base import AudioSink
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
-from assistant.stages.tts.sentences import PieceRate, SentenceSplitter, keeps_speaker_fed
+from assistant.stages.tts.pacing import PieceRate, keeps_speaker_fed
+from assistant.stages.tts.sentences import SentenceSplitter
 
 log = logging.getLogger(__name__)
 

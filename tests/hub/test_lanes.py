@@ -88,6 +88,18 @@ def test_clients_final_jobs_take_turns_too(lane):
     assert recorder.order == ["a0", "b0", "a1", "b1"]
 
 
+def test_a_replys_opening_goes_before_the_later_sentences_queued_ahead_of_it(lane):
+    # The tts lane: until a reply's first piece is spoken its client hears
+    # nothing, while the others are already listening to their first ones.
+    recorder = Recorder()
+    release = hold(lane)
+    futures = [lane.submit(recorder.job(f"later-{c}"), client=c) for c in "abc"]
+    futures.append(lane.submit(recorder.job("opening-d"), client="d", opening=True))
+    release.set()
+    finished(futures)
+    assert recorder.order == ["opening-d", "later-a", "later-b", "later-c"]
+
+
 def test_a_client_over_its_bound_loses_its_oldest_partial():
     lane = EngineLane("test", max_partials=2)
     recorder = Recorder()

@@ -133,6 +133,15 @@ def test_synthesize_sends_the_voice_format_and_sound():
     assert len(samples) > 1000 and np.abs(samples).max() > 1000
 
 
+def test_synthesize_speaks_a_short_first_piece_then_the_rest_in_one_stream():
+    tts = FakeTextToSpeech()
+    text = "How many legs does a spider have? Eight."
+    with running_hub(fake_services(tts=tts)) as port:
+        events = talk(port, Synthesize(text=text).event(), until="audio-stop")
+    assert tts.sentences == ["How many legs", "does a spider have?", "Eight."]
+    assert [e.type for e in events].count("audio-start") == 1
+
+
 def test_streaming_synthesize_speaks_each_sentence_and_ignores_the_duplicate():
     tts = FakeTextToSpeech()
     requests = [

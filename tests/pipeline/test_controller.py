@@ -168,6 +168,22 @@ def test_cancel_button_returns_to_idle_from_thinking(stop_later):
     assert controller.state is State.IDLE
 
 
+def test_every_utterance_closes_its_transcriber_even_when_the_turn_is_cancelled(stop_later):
+    stt = FakeSpeechToText()
+    controller, rec, _ = make(stt=stt)
+    stop_later(controller)
+    controller.submit(ButtonPressed())
+    rec.wait_state(State.LISTENING)
+    controller.submit(CancelPressed())
+    rec.wait_state(State.IDLE)
+    # The next turn's listener waits for the cancelled one, so both are done here.
+    controller.submit(ButtonPressed())
+    controller.submit(ButtonReleased())
+    rec.wait_for(lambda e: isinstance(e, TurnFinished))
+    assert [t.finished for t in stt.transcribers] == [0, 1]
+    assert [t.closed for t in stt.transcribers] == [1, 1]
+
+
 def test_a_failing_device_gives_an_error_then_idle_and_the_next_turn_reopens(stop_later):
     source = FakeAudioSource(fail_on_open=1)
     controller, rec, _ = make(source=source)

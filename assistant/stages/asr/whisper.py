@@ -69,7 +69,7 @@ class WhisperSpeechToText:
         margin_s: float = 2.0,
         min_window_s: int = 10,
         final_window_s: int = 10,
-        min_logprob: float = -0.3,
+        min_logprob: float = -0.6,  # as asr.whisper_min_logprob; see whisper_window
         tail_window_s: int = 10,
     ) -> None:
         try:
@@ -139,13 +139,33 @@ class WhisperSpeechToText:
         with self._decode_lock:
             return self._decoder.decode(samples, self.final_window_s, min_logprob=self.min_logprob)
 
+    def decode_pause(self, samples: np.ndarray) -> Decoded:
+        """`decode` for a pause during speech: an output in doubt is returned
+        flagged in `Decoded.fallback`, not decoded again on 30 s there (speech
+        often goes on, and a 30 s decode in flight at the release delays the
+        final text by seconds); `decode_full` settles it if it is needed."""
+        self._loaded_model()
+        assert self._decoder is not None
+        with self._decode_lock:
+            return self._decoder.decode(
+                samples, self.final_window_s, fall_back=False, min_logprob=self.min_logprob
+            )
+
+    def decode_full(self, samples: np.ndarray) -> Decoded:
+        """The 30 s decode `decode` falls back to, straight away: for an
+        utterance whose short window was in doubt at a pause, with no speech
+        after it."""
+        self._loaded_model()
+        assert self._decoder is not None
+        with self._decode_lock:
+            return self._decoder.decode_full(samples, "in doubt at the last pause")
+
     def may_be_final(self, decoded: Decoded) -> bool:
         """Whether a cheap decode is as good as `decode`'s would be: the same
         window at least, no loop, and confident enough."""
         return (
             decoded.window_s >= self.final_window_s
             and not decoded.fallback
-            and not decoded.narrow_band
             and (decoded.window_s >= FULL_WINDOW_S or decoded.logprob >= self.min_logprob)
         )
 
@@ -187,6 +207,8 @@ class WhisperSpeechToText:
             interval_s=self.interval_s,
             may_be_final=self.may_be_final,
             decode_tail=self.decode_tail if self.tail_window_s else None,
+            decode_pause=self.decode_pause,
+            decode_full=self.decode_full,
         )
 
     def warm_up(self) -> None:

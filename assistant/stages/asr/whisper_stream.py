@@ -11,6 +11,11 @@ window) feed ``partial()``; final-quality ones (``decode_final``) run at a
 pause after speech and at ``finish()``. Only final-quality text is ever
 final: a cheap decode counts as one only when ``may_be_final`` says so (it
 was as confident as ``decode_final`` demands; see `whisper_window`).
+Whisper decodes at a pause with ``decode_pause``, which returns its doubt
+instead of decoding again on 30 s: speech often goes on after a pause, and
+a 30 s decode in flight at the release held the final text back by seconds
+(3-4 s here on "front ... left"). When no speech came after a pause decode
+in doubt, ``finish()`` goes straight to ``decode_full`` (the 30 s window).
 
 The tail-only final pass: when speech went on after the last pause decode,
 ``finish()`` decodes only the audio after that pause (``decode_tail``),
@@ -18,7 +23,7 @@ with the pause decode's text as the prompt, and the final text is the two
 joined. The cut comes from the audio: a pause decode starts only while the
 endpointer hears at least ``pause_s`` of quiet at the end of its audio, so
 its end is in a pause. A tail decode with any doubt (a loop, below the
-confidence floor, narrow band, "no speech" on voiced audio) is thrown away
+confidence floor, "no speech" on voiced audio) is thrown away
 and the whole utterance decoded as before, and there is no tail pass after
 a pause decode that was in doubt itself. Word timestamps on the partials
 were measured as the other way to cut, and placed fewer cuts where the
@@ -88,8 +93,13 @@ class StreamingTranscriber:
         rate_hz: int = ASR_RATE_HZ,
         may_be_final: Callable[[Decoded], bool] = lambda decoded: False,
         decode_tail: DecodeTail | None = None,
+        decode_pause: Decode | None = None,
+        decode_full: Decode | None = None,
     ) -> None:
         self._decode_partial = decode_partial
+        self._decode_pause = decode_final if decode_pause is None else decode_pause
+        self._pause_may_doubt = decode_pause is not None
+        self._decode_full = decode_full
         self._decode_tail = decode_tail
         self._may_be_final = may_be_final
         self._decode_final = decode_final
@@ -129,6 +139,10 @@ class StreamingTranscriber:
         self._closed = False
         self._last: tuple[int, Decoded] | None = None
         """The latest final-quality background decode: (samples it covered, result)."""
+        self._doubted_n = 0
+        """Length of the audio of the latest decode at a pause that was in
+        doubt (with ``decode_pause``): when nothing but silence came after
+        it, `finish` goes straight to ``decode_full``."""
         self._cut: tuple[int, Decoded] | None = None
         """The latest decode at a pause, whose audio ends in that pause, if
         its short window was trusted: where a tail decode starts, and its
@@ -201,7 +215,7 @@ class StreamingTranscriber:
             waited_s = time.monotonic() - self._queued_at
         result = None
         try:
-            result = (self._decode_final if final else self._decode_partial)(audio)
+            result = (self._decode_pause if final else self._decode_partial)(audio)
         except Exception as exc:
             # finish() decodes again and reports the error if it persists.
             log.warning("background Whisper decode failed: %s", exc)
@@ -213,15 +227,20 @@ class StreamingTranscriber:
                 if result is not None:
                     busy_s = waited_s + result.elapsed_s
                     self._gap = max(self._interval, round(2 * busy_s * self._rate_hz))
-                trusted = result is not None and (final or self._may_be_final(result))
-                # A pause decode that needed Whisper's 30 s window (doubt, 8 kHz
-                # audio) says its tail would too: no tail pass after it.
+                # decode_final's text is final; decode_pause's only as trusted
+                # as a cheap decode (it may return its doubt instead).
+                final_quality = final and not self._pause_may_doubt
+                trusted = result is not None and (final_quality or self._may_be_final(result))
+                if result is not None and final and not trusted:
+                    self._doubted_n = n
+                # A pause decode in doubt (a loop, low confidence) says its
+                # tail would be too: no tail pass after it.
                 if result is not None and final and result.text and not result.fallback:
                     self._cut = (n, result)
                 if trusted:
                     self._last = (n, result)
                     self._final_snapshot_n = max(self._final_snapshot_n, n)
-                if result is not None and (final or not result.fallback):
+                if result is not None and (final_quality or not result.fallback):
                     self._partial = self._agreement.update(result.text)
                 self._cond.notify_all()
 
@@ -267,6 +286,7 @@ class StreamingTranscriber:
             audio = self._audio()
             last = self._last
             cut = self._cut
+            doubted_n = self._doubted_n
             self._blocks = []
         self._worker.discard(self)
         if len(audio) == 0 or not self._endpointer.heard_speech:
@@ -280,7 +300,13 @@ class StreamingTranscriber:
         else:
             text = self._after_pause(audio, cut)
             if text is None:
-                decoded = self._worker.run_final(lambda: self._decode_final(audio), self)
+                decode = self._decode_final
+                if self._decode_full is not None and doubted_n >= min(
+                    len(audio), self._voiced_end + self._tail
+                ):
+                    # The short window already doubted all this speech at the pause.
+                    decode = self._decode_full
+                decoded = self._worker.run_final(lambda: decode(audio), self)
                 text = decoded.text
                 self.decodes += 1
             self._final = text

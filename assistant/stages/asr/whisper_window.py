@@ -9,25 +9,29 @@ shorter than the audio makes Whisper loop, so the window is never shorter
 than the audio, and an output that looks like a loop (`degenerate_reason`)
 is decoded again the usual way, on the full 30 s window.
 
-A short window is not free: on 64 synthesized questions (2-4 s, piper and
-espeak-ng) whisper-base's word error rate was 0.059 on its 30 s window and
-0.078 on 10 s ones. The lost words were all in a few clips that the short
-window was unsure of, so a short decode can also be held to a confidence
-floor (``min_logprob``, on its average token log-probability): below it, the
-utterance is decoded again on the full window, as for a loop. With a floor
-of -0.3, 50 of the 64 clips kept their 10 s decode and the word error rate
-was 0.057, and 0.053 with `SILENCE_AFTER_S` (``benchmarks/asr_wer.py``).
-Audio recorded at 8 kHz is the exception: short windows mishear it with
-confidence, so it always gets the full window (`narrow_band`). A short
+A short window is not free of errors, so a short decode can be held to a
+confidence floor (``min_logprob``, on its average token log-probability):
+below it, the utterance is decoded again on the full window, as for a loop.
+The floor comes from 126 clips (30 real recordings, 32 piper questions,
+their 8 kHz copies, 32 espeak-ng ones; ``benchmarks/whisper_floor.py``):
+the short window's words differed from the 30 s window's on 19. 30 s was
+better on 5 below -0.6 (espeak garbles, "Romeo, O' and Juliet") and by a
+word or two on 5 above it, the short window on 6 above it; and real
+short commands ("rear right", "ten of clubs") sit at -0.3 to -0.84 with
+the same or better words than 30 s. A floor of -0.6 gave WER 0.045 with 8
+decodes of 30 s; the former -0.3 and a 30 s decode of all 8 kHz audio gave
+0.045 with 66. A short
 window's "no speech" is checked on the full window too, but only when the
 endpointer heard `MIN_VOICED_S` of speech: noise pays no 30 s decode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +59,11 @@ NARROW_BAND_SHARE = 1e-4
 """Audio with less than this share of its power above `NARROW_BAND_HZ` was
 recorded at 8 kHz (a telephone, a Bluetooth headset's hands-free mic) and
 resampled: about 1e-8 for speech and 2e-5 for white noise here, against
-9e-4 or more for the 64 test clips. On it, short windows hear "capital of
-friends" with full confidence where the 30 s window hears "France", so it
-never gets one."""
+9e-4 or more for the 64 test clips. Such audio used to get the 30 s window
+always. With the floor instead, 32 8 kHz piper copies read WER 0.021
+(0.025 all on 30 s), and 13 real 8 kHz recordings 0.013 (0.007: one word,
+"say" for "save"), for 30 s decodes on 2 clips of 45 instead of 45; so
+`narrow_band` only sorts clips for the benchmarks now."""
 # faster-whisper's thresholds, so a short-window decode reads silence as it does.
 NO_SPEECH_PROB = 0.6
 LOG_PROB_THRESHOLD = -1.0
@@ -66,6 +72,15 @@ MIN_VOICED_S = 0.3
 speech in it (to the energy endpointer, `voiced_s`) is checked on the full
 window; on less (a click, a cough, steady noise) it stands, so noise costs
 no 30 s decode."""
+
+
+@contextlib.contextmanager
+def _failing_as_stt(samples: np.ndarray) -> Iterator[None]:
+    """CTranslate2 raises untyped errors; the turn reports a stage error."""
+    try:
+        yield
+    except Exception as exc:
+        raise SpeechToTextError(f"Whisper failed to decode {len(samples)} samples: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -86,8 +101,6 @@ class Decoded:
     logprob: float = 0.0
     """Average log-probability of the short window's tokens; 0.0 for the usual
     decode and for silence, where faster-whisper applies its own thresholds."""
-    narrow_band: bool = False
-    """A short window decoded audio recorded at 8 kHz (`narrow_band`)."""
     no_speech: bool = False
     """The short window judged the audio silent (faster-whisper's thresholds)
     and ``text`` is ""; with `MIN_VOICED_S` of voiced audio that verdict is
@@ -145,10 +158,8 @@ def _unheard(window: int, voiced: float) -> str:
     return f"no speech on the {window} s window, yet {voiced:.2f} s voiced"
 
 
-def _doubt(logprob: float, min_logprob: float, narrow: bool) -> str:
+def _doubt(logprob: float, min_logprob: float) -> str:
     """Why a short window's transcript is not to be trusted, or ""."""
-    if narrow:
-        return "narrow-band audio (recorded at 8 kHz?)"
     if logprob < min_logprob:
         return f"average log-probability {logprob:.2f} < {min_logprob}"
     return ""
@@ -193,7 +204,7 @@ class ShortWindowDecoder:
         An output that looks like a loop is decoded again the usual way, or
         with ``fall_back`` False returned as is, with `Decoded.fallback` set.
         With ``min_logprob``, so is an output of a window shorter than 30 s
-        with an average log-probability below it, or of narrow-band audio.
+        with an average log-probability below it.
         A short window's "no speech" stands for audio with less than
         `MIN_VOICED_S` of speech in it; with more, it is a fallback too.
         ``prompt`` is text said just before ``samples`` (faster-whisper's
@@ -201,27 +212,22 @@ class ShortWindowDecoder:
         started = time.perf_counter()
         audio_s = len(samples) / ASR_RATE_HZ
         minimum = self.min_window_s if min_window_s is None else min_window_s
-        logprob, narrow, silent = 0.0, False, False
-        try:
+        logprob, silent = 0.0, False
+        with _failing_as_stt(samples):
             if audio_s > FULL_WINDOW_S:
                 text, window = self._full(samples, prompt), FULL_WINDOW_S
                 fallback = "longer than 30 s"
             else:
                 window = window_s(audio_s, self.margin_s, minimum)
                 text, fallback, logprob, silent = self._short(samples, window, prompt)
-                narrow = window < FULL_WINDOW_S and narrow_band(samples)
                 if silent and window < FULL_WINDOW_S:
                     fallback = _unheard(window, voiced_s(samples))
                 if not fallback and min_logprob is not None and window < FULL_WINDOW_S:
-                    fallback = _doubt(logprob, min_logprob, narrow)
+                    fallback = _doubt(logprob, min_logprob)
                 if fallback and fall_back:
                     log.debug("Whisper %d s window output dropped: %s", window, fallback)
                     text, window = self._full(samples, prompt), FULL_WINDOW_S
-                    logprob, narrow, silent = 0.0, False, False
-        except Exception as exc:
-            raise SpeechToTextError(
-                f"Whisper failed to decode {len(samples)} samples: {exc}"
-            ) from None
+                    logprob, silent = 0.0, False
         elapsed = time.perf_counter() - started
         log.debug(
             "Whisper decoded %.2f s of audio on a %d s window in %.0f ms%s",
@@ -230,7 +236,23 @@ class ShortWindowDecoder:
             elapsed * 1000,
             f" ({fallback})" if fallback else "",
         )
-        return Decoded(text, audio_s, window, elapsed, fallback, logprob, narrow, silent)
+        return Decoded(text, audio_s, window, elapsed, fallback, logprob, silent)
+
+    def decode_full(self, samples: np.ndarray, reason: str) -> Decoded:
+        """The usual decode of ``samples`` (Whisper's 30 s window), as `decode`
+        falls back to, for audio whose short window is known to be in doubt
+        (``reason``, kept in `Decoded.fallback`)."""
+        started = time.perf_counter()
+        with _failing_as_stt(samples):
+            text = self._full(samples)
+        elapsed = time.perf_counter() - started
+        log.debug(
+            "Whisper decoded %.2f s on 30 s in %.0f ms (%s)",
+            len(samples) / ASR_RATE_HZ,
+            elapsed * 1000,
+            reason,
+        )
+        return Decoded(text, len(samples) / ASR_RATE_HZ, FULL_WINDOW_S, elapsed, reason)
 
     def _full(self, samples: np.ndarray, prompt: str = "") -> str:
         if prompt:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import mmap
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -94,19 +95,28 @@ def save_context(llama: Any, llama_cpp: Any, spares: list | None = None) -> Save
     1545 tokens; `Llama.save_state` is 10x slower because it also copies
     the logits of every evaluated token. With ``spares``, the copy goes in
     the smallest spare buffer it fits, or a new one rounded up to
-    `SHELF_BLOCK`, so that a shelf's buffers are reused, not reallocated."""
+    `SHELF_BLOCK` (`mapped`), so that a shelf's buffers are reused."""
     n = llama.n_tokens
     size = llama_cpp.llama_state_get_size(llama.ctx) if n else 0
     fits = sorted((len(b), i) for i, b in enumerate(spares or []) if len(b) >= size)
     if fits:
         state = spares.pop(fits[0][1])
     elif spares is not None:
-        state = (ctypes.c_uint8 * (-(-size // SHELF_BLOCK) * SHELF_BLOCK))()
+        state = mapped(-(-size // SHELF_BLOCK) * SHELF_BLOCK)
     else:
         state = (ctypes.c_uint8 * size)()
     if size:
         size = llama_cpp.llama_state_get_data(llama.ctx, state, size)
     return SavedContext(n, llama.input_ids[:n].copy(), state, size)
+
+
+def mapped(size: int) -> Any:
+    """A ctypes buffer of ``size`` bytes in pages of its own (an anonymous
+    mapping): only the pages written become resident, and a dropped buffer
+    goes back to the system at once. Taken from the heap, the shelf's
+    buffers of several MB made the hub load test's RSS step by 50-70 MB
+    between turns with 8 replies at once (2 of 5 runs failed its bound)."""
+    return (ctypes.c_uint8 * size).from_buffer(mmap.mmap(-1, max(size, 1)))
 
 
 def restore_context(llama: Any, llama_cpp: Any, saved: SavedContext) -> bool:
@@ -162,12 +172,13 @@ def step_aside(
     holds ``lock`` once. False when ``cancel`` was set while waiting;
     `RuntimeError` if llama.cpp refused the context."""
     saved = save_context(llama, llama_cpp, shelf.spares)
+    shelf.aside = True  # the next prompt must not shelve this half reply
     sampler = getattr(llama, "_sampler", None)
     lock.release()
     turns.leave()
     turn.inside = False
     try:
-        turn.inside = turns.enter(cancel)
+        turn.inside = turns.enter(cancel, opening=False)  # behind every new reply
     finally:
         lock.acquire()
     if not turn.inside:
@@ -188,10 +199,18 @@ SHELF_SIZE = 8
 a few MB each."""
 SHELF_BLOCK = 4 << 20
 """Shelf buffers grow in steps of this many bytes, so one outgrows its
-buffer only every ~180 tokens of SmolLM2."""
-SHELF_MIN_GAIN = 32
+buffer only every ~180 tokens of SmolLM2; the pages never written cost
+no memory (`mapped`)."""
+SHELF_SPARES = 2
+"""Empty buffers kept for the next copies: enough for a step aside and a
+shelving in a row. Each holds the pages of the largest context it held, so
+more would only keep memory that no conversation uses."""
+SHELF_MIN_GAIN = 16
 """Prompt tokens a shelved context must spare beyond what the KV cache
-holds already to be worth putting back (6-30 ms)."""
+holds already to be worth putting back (6-30 ms; 16 tokens take ~120 ms to
+read on 2 idle cores here, several times that under load). At 32, a
+satellite's first exchange (a question and a one-sentence answer, ~25
+tokens) was never shelved, and eight replies read theirs again."""
 
 
 @dataclass
@@ -201,10 +220,21 @@ class ContextShelf:
     otherwise read its whole conversation again after another client's
     (8 clients with 300-token histories: seconds of prefill before the
     last one's first word). A new prompt gets back the shelved context it
-    shares the longest prefix with. Used under the model's lock."""
+    shares the longest prefix with. Used under the model's lock.
+
+    A ``shared`` shelf (the hub's: `HubServices` sets it) also shelves a
+    conversation that a prompt is about to overwrite, so clients who only
+    ever speak one after another keep their contexts too. An appliance's
+    (one user, whose memory drops its oldest exchange turn after turn)
+    never does."""
 
     size: int
     saved: list[SavedContext] = field(default_factory=list)
+    shared: bool = False
+    """Several clients' conversations take turns on the model (a hub)."""
+    aside: bool = False
+    """The cache holds a reply that stepped aside (`step_aside` saved it):
+    shelving it too would push a waiting client's context off the shelf."""
     spares: list = field(default_factory=list)
     """Buffers of contexts put back or dropped, for the next ones."""
 
@@ -222,11 +252,22 @@ class ContextShelf:
 
     def spare(self, saved: SavedContext) -> None:
         """Keep ``saved``'s buffer for a later copy (the largest few)."""
-        self.spares = sorted([*self.spares, saved.state], key=len)[-2 * max(self.size, 1) :]
+        self.spares = sorted([*self.spares, saved.state], key=len)[-SHELF_SPARES:]
 
     def reuse(self, llama: Any, llama_cpp: Any, tokens: Sequence[int]) -> None:
         """Put back the shelved context that spares ``tokens`` the most
-        evaluation, when it spares `SHELF_MIN_GAIN` more than the cache."""
+        evaluation, when it spares `SHELF_MIN_GAIN` more than the cache;
+        first, on a shared model, shelve the cache when ``tokens`` would
+        overwrite `SHELF_MIN_GAIN` of it and no shelved context holds it."""
+        n = llama.n_tokens
+        aside, self.aside = self.aside, False
+        if (
+            self.shared
+            and not aside
+            and n - common_prefix(llama, tokens) >= SHELF_MIN_GAIN
+            and not any(_shared(s.input_ids, llama.input_ids[:n]) >= n for s in self.saved)
+        ):
+            self.shelve(llama, llama_cpp)
         if not self.saved:
             return
         gains = [_shared(s.input_ids, tokens) for s in self.saved]

@@ -1,9 +1,9 @@
 """`LlamaLanguageModel`: the `LanguageModel` backend for GGUF models, on
 llama-cpp-python, imported lazily so this module imports without it.
 
-Threads: llama.cpp lets one thread at a time use a model, so every method
-but `close` holds one lock while it uses the model: a reply to its end, but
-for stepping aside at a sentence while other replies wait (`turnstile`).
+Threads: llama.cpp lets one thread at a time use a context, so every method
+but `close` and tokenizing (the vocabulary only) holds one lock: a reply to
+its end, but for stepping aside at a sentence while others wait (`turnstile`).
 A cancel is checked between tokens and, through llama.cpp's abort callback,
 during a prompt evaluation too. Prompts: `prompt`; the KV cache: `kvcache`.
 """
@@ -174,12 +174,12 @@ class LlamaLanguageModel:
         piece is tokenized alone, so a history tokenizes the same way turn
         after turn and its KV cache is reused.
         """
+        # No lock: it reads only the vocabulary; a hub's next reply sizes here.
         tokenize = self._llama.tokenize
-        with self._lock:
-            return [
-                (tokenize(text.encode("utf-8"), add_bos=False, special=index is None), index)
-                for text, index in self._template.spans(messages, reply=reply)
-            ]
+        return [
+            (tokenize(text.encode("utf-8"), add_bos=False, special=index is None), index)
+            for text, index in self._template.spans(messages, reply=reply)
+        ]
 
     def prefill(self, messages: Sequence[Message], cancel: threading.Event | None = None) -> int:
         """See `LanguageModel.prefill`: evaluate the prompt ``messages`` would

@@ -4,9 +4,11 @@ On a hub, several clients wait for answers at once. Served one whole reply
 after another, the eighth client hears nothing until seven replies are
 done. Through the turnstile a reply that others are waiting behind steps
 aside at a sentence boundary (`LlamaLanguageModel` saves its context
-first), and the waiting replies go first, in order of arrival; so every
-client's first sentence comes before anybody's second. Alone, a reply
-never steps aside.
+first), and the waiting replies go first: a new reply (whose client hears
+nothing yet) before every reply coming back for a later sentence, each
+kind in order of arrival. So every client's first sentence comes before
+anybody's second, even for a client that asked while the others were
+already in their later sentences. Alone, a reply never steps aside.
 """
 
 from __future__ import annotations
@@ -33,24 +35,41 @@ class Turn:
         self.inside = True
         self.since = 0
         self.steps = 0
+        self._ended = False
 
     def due(self, piece: str, waiting: int) -> bool:
+        """Whether to step aside after ``piece``, with ``waiting`` replies
+        queued: at the token after a sentence's end, not at its full stop.
+        A client's sentence splitter needs what follows the stop to know
+        the sentence is whole, and a reply that ends there (the end token)
+        then ends without waiting for everyone else: "The capital of France
+        is Paris." as a whole reply waited behind seven others' first
+        sentences for the end token that told its client to speak."""
         self.since += 1
+        after_end, self._ended = self._ended, piece.rstrip(" ").endswith(SENTENCE_ENDS)
         if not waiting:
             return False
-        if self.since >= STEP_TOKENS or piece.rstrip(" ").endswith(SENTENCE_ENDS):
+        if self.since >= STEP_TOKENS or after_end:
             self.since = 0
             return True
         return False
 
 
+class _Ticket:
+    __slots__ = ("opening",)
+
+    def __init__(self, opening: bool) -> None:
+        self.opening = opening
+
+
 class Turnstile:
-    """A first-come, first-served gate for one model; `waiting` counts the
-    callers queued behind the one inside."""
+    """A gate for one model: opening callers (a new reply) first, then the
+    others (a reply back for a later sentence), each first-come,
+    first-served; `waiting` counts the callers queued behind the one inside."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._queue: deque[_Ticket] = deque()
         self._busy = False
         self.entries = 0
         """Turns taken so far: a reply that stepped aside takes several."""
@@ -59,12 +78,19 @@ class Turnstile:
     def waiting(self) -> int:
         return len(self._queue)
 
-    def enter(self, cancel: threading.Event | None = None) -> bool:
+    def enter(self, cancel: threading.Event | None = None, *, opening: bool = True) -> bool:
         """Block until it is the caller's turn and return True; return False
-        (without entering) once ``cancel`` is set while waiting."""
-        ticket = object()
+        (without entering) once ``cancel`` is set while waiting. An
+        ``opening`` caller queues behind the opening ones only, ahead of
+        every caller back for more (``opening=False``)."""
+        ticket = _Ticket(opening)
         with self._cond:
-            self._queue.append(ticket)
+            if opening:
+                # Behind the last opening ticket: those before it are opening too.
+                at = next((i for i, t in enumerate(self._queue) if not t.opening), None)
+                self._queue.insert(len(self._queue) if at is None else at, ticket)
+            else:
+                self._queue.append(ticket)
             self._cond.notify_all()  # for `wait_for_waiting`
             try:
                 while self._busy or self._queue[0] is not ticket:

@@ -15,6 +15,7 @@ import atexit
 import ctypes
 import json
 import logging
+import os
 import platform
 import threading
 import time
@@ -85,6 +86,30 @@ def _release_free_memory() -> None:
     (and fragment) in its per-thread arenas. Milliseconds; a no-op off glibc."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+RETAIN_MB = 0
+"""How far this process's RSS may stay above where the last trim left it
+before piper gives the heap's free pages back (checked after each
+sentence). Kept resident, a sentence's freed tensors serve the next one
+instead of fresh pages: the stage faults in 25-46 thousand pages a reply
+when it trims each sentence, against none for bare piper's arena, and
+that is its 1.2-1.4x. At 64 the faults halved and the ratio read
+1.07-1.09, but the hub load test's RSS then rose from a trimmed start to
+the kept plateau within its window, and its slope check failed 2 runs in
+7 (0 in 4 at 0; benchmarks/README.md). Off (0: every sentence's pages go
+back, as before) until retention reads as steady there."""
+
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 0.0
+
+
+def _resident_mb() -> float:
+    """This process's RSS in MiB (/proc/self/statm; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_MB
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _shrink_arena(voice: Any) -> None:
@@ -185,6 +210,8 @@ class PiperTextToSpeech:
         self._rest_timer: threading.Timer | None = None
         self._busy = 0
         """`synthesize` calls in progress; the arena is emptied only at 0."""
+        self._trimmed_mb = 0.0
+        """RSS right after the last trim, in MiB (`RETAIN_MB`)."""
         self.name: str = f"piper:{model_path.name.removesuffix('.onnx')}"
         """``piper:<voice>``, for logs and ``assistant doctor``."""
         log.info(
@@ -275,6 +302,7 @@ class PiperTextToSpeech:
                     for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
                         pass
                 _release_free_memory()  # last, so the warm-up's free pages go too
+                self._trimmed_mb = _resident_mb()
             except Exception as exc:  # only housekeeping: the next reply reports real errors
                 log.warning("piper could not empty its memory arena: %s", exc)
                 return
@@ -288,8 +316,8 @@ class PiperTextToSpeech:
                     chunk.audio_int16_array
                     for chunk in self._voice.synthesize(sentence, syn_config=self._syn_config)
                 ]
-                if not ARENA:  # as before the arena: each sentence's pages go back
-                    _release_free_memory()
+                if not ARENA:
+                    self._bound_free_memory()
         except Exception as exc:  # espeak and onnxruntime raise untyped errors
             raise TextToSpeechError(
                 f"piper failed on {sentence[:40]!r} ({type(exc).__name__}: {exc})"
@@ -302,6 +330,15 @@ class PiperTextToSpeech:
             time.monotonic() - started,
         )
         return samples.astype(np.int16, copy=False)
+
+    def _bound_free_memory(self) -> None:
+        """Trim the heap once RSS is `RETAIN_MB` above the last trim (at 0,
+        after every sentence); caller holds ``_run_lock``."""
+        if _MALLOC_TRIM is None:
+            return
+        if RETAIN_MB <= 0 or _resident_mb() - self._trimmed_mb > RETAIN_MB:
+            _MALLOC_TRIM(0)
+            self._trimmed_mb = _resident_mb()
 
     def set_volume(self, gain: float) -> None:
         """Gain for the sentences synthesized from now on (1.0 keeps piper's

@@ -1,8 +1,8 @@
 """Split streamed LLM text into pieces that can be spoken one at a time.
 
 Pure Python, no I/O. A `SentenceSplitter` belongs to one reply on one thread
-(the LLM worker feeds it tokens); it is not thread-safe. `PieceRate` (on an
-injected clock) and `keeps_speaker_fed` decide its `short_first`.
+(the LLM worker feeds it tokens); it is not thread-safe. `pacing` decides
+its `short_first`; `spoken_pieces` cuts a text known whole.
 
 Rules, in order of precedence:
 
@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
 
 _TERMINATORS = ".!?…"
 _CLOSERS = "\"'”’)]"
@@ -97,60 +96,7 @@ PHRASE_STARTERS = frozenset(
 end: the subject is said, and a new phrase begins."""
 SHORT_FIRST_WORDS = (2, 4)
 """Fewest and most words of a short first piece."""
-SPEECH_S_PER_TOKEN = 0.3
-"""Seconds of speech per LLM token: about 0.75 words a token, spoken at
-2.5 words a second."""
-TTS_RTF = 0.4
-"""Piper's real-time factor to plan with: 0.15-0.25 on one core of this
-x86 VM (benchmarks/README.md), more on a Pi 4."""
-FED_MARGIN = 1.5
-"""How much faster than it plays the reply's audio must be produced for a
-short first piece: it plays for about a second, in which the next piece
-must be generated and synthesized."""
-
-
-def keeps_speaker_fed(tokens_per_s: float | None, tts_rtf: float = TTS_RTF) -> bool:
-    """Whether a reply generated at ``tokens_per_s`` and synthesized at
-    ``tts_rtf`` (seconds of work per second of audio) makes audio at least
-    `FED_MARGIN` times as fast as it plays, generation and synthesis taking
-    turns on the cores: then a short first piece will not leave a gap
-    before the next. About 12.5 tokens/s with the defaults; False when the
-    rate is not known (None or 0)."""
-    if not tokens_per_s or tokens_per_s <= 0:
-        return False
-    work_s_per_audio_s = 1.0 / (tokens_per_s * SPEECH_S_PER_TOKEN) + tts_rtf
-    return work_s_per_audio_s * FED_MARGIN <= 1.0
-
-
 _WAIT = None  # the decision needs text that has not arrived yet
-
-
-class PieceRate:
-    """Pieces per second of one reply, from their arrival times: after the
-    first piece (whose wait is the prompt's, not generation's), once
-    `MEASURED_AFTER` have come; ``known`` before that. Caller's thread only."""
-
-    MEASURED_AFTER = 3
-
-    def __init__(self, clock: Callable[[], float], known: float | None) -> None:
-        self._clock = clock
-        self._known = known
-        self._first = 0.0
-        self._last = 0.0
-        self._n = 0
-
-    def arrived(self) -> None:
-        self._last = self._clock()
-        if self._n == 0:
-            self._first = self._last
-        self._n += 1
-
-    def per_s(self) -> float | None:
-        span = self._last - self._first
-        if self._n < self.MEASURED_AFTER:
-            return self._known
-        # Pieces that came all at once (a fixed answer) come infinitely fast.
-        return (self._n - 1) / span if span > 0 else float("inf")
 
 
 class SentenceSplitter:
@@ -175,6 +121,10 @@ class SentenceSplitter:
         self.first_words = first_words
         self.short_first = False
         """The first piece may end after 2-4 words where a phrase begins."""
+        self.cut_before_phrase = False
+        """The first piece's word cut (after ``first_words``) also needs the
+        next word to begin a phrase: a function word or `PHRASE_STARTERS`
+        ("the boiling point | of water", never "the boiling | point")."""
         self._buf = ""
         self._emitted = 0
 
@@ -325,6 +275,9 @@ class SentenceSplitter:
         follows = self._two_words_follow(i, final)
         if follows is _WAIT:
             return _WAIT
+        if follows and self.cut_before_phrase:
+            after = self._buf[i:].split(None, 1)[0].strip(_OPENERS + _CLOSERS).lower()
+            follows = after in FUNCTION_WORDS or after in PHRASE_STARTERS
         return (piece, i) if follows else False
 
     def _phrase_cut(self, start: int, i: int, final: bool) -> tuple[str, int] | bool | None:
@@ -396,3 +349,22 @@ def split_sentences(text: str) -> list[str]:
     splitter = SentenceSplitter(min_clause_chars=_NO_EARLY_CLAUSE)
     splitter._buf = text
     return splitter._drain(final=True)
+
+
+WHOLE_TEXT_FIRST_WORDS = 4
+"""``first_words`` for `spoken_pieces`: with every word at hand, the first
+piece may end on the fourth word when no phrase begins sooner ("What is the
+capital | of France?")."""
+
+
+def spoken_pieces(text: str) -> list[str]:
+    """The pieces to speak of a text known whole up front (a Wyoming
+    ``synthesize`` request), by the splitter's rules: the first piece cut
+    short (`short_first`: the rest of the text is already here, so the
+    speaker stays fed; else after `WHOLE_TEXT_FIRST_WORDS` or more words,
+    before a phrase: `cut_before_phrase`), then sentences.
+    Its first audio then costs a few words' synthesis, not a sentence's."""
+    splitter = SentenceSplitter(first_words=WHOLE_TEXT_FIRST_WORDS)
+    splitter.short_first = True
+    splitter.cut_before_phrase = True
+    return splitter.feed(text) + splitter.flush()

@@ -26,7 +26,6 @@ from assistant.stages.asr.whisper_window import (
     FULL_WINDOW_S,
     Decoded,
     narrow_band,
-    transcribe_full,
     window_s,
 )
 from assistant.stages.audio.pcm import ASR_RATE_HZ, resample
@@ -232,7 +231,7 @@ def test_short_window_gives_the_words_of_the_full_window(whisper, heard, heard_s
         # same window on the same audio) passed the confidence floor.
         assert (final.window_s < FULL_WINDOW_S) == (short.logprob >= whisper.min_logprob), text
         assert normalize(final.text) == normalize(full), text
-    # Clear speech passes the floor (here by 0.2 or more): the short window is
+    # Clear speech passes the floor (here by 0.5 or more): the short window is
     # what makes the final text fast, so it gives the transcript of most clips.
     finals = [heard(text) for text in SENTENCES]
     kept = [f for f in finals if f.window_s < FULL_WINDOW_S]
@@ -268,18 +267,23 @@ def test_the_confidence_floor_decides_which_window_gives_the_transcript(
 
 
 @pytest.mark.slow
-def test_audio_recorded_at_8_khz_always_gets_the_full_window(whisper, speak):
-    # On this copy every short window heard "capital of friends", with
-    # confidence (commit 3734baa): the final text must be the 30 s window's.
-    text = "What is the capital of France?"
-    narrow = resample(resample(speak(text), RATE, 8000), 8000, RATE)
-    partial = whisper.decode_partial(narrow)
-    assert partial.window_s < FULL_WINDOW_S
-    assert partial.narrow_band and not whisper.may_be_final(partial)
-    final = whisper.decode(narrow)
-    assert final.window_s == FULL_WINDOW_S and "narrow-band" in final.fallback
-    assert final.text == transcribe_full(whisper._loaded_model(), narrow, "en")
-    assert wer(text, final.text) <= MAX_WER_ONE_SENTENCE
+def test_audio_recorded_at_8_khz_is_held_to_the_same_floor_as_any(whisper, speak):
+    # 8 kHz audio used to get the 30 s window always; on real telephone
+    # recordings and 8 kHz copies the short window was as good (whisper_window,
+    # benchmarks/whisper_floor.py), so it keeps the short window when confident.
+    finals = []
+    for text in SENTENCES:
+        narrow = resample(resample(speak(text), RATE, 8000), 8000, RATE)
+        assert narrow_band(narrow), text
+        final = whisper.decode(narrow)
+        if final.window_s < FULL_WINDOW_S:
+            assert final.fallback == "" and final.logprob >= whisper.min_logprob, text
+        else:
+            assert "log-probability" in final.fallback, (text, final.fallback)
+        finals.append(final)
+    kept = [f for f in finals if f.window_s < FULL_WINDOW_S]
+    assert len(kept) >= len(SENTENCES) - 1, [(f.logprob, f.fallback) for f in finals]
+    assert corpus_wer(zip(SENTENCES, (f.text for f in finals), strict=True)) <= MAX_WER_SEVERAL
 
 
 @pytest.mark.slow

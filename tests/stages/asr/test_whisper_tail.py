@@ -129,8 +129,60 @@ def test_a_tail_decode_has_the_words_of_a_whole_decode(whisper, speak) -> None:
 
 
 def test_no_tail_after_a_pause_decode_in_doubt() -> None:
-    # It needed the 30 s window (8 kHz audio, low confidence): so would its tail.
-    text, final, tail, _ = _paused_utterance(FakeDecode("after it"), pause_doubt="8 kHz")
+    # It needed the 30 s window (a loop, low confidence): so would its tail.
+    text, final, tail, _ = _paused_utterance(FakeDecode("after it"), pause_doubt="low confidence")
     assert tail.calls == []
     assert len(final.calls) == 2
+    assert text == "whole"
+
+
+# --- A pause decode that returns its doubt (Whisper's decode_pause) ----------
+
+
+def _doubted_at_a_pause(then: np.ndarray) -> tuple[str, dict[str, FakeDecode], int]:
+    """Speech, a pause whose decode is in doubt, then ``then``, release: the
+    final text, the fake decoders by role, and the utterance's length."""
+    fakes = {
+        "pause": FakeDecode("at the pause", "low confidence"),
+        "final": FakeDecode("whole"),
+        "full": FakeDecode("on 30 s"),
+        "tail": FakeDecode("after it"),
+    }
+    worker = DecodeWorker()
+    transcriber = StreamingTranscriber(
+        FakeDecode("partial"),
+        fakes["final"],
+        worker,
+        SilenceEndpointer(1.0),
+        interval_s=NO_PARTIALS_S,
+        may_be_final=lambda decoded: not decoded.fallback,
+        decode_tail=fakes["tail"],
+        decode_pause=fakes["pause"],
+        decode_full=fakes["full"],
+    )
+    first = np.concatenate([silence(0.1), noise(1.0, 1), silence(0.6)])
+    try:
+        feed(transcriber, first)
+        assert transcriber.wait_idle(WAIT_S)
+        # The doubt came back as is: nothing was decoded again during speech.
+        assert len(fakes["pause"].calls) == 1
+        assert fakes["final"].calls == [] and fakes["full"].calls == []
+        feed(transcriber, then)
+        text = transcriber.finish()
+    finally:
+        worker.close()
+    return text, fakes, len(first) + len(then)
+
+
+def test_a_pause_decode_in_doubt_with_only_silence_after_goes_to_30_s() -> None:
+    text, fakes, total = _doubted_at_a_pause(silence(0.3))
+    assert fakes["full"].calls == [(total, "")]
+    assert fakes["final"].calls == [] and fakes["tail"].calls == []
+    assert text == "on 30 s"
+
+
+def test_speech_after_a_pause_decode_in_doubt_gets_the_usual_final_decode() -> None:
+    text, fakes, total = _doubted_at_a_pause(noise(0.8, 2))
+    assert fakes["final"].calls == [(total, "")]
+    assert fakes["full"].calls == [] and fakes["tail"].calls == []
     assert text == "whole"

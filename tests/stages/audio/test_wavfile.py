@@ -752,9 +752,8 @@ def test_whisper_hears_flac_float_and_mu_law_copies(question, tmp_path, whisper)
     }
     heard = {name: transcribe(path) for name, (_, path) in copies.items()}
     assert heard == {name: originals[rate] for name, (rate, _) in copies.items()}
-    # Recorded at 8 kHz, the audio has lost what is above 4 kHz, and Whisper
-    # decodes it on another window (whisper_window.narrow_band): it is compared
-    # with the very samples it decodes to, stored as 16-bit PCM.
+    # Recorded at 8 kHz, the audio has lost what is above 4 kHz, so it is
+    # compared with the very samples it decodes to, stored as 16-bit PCM.
     ulaw = copy_as(question, tmp_path / "u.wav", 8000, 1, "ULAW", "WAV")
     reference = transcribe(narrow_reference(ulaw, tmp_path / "u16.wav"))
     assert wer(QUESTION, reference) <= MAX_WER_ONE_SENTENCE, reference

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from assistant.stages.tts.sentences import SentenceSplitter, keeps_speaker_fed, split_sentences
+from assistant.stages.tts.pacing import keeps_speaker_fed
+from assistant.stages.tts.sentences import SentenceSplitter, split_sentences, spoken_pieces
 
 CORPUS = [
     "Hello there. How are you? I am fine!",
@@ -413,3 +414,32 @@ def test_only_a_fast_enough_reply_keeps_the_speaker_fed() -> None:
     assert not keeps_speaker_fed(None) and not keeps_speaker_fed(0.0)
     # A slower voice needs a faster reply.
     assert keeps_speaker_fed(20.0, tts_rtf=0.2) and not keeps_speaker_fed(20.0, tts_rtf=0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A phrase begins within 4 words: cut there.
+        ("How many legs does a spider have?", ["How many legs", "does a spider have?"]),
+        ("What color is the sky on a clear day?", ["What color", "is the sky on a clear day?"]),
+        # Else from the 4th word on, before a word that begins a phrase.
+        ("What is the capital of France?", ["What is the capital", "of France?"]),
+        ("What is the boiling point of water?", ["What is the boiling point", "of water?"]),
+        # No such word before the end: whole, never a one-word piece.
+        ("Who wrote Romeo and Juliet?", ["Who wrote Romeo and Juliet?"]),
+        ("Hello.", ["Hello."]),
+        # Only the first piece is cut short; later ones are sentences.
+        (
+            "The capital of France is Paris. It is known for the Eiffel Tower.",
+            ["The capital of France", "is Paris.", "It is known for the Eiffel Tower."],
+        ),
+    ],
+)
+def test_a_whole_text_starts_with_a_short_piece(text: str, expected: list[str]) -> None:
+    assert spoken_pieces(text) == expected
+
+
+def test_a_whole_text_is_spoken_whole_and_in_order() -> None:
+    for text in CORPUS:
+        pieces = spoken_pieces(text)
+        assert " ".join(pieces).split() == " ".join(_pieces(text)).split()

@@ -209,3 +209,27 @@ def test_the_memory_arena_is_emptied_once_the_reply_is_done(voice_path, monkeypa
     timer.join(timeout=30)
     assert not timer.is_alive()
     assert _rss_mib() < grown - 20
+
+
+def test_the_heap_is_trimmed_once_rss_is_retain_mb_above_the_last_trim(tts, monkeypatch) -> None:
+    # A fake RSS and a fake trim: the policy alone, not glibc.
+    from assistant.stages.tts import piper
+
+    fake_rss = [500.0]
+    trims: list[float] = []
+
+    def fake_trim(pad: int) -> None:
+        trims.append(fake_rss[0])
+        fake_rss[0] = 480.0
+
+    monkeypatch.setattr(piper, "_MALLOC_TRIM", fake_trim)
+    monkeypatch.setattr(piper, "_resident_mb", lambda: fake_rss[0])
+    monkeypatch.setattr(piper, "RETAIN_MB", 64)  # off by default: the policy when on
+    monkeypatch.setattr(tts, "_trimmed_mb", 500.0)
+    fake_rss[0] = 500.0 + piper.RETAIN_MB
+    tts._bound_free_memory()
+    assert trims == []  # within the bound: the free pages stay for the next sentence
+    fake_rss[0] = 501.0 + piper.RETAIN_MB
+    tts._bound_free_memory()
+    assert trims == [501.0 + piper.RETAIN_MB]
+    assert tts._trimmed_mb == 480.0  # the bound counts from where the trim left it

@@ -1,0 +1,59 @@
+"""How fast a reply's pieces come, and whether that keeps the speaker fed:
+what decides `SentenceSplitter.short_first`. Pure Python; `PieceRate` reads
+an injected clock and belongs to one reply on one thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+SPEECH_S_PER_TOKEN = 0.3
+"""Seconds of speech per LLM token: about 0.75 words a token, spoken at
+2.5 words a second."""
+TTS_RTF = 0.4
+"""Piper's real-time factor to plan with: 0.15-0.25 on one core of this
+x86 VM (benchmarks/README.md), more on a Pi 4."""
+FED_MARGIN = 1.5
+"""How much faster than it plays the reply's audio must be produced for a
+short first piece: it plays for about a second, in which the next piece
+must be generated and synthesized."""
+
+
+def keeps_speaker_fed(tokens_per_s: float | None, tts_rtf: float = TTS_RTF) -> bool:
+    """Whether a reply generated at ``tokens_per_s`` and synthesized at
+    ``tts_rtf`` (seconds of work per second of audio) makes audio at least
+    `FED_MARGIN` times as fast as it plays, generation and synthesis taking
+    turns on the cores: then a short first piece will not leave a gap
+    before the next. About 12.5 tokens/s with the defaults; False when the
+    rate is not known (None or 0)."""
+    if not tokens_per_s or tokens_per_s <= 0:
+        return False
+    work_s_per_audio_s = 1.0 / (tokens_per_s * SPEECH_S_PER_TOKEN) + tts_rtf
+    return work_s_per_audio_s * FED_MARGIN <= 1.0
+
+
+class PieceRate:
+    """Pieces per second of one reply, from their arrival times: after the
+    first piece (whose wait is the prompt's, not generation's), once
+    `MEASURED_AFTER` have come; ``known`` before that. Caller's thread only."""
+
+    MEASURED_AFTER = 3
+
+    def __init__(self, clock: Callable[[], float], known: float | None) -> None:
+        self._clock = clock
+        self._known = known
+        self._first = 0.0
+        self._last = 0.0
+        self._n = 0
+
+    def arrived(self) -> None:
+        self._last = self._clock()
+        if self._n == 0:
+            self._first = self._last
+        self._n += 1
+
+    def per_s(self) -> float | None:
+        span = self._last - self._first
+        if self._n < self.MEASURED_AFTER:
+            return self._known
+        # Pieces that came all at once (a fixed answer) come infinitely fast.
+        return (self._n - 1) / span if span > 0 else float("inf")
