@@ -9,9 +9,11 @@ often ready when the button is released.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,24 +132,29 @@ class WhisperSpeechToText:
                 )
             return self._model
 
+    @contextlib.contextmanager
+    def _loaded_decoder(self) -> Iterator[ShortWindowDecoder]:
+        """The decoder (loading the model if needed), held alone: one decode
+        at a time, whichever thread asks."""
+        self._loaded_model()
+        assert self._decoder is not None
+        with self._decode_lock:
+            yield self._decoder
+
     def decode(self, samples: np.ndarray) -> Decoded:
         """Transcribe a whole utterance of mono int16 at 16 kHz now, as its
         final text, on the calling thread (after any decode in flight);
         loads the model if needed."""
-        self._loaded_model()
-        assert self._decoder is not None
-        with self._decode_lock:
-            return self._decoder.decode(samples, self.final_window_s, min_logprob=self.min_logprob)
+        with self._loaded_decoder() as decoder:
+            return decoder.decode(samples, self.final_window_s, min_logprob=self.min_logprob)
 
     def decode_pause(self, samples: np.ndarray) -> Decoded:
         """`decode` for a pause during speech: an output in doubt is returned
         flagged in `Decoded.fallback`, not decoded again on 30 s there (speech
         often goes on, and a 30 s decode in flight at the release delays the
         final text by seconds); `decode_full` settles it if it is needed."""
-        self._loaded_model()
-        assert self._decoder is not None
-        with self._decode_lock:
-            return self._decoder.decode(
+        with self._loaded_decoder() as decoder:
+            return decoder.decode(
                 samples, self.final_window_s, fall_back=False, min_logprob=self.min_logprob
             )
 
@@ -155,10 +162,8 @@ class WhisperSpeechToText:
         """The 30 s decode `decode` falls back to, straight away: for an
         utterance whose short window was in doubt at a pause, with no speech
         after it."""
-        self._loaded_model()
-        assert self._decoder is not None
-        with self._decode_lock:
-            return self._decoder.decode_full(samples, "in doubt at the last pause")
+        with self._loaded_decoder() as decoder:
+            return decoder.decode_full(samples, "in doubt at the last pause")
 
     def may_be_final(self, decoded: Decoded) -> bool:
         """Whether a cheap decode is as good as `decode`'s would be: the same
@@ -174,10 +179,8 @@ class WhisperSpeechToText:
         decoded as final text on a window of at least ``tail_window_s``; an
         output in doubt (as `decode` would decode again on 30 s) is returned
         flagged in `Decoded.fallback`, not decoded again."""
-        self._loaded_model()
-        assert self._decoder is not None
-        with self._decode_lock:
-            return self._decoder.decode(
+        with self._loaded_decoder() as decoder:
+            return decoder.decode(
                 samples,
                 self.tail_window_s,
                 fall_back=False,
@@ -188,10 +191,8 @@ class WhisperSpeechToText:
     def decode_partial(self, samples: np.ndarray) -> Decoded:
         """A cheap decode for partial text: the short window, and an output
         that looks like a loop is returned flagged, not decoded again."""
-        self._loaded_model()
-        assert self._decoder is not None
-        with self._decode_lock:
-            return self._decoder.decode(samples, fall_back=False)
+        with self._loaded_decoder() as decoder:
+            return decoder.decode(samples, fall_back=False)
 
     def start(self) -> StreamingTranscriber:
         # Utterances may overlap (the hub transcribes for several clients at

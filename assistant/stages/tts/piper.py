@@ -336,7 +336,9 @@ class PiperTextToSpeech:
         after every sentence); caller holds ``_run_lock``."""
         if _MALLOC_TRIM is None:
             return
-        if RETAIN_MB <= 0 or _resident_mb() - self._trimmed_mb > RETAIN_MB:
+        if RETAIN_MB <= 0:
+            _MALLOC_TRIM(0)  # no RSS to read: nothing is kept
+        elif _resident_mb() - self._trimmed_mb > RETAIN_MB:
             _MALLOC_TRIM(0)
             self._trimmed_mb = _resident_mb()
 
