@@ -18,6 +18,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from hypothesis import HealthCheck, settings
 
 from assistant.core.config import resolve_models_dir
+from assistant.core.malloc import limit_arenas
 from tests.support import netguard, numerics
 
 # Property tests: the same examples on every run (derandomized), so a failure
@@ -41,6 +42,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 # this process and in every child Python started with `child_env`.
 if numerics.apply():
     os.environ["PYTHONPATH"] = numerics.child_pythonpath(os.environ.get("PYTHONPATH", ""))
+
+# Malloc as `assistant` and the service units set it, before any test starts
+# a thread (`limit_arenas`): memory checks then measure what a Pi would run.
+limit_arenas()
 
 # Read before any test changes the environment (see `models_only_when_slow`).
 _MODELS_DIR = resolve_models_dir("")

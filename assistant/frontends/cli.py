@@ -17,6 +17,7 @@ from pathlib import Path
 from assistant.core.config import Config, config_to_toml, load_config
 from assistant.core.errors import AssistantError, AudioError, ConfigError, InputError, os_error_line
 from assistant.core.inputs import REPLACEMENT, has_words, repair_text, replaced_bytes
+from assistant.core.malloc import limit_arenas
 from assistant.frontends.parser import build_parser
 
 log = logging.getLogger("assistant")
@@ -28,6 +29,7 @@ ASK_TIMING_KEYS = ("llm_first_token", "llm_total", "tts_first_audio", "total")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _never_fail_on_encoding()
+    limit_arenas()  # before any engine starts a thread
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -69,16 +71,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(message: str) -> str:
-    """``message`` with control characters escaped: a path or a key holding
-    a newline must not split the one error line."""
+    """``message`` with control characters escaped: a newline in a path must not split it."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _never_fail_on_encoding() -> None:
     """No byte typed and no character printed ends the program: stdin keeps
-    bytes that are not UTF-8 as surrogates (`repair_text` mends them where
-    a line is used), and stdout prints what its encoding cannot show (an
-    ASCII terminal, ``LANG=C`` without UTF-8 mode) as ``?``."""
+    bytes that are not UTF-8 as surrogates (`repair_text` mends them where a
+    line is used), and stdout prints what its encoding cannot show as ``?``."""
     for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "replace")):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:

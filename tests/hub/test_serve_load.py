@@ -34,7 +34,13 @@ moving by a standard deviation of 5 to 13 MB from turn to turn. With a leak
 of 4 MB a turn injected (a buffer kept per turn), it read +3.56. So 2 MB a
 turn sits between the two, and a leak of 4 MB a turn or more fails. The
 soak (``assistant bench --soak 2000 --hub-clients 4``, benchmarks/README.md)
-measures the real growth over thousands of turns."""
+measures the real growth over thousands of turns.
+
+The suite runs with glibc's malloc capped at 2 arenas, as the service units
+and the `assistant` command run it (`assistant.core.malloc`). Without the
+cap, threads that met a fresh arena mid-run stepped RSS up 20-30 MB for
+good: 2 of 4 runs read 2.4 and 5.4 MB a turn (and 1 of 6 with this
+session's turnstile, 2.04); with it, 6 of 6 read -1.2 to +1.2."""
 
 
 def slope_per_turn(points: list[tuple[int, float]]) -> float:

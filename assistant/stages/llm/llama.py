@@ -359,7 +359,7 @@ class LlamaLanguageModel:
                         except GeneratorExit:
                             stop = "closed"
                             raise
-                    due = turn is not None and turn.due(piece, self._turns.waiting)
+                    due = turn is not None and turn.due(piece, *self._turns.queued)
                     if due and not self._step_aside(turn, cancel):
                         stop = "cancelled"  # while it waited for its turn
                         break

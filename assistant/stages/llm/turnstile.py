@@ -8,7 +8,9 @@ first), and the waiting replies go first: a new reply (whose client hears
 nothing yet) before every reply coming back for a later sentence, each
 kind in order of arrival. So every client's first sentence comes before
 anybody's second, even for a client that asked while the others were
-already in their later sentences. Alone, a reply never steps aside.
+already in their later sentences. A new reply steps aside sooner while
+other new replies wait: once its client has a first piece to speak
+(`Turn.due`). Alone, a reply never steps aside.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Iterator
+
+from assistant.stages.tts.pacing import FirstPiece
 
 CANCEL_POLL_S = 0.05
 """How often a waiting reply looks at its cancel event."""
@@ -36,20 +40,30 @@ class Turn:
         self.since = 0
         self.steps = 0
         self._ended = False
+        self._first = FirstPiece()
 
-    def due(self, piece: str, waiting: int) -> bool:
+    def due(self, piece: str, waiting: int, openings: int = 0) -> bool:
         """Whether to step aside after ``piece``, with ``waiting`` replies
-        queued: at the token after a sentence's end, not at its full stop.
-        A client's sentence splitter needs what follows the stop to know
-        the sentence is whole, and a reply that ends there (the end token)
-        then ends without waiting for everyone else: "The capital of France
-        is Paris." as a whole reply waited behind seven others' first
-        sentences for the end token that told its client to speak."""
+        queued, ``openings`` of them new: at the token after a sentence's
+        end, not at its full stop. A client's sentence splitter needs what
+        follows the stop to know the sentence is whole, and a reply that
+        ends there (the end token) then ends without waiting for everyone
+        else: "The capital of France is Paris." as a whole reply waited
+        behind seven others' first sentences for the end token that told its
+        client to speak.
+
+        With new replies waiting, a reply steps aside as soon as its client
+        can speak its first piece ("The moon | is about..."), and at once
+        if it is past it: eight satellites' first audio waited for seven
+        whole first sentences where seven first pieces would do, and a new
+        reply for up to `STEP_TOKENS` of a later sentence, whose client was
+        already listening."""
         self.since += 1
         after_end, self._ended = self._ended, piece.rstrip(" ").endswith(SENTENCE_ENDS)
+        opened = self._first.feed(piece)
         if not waiting:
             return False
-        if self.since >= STEP_TOKENS or after_end:
+        if self.since >= STEP_TOKENS or after_end or (opened and openings):
             self.since = 0
             return True
         return False
@@ -77,6 +91,13 @@ class Turnstile:
     @property
     def waiting(self) -> int:
         return len(self._queue)
+
+    @property
+    def queued(self) -> tuple[int, int]:
+        """The `waiting` callers, and how many of them are new replies
+        (their clients hear nothing yet): `Turn.due`'s arguments."""
+        with self._cond:
+            return len(self._queue), sum(ticket.opening for ticket in self._queue)
 
     def enter(self, cancel: threading.Event | None = None, *, opening: bool = True) -> bool:
         """Block until it is the caller's turn and return True; return False

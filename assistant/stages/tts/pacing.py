@@ -1,10 +1,13 @@
 """How fast a reply's pieces come, and whether that keeps the speaker fed:
-what decides `SentenceSplitter.short_first`. Pure Python; `PieceRate` reads
-an injected clock and belongs to one reply on one thread."""
+what decides `SentenceSplitter.short_first`. Pure Python; `PieceRate` and
+`FirstPiece` read an injected clock and belong to one reply on one thread."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+
+from assistant.stages.tts.sentences import SentenceSplitter
 
 SPEECH_S_PER_TOKEN = 0.3
 """Seconds of speech per LLM token: about 0.75 words a token, spoken at
@@ -57,3 +60,24 @@ class PieceRate:
             return self._known
         # Pieces that came all at once (a fixed answer) come infinitely fast.
         return (self._n - 1) / span if span > 0 else float("inf")
+
+
+class FirstPiece:
+    """Whether a reply's first piece is cut yet, where a client streaming
+    it (`pipeline.reply.ReplyStreamer`: the default splitter, `short_first`
+    from `PieceRate`) would cut it, for the server generating the reply.
+    The rate is read on this side of the network: the client's pieces come
+    at the same pace, a little later."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._splitter = SentenceSplitter()
+        self._rate = PieceRate(clock, None)
+        self.cut = False
+
+    def feed(self, piece: str) -> bool:
+        """Add the next piece of the reply; True once the first piece is cut."""
+        if not self.cut:
+            self._rate.arrived()
+            self._splitter.short_first = keeps_speaker_fed(self._rate.per_s())
+            self.cut = bool(self._splitter.feed(piece))
+        return self.cut
