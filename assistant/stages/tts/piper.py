@@ -30,6 +30,8 @@ from assistant.core.config import TtsConfig
 from assistant.core.errors import ModelError, TextToSpeechError
 from assistant.stages.audio.pcm import AudioChunk
 from assistant.stages.llm.threads import tts_threads
+from assistant.stages.tts.arena import ShrinkingSession, shrink_arena
+from assistant.stages.tts.clauses import clause_parts
 from assistant.stages.tts.sentences import split_sentences
 from assistant.stages.tts.text import clean_for_speech
 
@@ -40,30 +42,44 @@ _FIX = "run `./setup.sh` or `assistant models fetch`"
 
 ARENA = False
 """The arena makes piper as fast as bare piper (1.01x, emptied once a reply
-is done by `_shrink_arena`; 1.22x without it), but left alone it keeps the
+is done by `shrink_arena`; 1.22x without it), but left alone it keeps the
 largest buffers any sentence needed (194 -> 421 MiB over 150 sentences),
 and even emptied after each reply it made the hub's RSS swing by 30-45 MB
 from turn to turn under 8 clients (10-20 MB without), more than the load
-test's leak check tells from a leak (tests/hub/test_serve_load.py). Off
-until it is emptied in a way that keeps that reading steady."""
+test's leak check tells from a leak (tests/hub/test_serve_load.py). Off:
+`SHRINK_EACH_RUN` empties it after every run instead."""
+
+
+SHRINK_EACH_RUN = True
+"""With `ARENA` off, piper still runs on onnxruntime's arena, emptied at
+the end of every run (`ShrinkingSession`): within a run the arena reuses
+the buffers the decoder frees, where the heap took fresh pages, and nothing
+is kept between runs. Bare piper, one 200-character run: 210-217 MiB peak
+above the resident set against 349-418 without the arena, 0.98-1.06 s
+against 1.15-1.29 s; 80 characters: 89-92 MiB against 145-166; RSS after
+the run +1-5 MiB. In the appliance, two long replies beside a generating
+LLM: 84-86 MiB against 146-167, in 0.91x the time (benchmarks/README.md,
+"Peak memory of long replies")."""
 
 
 def _load_voice(model_path: Path, voice_config: dict, n_threads: int) -> Any:
-    """``PiperVoice.load`` without onnxruntime's CPU memory arena (`ARENA`)
-    or memory patterns (planned for one input shape, and every sentence has
-    its own)."""
+    """``PiperVoice.load`` with onnxruntime's CPU memory arena kept (`ARENA`)
+    or emptied after every run (`SHRINK_EACH_RUN`), and without memory
+    patterns (planned for one input shape, and every sentence has its own)."""
     import onnxruntime
     from piper import PiperVoice
     from piper.config import PiperConfig
 
     options = onnxruntime.SessionOptions()
-    options.enable_cpu_mem_arena = ARENA
+    options.enable_cpu_mem_arena = ARENA or SHRINK_EACH_RUN
     options.enable_mem_pattern = False
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
+    session: Any = onnxruntime.InferenceSession(
         str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
     )
+    if SHRINK_EACH_RUN and not ARENA:
+        session = ShrinkingSession(session)
     return PiperVoice(config=PiperConfig.from_dict(voice_config), session=session)
 
 
@@ -112,24 +128,6 @@ def _resident_mb() -> float:
         return 0.0
 
 
-def _shrink_arena(voice: Any) -> None:
-    """Run ``voice``'s session once on three phonemes with onnxruntime's
-    arena shrinkage on: at the end of that run every free arena chunk goes
-    back to the heap (milliseconds)."""
-    import onnxruntime
-
-    options = onnxruntime.RunOptions()
-    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    inputs = {
-        "input": np.array([[1, 2, 3]], dtype=np.int64),
-        "input_lengths": np.array([3], dtype=np.int64),
-        "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32),
-    }
-    if voice.config.num_speakers > 1:
-        inputs["sid"] = np.array([voice.config.default_speaker_id or 0], dtype=np.int64)
-    voice.session.run(None, inputs, options)
-
-
 REST_AFTER_S = 0.5
 """Idle time after a `synthesize` call after which the reply is taken as
 done and the arena emptied: pieces of one reply follow each other sooner
@@ -146,6 +144,18 @@ def cancel_all_rests() -> None:
     and before a memory measurement."""
     for engine in list(_RESTING):
         engine.cancel_rest()
+
+
+MAX_RUN_CHARS = 80
+"""Longest text piper synthesizes in one run: a longer sentence is cut at
+its commas (`clause_parts`), its parts synthesized in turn and joined. A
+run's peak memory grows with its audio (up to 2 MiB a character while the
+LLM generates beside it): one run of a 200-character sentence took up to
+409 MiB above the resident set and carried the appliance's soak to 1248
+MiB; runs of at most 80 characters (about 4 s of speech) peaked at 193 on
+the heap, 86 on the arena (`SHRINK_EACH_RUN`).
+At 80 most cuts fall on commas; at 60 most fell mid-clause, before a
+phrase (benchmarks/README.md, "Peak memory of long replies")."""
 
 
 WARM_TEXT = "Sure, the answer is this."
@@ -234,8 +244,10 @@ class PiperTextToSpeech:
 
         Each sentence is synthesized separately, so the first chunk is ready
         after one sentence's work and a cancel takes effect within one
-        sentence; piper's own espeak sub-splits are joined back into one
-        chunk per sentence. `REST_AFTER_S` after the last call ends (the
+        sentence (within one part of a long one); a sentence longer than
+        `MAX_RUN_CHARS` is synthesized in parts cut at its commas, and those
+        and piper's own espeak sub-splits are joined back into one chunk per
+        sentence. `REST_AFTER_S` after the last call ends (the
         reply is done), a timer thread empties onnxruntime's arena and the
         heap, then warms the buffers of a first piece (`rest`).
         """
@@ -244,7 +256,7 @@ class PiperTextToSpeech:
             for sentence in split_sentences(clean_for_speech(text, self.language)):
                 if cancel is not None and cancel.is_set():
                     return
-                samples = self._synthesize_sentence(sentence)
+                samples = self._synthesize_sentence(sentence, cancel)
                 if cancel is not None and cancel.is_set():
                     return
                 if len(samples):
@@ -298,7 +310,7 @@ class PiperTextToSpeech:
         with self._run_lock:
             try:
                 if ARENA:  # empty it, then warm the buffers only an arena keeps
-                    _shrink_arena(self._voice)
+                    shrink_arena(self._voice)
                     for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
                         pass
                 _release_free_memory()  # last, so the warm-up's free pages go too
@@ -308,28 +320,44 @@ class PiperTextToSpeech:
                 return
         log.debug("emptied piper's arena in %.0f ms", (time.monotonic() - started) * 1000)
 
-    def _synthesize_sentence(self, sentence: str) -> np.ndarray:
+    def _synthesize_sentence(
+        self, sentence: str, cancel: threading.Event | None = None
+    ) -> np.ndarray:
+        """One sentence's audio, its parts (`MAX_RUN_CHARS`) joined; what
+        was ready when ``cancel`` was set."""
         started = time.monotonic()
+        parts = clause_parts(sentence, MAX_RUN_CHARS)
+        audio = []
+        for part in parts:
+            if cancel is not None and cancel.is_set():
+                break
+            audio.extend(self._run(part))
+        samples = np.concatenate(audio) if audio else np.zeros(0, dtype=np.int16)
+        log.debug(
+            "synthesized %d chars in %d run(s) -> %.2f s audio in %.2f s",
+            len(sentence),
+            len(parts),
+            len(samples) / self.sample_rate_hz,
+            time.monotonic() - started,
+        )
+        return samples.astype(np.int16, copy=False)
+
+    def _run(self, text: str) -> list[np.ndarray]:
+        """piper on ``text`` (its espeak sub-splits one run each), then the
+        heap's free pages back (`_bound_free_memory`) before the next run."""
         try:
             with self._run_lock:
-                parts = [
+                audio = [
                     chunk.audio_int16_array
-                    for chunk in self._voice.synthesize(sentence, syn_config=self._syn_config)
+                    for chunk in self._voice.synthesize(text, syn_config=self._syn_config)
                 ]
                 if not ARENA:
                     self._bound_free_memory()
         except Exception as exc:  # espeak and onnxruntime raise untyped errors
             raise TextToSpeechError(
-                f"piper failed on {sentence[:40]!r} ({type(exc).__name__}: {exc})"
+                f"piper failed on {text[:40]!r} ({type(exc).__name__}: {exc})"
             ) from None
-        samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        log.debug(
-            "synthesized %d chars -> %.2f s audio in %.2f s",
-            len(sentence),
-            len(samples) / self.sample_rate_hz,
-            time.monotonic() - started,
-        )
-        return samples.astype(np.int16, copy=False)
+        return audio
 
     def _bound_free_memory(self) -> None:
         """Trim the heap once RSS is `RETAIN_MB` above the last trim (at 0,

@@ -152,7 +152,7 @@ def test_the_language_decides_how_numbers_are_cleaned(voice_path: Path, monkeypa
     assert pt.language == "pt"
     spoken: list[str] = []
 
-    def record(sentence: str) -> np.ndarray:
+    def record(sentence: str, cancel: threading.Event | None = None) -> np.ndarray:
         spoken.append(sentence)
         return np.zeros(10, dtype=np.int16)
 
@@ -233,3 +233,82 @@ def test_the_heap_is_trimmed_once_rss_is_retain_mb_above_the_last_trim(tts, monk
     tts._bound_free_memory()
     assert trims == [501.0 + piper.RETAIN_MB]
     assert tts._trimmed_mb == 480.0  # the bound counts from where the trim left it
+
+
+LONG_SENTENCE = (
+    "When sunlight enters the air, the short blue waves are scattered in every direction "
+    "by its molecules, while the longer red waves pass straight through, so we see blue "
+    "light from all over."
+)
+
+
+def _spy_on_runs(tts: PiperTextToSpeech, monkeypatch, after_run=None) -> list[str]:
+    """Record the text of each run of the real voice (a spy: the model still runs)."""
+    runs: list[str] = []
+    real = tts._voice.synthesize
+
+    def spy(text: str, **kwargs):
+        runs.append(text)
+        yield from real(text, **kwargs)
+        if after_run is not None:
+            after_run()
+
+    monkeypatch.setattr(tts._voice, "synthesize", spy)
+    return runs
+
+
+@pytest.mark.slow
+def test_a_long_sentence_is_synthesized_in_parts_cut_at_its_commas(tts, monkeypatch) -> None:
+    # piper's peak memory grows with one run's audio: a 200-character
+    # sentence in one run took up to 409 MiB (`piper.MAX_RUN_CHARS`).
+    from assistant.stages.tts.piper import MAX_RUN_CHARS
+
+    assert 2 * MAX_RUN_CHARS < len(LONG_SENTENCE) <= 200  # one piece of a reply
+    runs = _spy_on_runs(tts, monkeypatch)
+    chunks = list(tts.synthesize(LONG_SENTENCE))
+    assert len(chunks) == 1  # still one chunk per sentence
+    assert len(runs) > 1 and all(len(run) <= MAX_RUN_CHARS for run in runs)
+    assert all(run.endswith(",") for run in runs[:-1])
+    assert " ".join(runs) == LONG_SENTENCE
+    words = len(LONG_SENTENCE.split())
+    assert words / FASTEST_WPS <= chunks[0].duration_s <= words / SLOWEST_WPS
+
+
+@pytest.mark.slow
+def test_a_cancel_during_a_long_sentence_stops_before_its_next_part(tts, monkeypatch) -> None:
+    cancel = threading.Event()
+    runs = _spy_on_runs(tts, monkeypatch, after_run=cancel.set)
+    assert list(tts.synthesize(LONG_SENTENCE, cancel)) == []
+    assert len(runs) == 1
+
+
+class _FakeSession:
+    """A fake onnxruntime session: records each run's options."""
+
+    def __init__(self) -> None:
+        self.options: list = []
+        self.marker = "the session's own attribute"
+
+    def run(self, output_names, input_feed, run_options=None):
+        self.options.append(run_options)
+        return []
+
+
+@pytest.mark.slow
+def test_every_run_of_the_voice_ends_by_emptying_its_arena(tts: PiperTextToSpeech) -> None:
+    # Within a run the arena reuses what the decoder frees (a run's peak
+    # about halves); emptied at its end, it keeps nothing between runs.
+    import onnxruntime
+
+    from assistant.stages.tts.arena import ShrinkingSession
+
+    assert isinstance(tts._voice.session, ShrinkingSession)  # the default voice's
+    fake = _FakeSession()
+    session = ShrinkingSession(fake)
+    session.run(None, {})
+    (options,) = fake.options
+    assert options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"
+    own = onnxruntime.RunOptions()
+    session.run(None, {}, own)
+    assert fake.options[-1] is own
+    assert session.marker == fake.marker
