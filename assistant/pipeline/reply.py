@@ -41,8 +41,7 @@ from assistant.pipeline.shortcuts import Shortcuts
 from assistant.stages.audio.base import AudioSink
 from assistant.stages.llm.base import LanguageModel
 from assistant.stages.tts.base import TextToSpeech
-from assistant.stages.tts.pacing import PieceRate, keeps_speaker_fed
-from assistant.stages.tts.sentences import SentenceSplitter
+from assistant.stages.tts.pacing import PacedSplitter
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +97,8 @@ class ReplyStreamer:
 
     `tts` and `sink` may be None for a text-only reply; the caller opens and
     closes the sink. The first spoken piece is cut short (2-4 words, see
-    `SentenceSplitter.short_first`) when the pieces come fast enough to keep
-    the speaker fed (`keeps_speaker_fed`): at the rate measured on this
+    `SentenceSplitter.short_first`, `PacedSplitter`) when the pieces come fast
+    enough to keep the speaker fed (`keeps_speaker_fed`): at the rate measured on this
     reply's pieces once three have come, before that at ``tokens_per_s``
     (the engine's known rate, None if unknown). `on_token` is called on the caller's thread,
     `on_first_audio` and `on_sentence_spoken` on the playback thread; none
@@ -187,20 +186,17 @@ class ReplyStreamer:
             thread.start()
 
         received: list[str] = []
-        splitter = SentenceSplitter()
-        rate = PieceRate(self.clock, self.tokens_per_s)
+        splitter = PacedSplitter(self.clock, self.tokens_per_s)
         try:
             for piece in pieces:
                 if not received:
                     timings["llm_first_token"] = ms()
                 received.append(piece)
-                rate.arrived()
+                done = splitter.feed(piece) if speaking else []
                 if self.on_token:
                     self.on_token(piece)
-                if speaking:
-                    splitter.short_first = keeps_speaker_fed(rate.per_s())
-                    for sentence in splitter.feed(piece):
-                        _put(sentences, sentence, cancel)
+                for sentence in done:
+                    _put(sentences, sentence, cancel)
             timings["llm_total"] = ms()
             if speaking:
                 for sentence in splitter.flush():

@@ -31,10 +31,6 @@ def shrink_arena(voice: Any) -> None:
     """Run ``voice``'s session once on three phonemes with onnxruntime's
     arena shrinkage on: at the end of that run every free arena chunk goes
     back to the heap (milliseconds)."""
-    import onnxruntime
-
-    options = onnxruntime.RunOptions()
-    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     inputs = {
         "input": np.array([[1, 2, 3]], dtype=np.int64),
         "input_lengths": np.array([3], dtype=np.int64),
@@ -42,4 +38,4 @@ def shrink_arena(voice: Any) -> None:
     }
     if voice.config.num_speakers > 1:
         inputs["sid"] = np.array([voice.config.default_speaker_id or 0], dtype=np.int64)
-    voice.session.run(None, inputs, options)
+    ShrinkingSession(voice.session).run(None, inputs)

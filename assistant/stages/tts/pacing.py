@@ -62,22 +62,37 @@ class PieceRate:
         return (self._n - 1) / span if span > 0 else float("inf")
 
 
+class PacedSplitter:
+    """A streamed reply's `SentenceSplitter`, its `short_first` set from the
+    pace of the pieces (`PieceRate`, then `keeps_speaker_fed`) before each
+    one: how `pipeline.reply.ReplyStreamer` cuts what it speaks."""
+
+    def __init__(self, clock: Callable[[], float], tokens_per_s: float | None) -> None:
+        self._splitter = SentenceSplitter()
+        self._rate = PieceRate(clock, tokens_per_s)
+
+    def feed(self, piece: str) -> list[str]:
+        """The next piece of the reply; returns the pieces it completed."""
+        self._rate.arrived()
+        self._splitter.short_first = keeps_speaker_fed(self._rate.per_s())
+        return self._splitter.feed(piece)
+
+    def flush(self) -> list[str]:
+        return self._splitter.flush()
+
+
 class FirstPiece:
     """Whether a reply's first piece is cut yet, where a client streaming
-    it (`pipeline.reply.ReplyStreamer`: the default splitter, `short_first`
-    from `PieceRate`) would cut it, for the server generating the reply.
-    The rate is read on this side of the network: the client's pieces come
-    at the same pace, a little later."""
+    it (`PacedSplitter`, with no rate known up front) would cut it, for the
+    server generating the reply. The rate is read on this side of the
+    network: the client's pieces come at the same pace, a little later."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._splitter = SentenceSplitter()
-        self._rate = PieceRate(clock, None)
+        self._splitter = PacedSplitter(clock, None)
         self.cut = False
 
     def feed(self, piece: str) -> bool:
         """Add the next piece of the reply; True once the first piece is cut."""
         if not self.cut:
-            self._rate.arrived()
-            self._splitter.short_first = keeps_speaker_fed(self._rate.per_s())
             self.cut = bool(self._splitter.feed(piece))
         return self.cut
