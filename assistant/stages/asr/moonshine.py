@@ -145,14 +145,15 @@ class MoonshineSpeechToText:
             str(self.model_dir / name), options, providers=["CPUExecutionProvider"]
         )
 
-    def decode_partial(self, samples: np.ndarray) -> Decoded:
+    def decode_partial(self, samples: np.ndarray, draft: tuple[int, ...] = ()) -> Decoded:
         """One guarded decode of a whole utterance (mono int16, 16 kHz) on
         the calling thread; what fails a guard comes back flagged
-        (`Decoded.fallback`), never decoded again."""
+        (`Decoded.fallback`), never decoded again. ``draft``: the tokens of
+        an earlier decode of the same utterance (`moonshine_decode`)."""
         decoder = self._loaded()
         try:
             with self._decode_lock:
-                return decoder.decode(samples)
+                return decoder.decode(samples, draft=draft)
         except Exception as exc:
             raise SpeechToTextError(
                 f"Moonshine failed to decode {len(samples)} samples: {exc}"
@@ -164,14 +165,14 @@ class MoonshineSpeechToText:
         with `Decoded.fallback` still naming why)."""
         return self.decode_final(samples)[0]
 
-    def decode_final(self, samples: np.ndarray) -> tuple[Decoded, str]:
+    def decode_final(self, samples: np.ndarray, draft: tuple[int, ...] = ()) -> tuple[Decoded, str]:
         """`decode`, and why its text is doubtful: the guard that failed
         when no fallback decoded the audio again, else ""."""
         audio_s = len(samples) / self.sample_rate_hz
         if audio_s > LONG_AUDIO_S and self.fallback is not None:
             decoded = Decoded("", audio_s, 0, 0.0, f"longer than {LONG_AUDIO_S:.0f} s")
         else:
-            decoded = self.decode_partial(samples)
+            decoded = self.decode_partial(samples, draft)
         if not decoded.fallback:
             return decoded, ""
         if self.fallback is None:
@@ -201,13 +202,16 @@ class MoonshineSpeechToText:
 
 class MoonshineTranscriber:
     """One utterance (`base.Transcriber`): Whisper's `StreamingTranscriber`
-    around Moonshine's decodes, plus `doubt`."""
+    around Moonshine's decodes, plus `doubt`. Each decode takes the tokens
+    of the one before it as its draft."""
 
     def __init__(self, engine: MoonshineSpeechToText) -> None:
         self._reasons: dict[str, str] = {}
         """Text of each final-quality decode -> why it is doubtful ("" if not)."""
+        self._draft: tuple[int, ...] = ()
+        """The latest decode's tokens; decodes of one utterance never overlap."""
         self._stream = StreamingTranscriber(
-            engine.decode_partial,
+            self._drafted(engine.decode_partial),
             self._noting(engine.decode_final),
             engine._worker,
             SilenceEndpointer(engine.silence_s),
@@ -218,11 +222,22 @@ class MoonshineTranscriber:
         """After `finish`: why the final text is not to be trusted (a guard
         failed and no fallback engine decoded it again), or ""."""
 
+    def _drafted(
+        self, decode: Callable[[np.ndarray, tuple[int, ...]], Decoded]
+    ) -> Callable[[np.ndarray], Decoded]:
+        def drafted(samples: np.ndarray) -> Decoded:
+            decoded = decode(samples, self._draft)
+            self._draft = decoded.tokens
+            return decoded
+
+        return drafted
+
     def _noting(
-        self, decode: Callable[[np.ndarray], tuple[Decoded, str]]
+        self, decode: Callable[[np.ndarray, tuple[int, ...]], tuple[Decoded, str]]
     ) -> Callable[[np.ndarray], Decoded]:
         def noted(samples: np.ndarray) -> Decoded:
-            decoded, doubt = decode(samples)
+            decoded, doubt = decode(samples, self._draft)
+            self._draft = decoded.tokens
             self._reasons[decoded.text] = doubt
             return decoded
 

@@ -6,6 +6,14 @@ takes its own key/value cache: the first step (``use_cache_branch`` false)
 reads the encoder's output and returns the cross-attention cache too; every
 later step feeds one token and the cache back. Decoding is greedy.
 
+A draft makes it cheaper without changing it: the token ids of an earlier
+decode of the same utterance (the audio so far, a moment ago) go through
+the first step together, and the decoder keeps each one its own prediction
+agrees with, up to the first it does not. So a final decode runs the
+decoder a few times for the last words, not once per token: most of a
+decode's time was those steps (a 6.8 s sentence: 58 ms encoding, 333 ms
+for 30 steps).
+
 Moonshine fails in three ways, each caught by a guard (`guard`):
 - it runs on, so the tokens are capped in proportion to the audio
   (`TOKENS_PER_S`); reaching the cap means a loop;
@@ -87,13 +95,20 @@ class MoonshineDecoder:
         self.decoder = decoder
         self.tokenizer = tokenizer
 
-    def decode(self, samples: np.ndarray, *, max_tokens: int | None = None) -> Decoded:
+    def decode(
+        self,
+        samples: np.ndarray,
+        *,
+        max_tokens: int | None = None,
+        draft: tuple[int, ...] = (),
+    ) -> Decoded:
         """Transcribe mono int16 ``samples`` at 16 kHz, with the guards;
+        ``draft`` is an earlier decode's `Decoded.tokens` (see the module);
         ``max_tokens`` overrides `token_limit` (tests)."""
         started = time.perf_counter()
         audio_s = len(samples) / ASR_RATE_HZ
         limit = token_limit(audio_s) if max_tokens is None else max_tokens
-        ids, logprob, ended = self.generate(samples, limit)
+        ids, logprob, ended = self.generate(samples, limit, draft)
         text, reason = guard(self.tokenizer.decode(ids), len(ids), ended, samples)
         elapsed = time.perf_counter() - started
         log.debug(
@@ -103,9 +118,11 @@ class MoonshineDecoder:
             elapsed * 1000,
             f" ({reason})" if reason else "",
         )
-        return Decoded(text, audio_s, 0, elapsed, reason, logprob)
+        return Decoded(text, audio_s, 0, elapsed, reason, logprob, tokens=tuple(ids))
 
-    def generate(self, samples: np.ndarray, limit: int) -> tuple[list[int], float, bool]:
+    def generate(
+        self, samples: np.ndarray, limit: int, draft: tuple[int, ...] = ()
+    ) -> tuple[list[int], float, bool]:
         """(token ids without the start and end ones, their average
         log-probability, whether the decoder ended before ``limit``)."""
         audio = samples.astype(np.float32) / 32768.0
@@ -119,26 +136,35 @@ class MoonshineDecoder:
             for part in ("decoder", "encoder"):
                 for kv in ("key", "value"):
                     feeds[f"past_key_values.{layer}.{part}.{kv}"] = empty
-        token, ids, total = START_ID, [], 0.0
+        ids: list[int] = []
+        total, cached = 0.0, 0
+        pending = [START_ID, *draft[:limit]]
         names = [o.name for o in self.decoder.get_outputs()]
-        for step in range(limit + 1):
-            feeds["input_ids"] = np.array([[token]], np.int64)
-            feeds["use_cache_branch"] = np.array([step > 0])
+        while True:
+            feeds["input_ids"] = np.array([pending], np.int64)
+            feeds["use_cache_branch"] = np.array([cached > 0])
             outputs = dict(zip(names, self.decoder.run(None, feeds), strict=True))
-            logits = outputs["logits"][0, -1].astype(np.float64)
-            token = int(np.argmax(logits))
-            top = logits[token]
-            total += float(top - (top + np.log(np.sum(np.exp(logits - top)))))
-            if token == END_ID:
-                return ids, total / (len(ids) + 1), True
-            if step == limit:
-                break
-            ids.append(token)
+            kept = len(pending)
+            for at, logits in enumerate(outputs["logits"][0].astype(np.float64)):
+                token = int(np.argmax(logits))
+                top = logits[token]
+                total += float(top - (top + np.log(np.sum(np.exp(logits - top)))))
+                if token == END_ID:
+                    return ids, total / (len(ids) + 1), True
+                if len(ids) == limit:
+                    return ids, total / max(1, len(ids)), False
+                ids.append(token)
+                if at + 1 == kept or pending[at + 1] != token:
+                    kept = at + 1  # the draft's later positions are not this decode's
+                    break
             for layer in range(LAYERS):
                 for kv in ("key", "value"):
-                    past = f"past_key_values.{layer}.decoder.{kv}"
-                    feeds[past] = outputs[f"present.{layer}.decoder.{kv}"]
-                    if step == 0:  # the cross-attention cache, computed once
+                    present = outputs[f"present.{layer}.decoder.{kv}"]
+                    feeds[f"past_key_values.{layer}.decoder.{kv}"] = np.ascontiguousarray(
+                        present[:, :, : cached + kept]
+                    )
+                    if cached == 0:  # the cross-attention cache, computed once
                         past = f"past_key_values.{layer}.encoder.{kv}"
                         feeds[past] = outputs[f"present.{layer}.encoder.{kv}"]
-        return ids, total / max(1, len(ids)), False
+            cached += kept
+            pending = [ids[-1]]

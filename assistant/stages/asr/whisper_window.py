@@ -105,6 +105,9 @@ class Decoded:
     """The short window judged the audio silent (faster-whisper's thresholds)
     and ``text`` is ""; with `MIN_VOICED_S` of voiced audio that verdict is
     a `fallback` reason, not a transcript."""
+    tokens: tuple[int, ...] = ()
+    """The text's token ids, where the engine can take them back as the
+    next decode's draft (Moonshine); () otherwise."""
 
 
 def narrow_band(samples: np.ndarray) -> bool:

@@ -28,7 +28,7 @@ is never cut.
 
 from __future__ import annotations
 
-from assistant.stages.tts.sentences import FUNCTION_WORDS, PHRASE_STARTERS
+from assistant.stages.tts.words import FUNCTION_WORDS, PHRASE_STARTERS
 
 _CLAUSE_ENDS = ",;:—–"
 _CLOSERS = "\"'”’)]"

@@ -26,7 +26,9 @@ Rules, in order of precedence:
   comes fast enough to keep the speaker fed, `keeps_speaker_fed`), it may
   end sooner, after 2-4 words, where a new phrase begins: before a verb
   that follows its subject, or a subordinate clause (`PHRASE_STARTERS`:
-  "A spider | has eight legs."). Either way at least
+  "A spider | has eight legs."), or once it holds a verb, before a
+  preposition or conjunction (`LINK_WORDS`: "I'm sorry | for any
+  confusion."). Either way at least
   ``min_clause_chars`` long, and only when two more words follow in the same
   sentence, so neither side is a one-word fragment. Later pieces wait for
   whole sentences, which sound more natural; by then audio is already
@@ -46,6 +48,14 @@ from __future__ import annotations
 import re
 import sys
 
+from assistant.stages.tts.words import (
+    ABBREVIATIONS,
+    FUNCTION_WORDS,
+    LINK_WORDS,
+    PHRASE_STARTERS,
+    has_verb,
+)
+
 _TERMINATORS = ".!?…"
 _CLOSERS = "\"'”’)]"
 _OPENERS = "\"'“‘(["
@@ -53,47 +63,9 @@ _CLAUSE_MARKS = ",;:"
 _DASHES = "—–"
 _FENCES = ("```", "~~~")
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # e.g, i.e, U.S, a.m (the final stop is outside)
-ABBREVIATIONS = frozenset(
-    (  # noqa: SIM905 - a word list reads better as one string
-        "mr mrs ms dr prof sr jr st mt vs etc cf approx dept est fig gen gov lt col sgt "
-        "capt rev hon "
-        "sra srta dra av ud uds"  # Portuguese and Spanish
-    ).split()
-)
-"""Lower-case words whose full stop never ends a sentence."""
-
-FUNCTION_WORDS = frozenset(
-    (  # noqa: SIM905 - a word list reads better as one string
-        # English
-        "a an the of to in on at by for from with about into over and or but nor so as "
-        "if than then that this these those is are was were be been am my your his her "
-        "its our their not no very "
-        # Portuguese
-        "o os um uma uns umas de do da dos das em no na nos nas ao aos à às para por "
-        "pelo pela pelos pelas com e ou mas que se é são meu minha seu sua muito "
-        # Spanish
-        "el la los las un unos unas del al en con y u pero es son mi mis tu su sus muy"
-    ).split()
-)
-"""Lower-case words an early first piece does not end on: in English,
-Portuguese and Spanish, cutting after them sounds like a stumble."""
-
 _WORD_CUT_SLACK = 3
 """Words past ``first_words`` an early cut may wait for a word it can end on."""
 
-PHRASE_STARTERS = frozenset(
-    (  # noqa: SIM905 - a word list reads better as one string
-        # English: auxiliaries and copulas after a subject, subordinators
-        "is are was were has have had can could will would should may might must "
-        "does do did because which who whose where when while "
-        # Portuguese
-        "é são foi eram era tem têm pode podem porque onde quando "
-        # Spanish
-        "es son fue eran era tiene tienen puede pueden porque donde cuando"
-    ).split()
-)
-"""Lower-case words before which a short first piece (`short_first`) may
-end: the subject is said, and a new phrase begins."""
 SHORT_FIRST_WORDS = (2, 4)
 """Fewest and most words of a short first piece."""
 _WAIT = None  # the decision needs text that has not arrived yet
@@ -293,7 +265,8 @@ class SentenceSplitter:
             word_end += 1
         if word_end == n and not final:
             return _WAIT
-        if buf[word_start:word_end].strip(_OPENERS + _CLOSERS).lower() not in PHRASE_STARTERS:
+        after = buf[word_start:word_end].strip(_OPENERS + _CLOSERS).lower()
+        if after not in PHRASE_STARTERS and not (after in LINK_WORDS and has_verb(buf[start:i])):
             return False
         return self._word_cut(start, i, final)
 

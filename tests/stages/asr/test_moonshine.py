@@ -19,7 +19,12 @@ from assistant.core.errors import ModelError, SpeechToTextError
 from assistant.stages.asr import moonshine as moonshine_module
 from assistant.stages.asr import moonshine_decode
 from assistant.stages.asr.moonshine import MoonshineSpeechToText
-from assistant.stages.asr.moonshine_decode import cut_repetition, guard, token_limit
+from assistant.stages.asr.moonshine_decode import (
+    MoonshineDecoder,
+    cut_repetition,
+    guard,
+    token_limit,
+)
 from assistant.stages.audio.pcm import ASR_RATE_HZ, resample
 from tests.support.engines import MAX_WER_ONE_SENTENCE, MAX_WER_SEVERAL, shared_moonshine
 from tests.support.real_speech import real_clips
@@ -153,6 +158,61 @@ def test_streaming_gives_partials_and_the_words_of_one_decode(moonshine, moon_he
     final = transcriber.finish()
     assert normalize(final) == whole and transcriber.doubt == ""
     assert wer(text, final) <= MAX_WER_SEVERAL
+
+
+class CountingSession:
+    """The real decoder session, counting its runs."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.runs = 0
+
+    def run(self, *args, **kwargs):
+        self.runs += 1
+        return self.session.run(*args, **kwargs)
+
+    def get_outputs(self):
+        return self.session.get_outputs()
+
+
+@pytest.mark.slow
+def test_a_draft_saves_decoder_runs_and_keeps_the_transcript(moonshine):
+    # A drafted decode is the same greedy decode, but its first run reads
+    # the draft's positions as one batch, whose float rounding differs from
+    # one-at-a-time runs: a near tie may flip (here "metres" and "meters",
+    # 2 words of 279 over the 30 real clips). So the transcripts are held to
+    # a word error bound against the plain ones, and the runs are counted.
+    decoder = moonshine._loaded()
+    counting = CountingSession(decoder.decoder)
+    drafted = MoonshineDecoder(decoder.encoder, counting, decoder.tokenizer)
+    clips = real_clips()[::3]
+    other = drafted.decode(load_clip(clips[0].path, clips[0].text).samples).tokens
+    runs = {"plain": 0, "own": 0, "so far": 0}
+    texts: dict[str, list[tuple[str, str]]] = {"so far": [], "other": []}
+    plains = []
+    for clip in clips:
+        samples = load_clip(clip.path, clip.text).samples
+        counting.runs = 0
+        plain = drafted.decode(samples)
+        assert counting.runs == len(plain.tokens) + 1  # one run a token, one for the end
+        runs["plain"] += counting.runs
+        plains.append((clip.text, plain.text))
+        # Its own tokens: they agree, so one run reads them all.
+        counting.runs = 0
+        drafted.decode(samples, draft=plain.tokens)
+        runs["own"] += counting.runs
+        # As the transcriber has it: the decode of the audio a second ago.
+        so_far = drafted.decode(samples[: max(RATE // 2, len(samples) - RATE)]).tokens
+        counting.runs = 0
+        texts["so far"].append((plain.text, drafted.decode(samples, draft=so_far).text))
+        runs["so far"] += counting.runs
+        # Another utterance's tokens are thrown away where they disagree.
+        texts["other"].append((plain.text, drafted.decode(samples, draft=other).text))
+    assert runs["own"] < runs["plain"] // 3, runs  # one each here
+    assert runs["so far"] < runs["plain"] * 2 // 3, runs
+    assert corpus_wer(plains) <= MAX_WER_SEVERAL, plains
+    for pairs in texts.values():
+        assert corpus_wer(pairs) <= 0.05, pairs
 
 
 @pytest.mark.slow

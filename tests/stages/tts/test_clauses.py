@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.stages.tts.clauses import clause_parts
-from assistant.stages.tts.sentences import FUNCTION_WORDS, PHRASE_STARTERS
+from assistant.stages.tts.words import FUNCTION_WORDS, PHRASE_STARTERS
 
 LONG = (
     "When sunlight enters the atmosphere, the short blue waves are scattered in every "

@@ -387,6 +387,17 @@ def _short_first(text: str) -> list[str]:
             "William Shakespeare wrote Romeo and Juliet.",
             ["William Shakespeare wrote Romeo and Juliet."],
         ),
+        # Once it holds a verb, before a preposition or conjunction.
+        (
+            "I'm sorry for any confusion, but I cannot help.",
+            ["I'm sorry", "for any confusion, but I cannot help."],
+        ),
+        ("I’m here to help you.", ["I’m here", "to help you."]),
+        ("I can help with that today.", ["I can help", "with that today."]),
+        ("I am sorry for the delay.", ["I am sorry", "for the delay."]),
+        # Without a verb, a preposition is no place to stop.
+        ("The road to the old town is long.", ["The road to the old", "town is long."]),
+        ("The history of Rome is long.", ["The history of Rome", "is long."]),
         # Never a one-word piece.
         ("Paris is the capital of France.", ["Paris is the capital of France."]),
         ("The sky is blue.", ["The sky", "is blue."]),
