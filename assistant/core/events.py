@@ -131,6 +131,9 @@ class TurnFinished(Event):
     """Prompt tokens the LLM still had to read once the transcript was
     final: the wait before the first token that caching and prefill did not
     take away."""
+    transcript_doubt: str = ""
+    """Why the recognizer doubts the transcript (Moonshine: a guard failed
+    and no Whisper was there to decode it again), or ""."""
 
 
 @dataclass(frozen=True)

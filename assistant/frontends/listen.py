@@ -89,6 +89,7 @@ def turn_result(
     """The JSON-ready result of a file turn, with ``extra`` keys after the common ones."""
     result = {
         "transcript": event.transcript,
+        "doubt": event.transcript_doubt,
         "reply": event.reply,
         "timings_ms": {k: event.timings_ms.get(k) for k in TIMING_KEYS},
         "tokens_per_s": event.tokens_per_s,

@@ -283,6 +283,7 @@ class Controller:
     def _heard(self, turn: VoiceTurn, event: Heard) -> None:
         turn.transcript = event.text
         turn.asr_final_ms = event.asr_final_ms
+        turn.transcript_doubt = event.doubt
         turn.started_s = event.end_of_speech_s
         turn.end_prefill()  # the reply worker joins it
         if event.endpoint_ms is not None:

@@ -59,6 +59,8 @@ class Heard(Event):
     endpoint_ms: float | None = None
     """A turn that ended itself (hands-free or toggle with an endpointer):
     from the last voiced block read to the end of listening, in milliseconds."""
+    doubt: str = ""
+    """Why the recognizer doubts ``text``, or "" (`TurnFinished.transcript_doubt`)."""
 
 
 @runtime_checkable
@@ -151,6 +153,8 @@ class Listening:
                     return
                 self._step = "asr"
                 text = transcriber.finish().strip()
+                # Only Moonshine's transcriber can doubt its text.
+                doubt = getattr(transcriber, "doubt", "")
             finally:
                 # A cancelled turn never finishes its utterance; a remote or
                 # Whisper transcriber still holds a connection or queued decodes.
@@ -158,7 +162,8 @@ class Listening:
             if self._nothing:
                 text = ""  # what a recognizer makes of silence (Whisper invents words)
             asr_ms = round((self.clock() - end_of_speech_s) * 1000, 1)
-            self._post(Heard(self.turn, text, asr_ms, end_of_speech_s, self._endpoint_ms))
+            heard = Heard(self.turn, text, asr_ms, end_of_speech_s, self._endpoint_ms, doubt)
+            self._post(heard)
         except Exception as exc:
             self._post(worker_failure(self.turn, exc, self._step))
 

@@ -69,6 +69,7 @@ class VoiceTurn(Turn):
     prefill: Prefill | None = None
     """Reads the partial transcripts into the LLM while listening (``llm.prefill``)."""
     transcript: str = ""
+    transcript_doubt: str = ""
     asr_final_ms: float = 0.0
 
     def end_prefill(self) -> None:
@@ -86,7 +87,12 @@ class VoiceTurn(Turn):
         """As `Turn.finished`, with the transcript and ``asr_final``."""
         event = super().finished(result, now_s)
         timings = {**event.timings_ms, "asr_final": self.asr_final_ms}
-        return replace(event, transcript=self.transcript, timings_ms=timings)
+        return replace(
+            event,
+            transcript=self.transcript,
+            transcript_doubt=self.transcript_doubt,
+            timings_ms=timings,
+        )
 
 
 @dataclass(kw_only=True)

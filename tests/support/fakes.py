@@ -136,8 +136,9 @@ class FakeTextToSpeech:
 
 
 class FakeTranscriber:
-    def __init__(self, text: str, endpoint_after: int | None) -> None:
+    def __init__(self, text: str, endpoint_after: int | None, doubt: str = "") -> None:
         self.text = text
+        self.doubt = doubt
         self.blocks = 0
         self.endpoint_after = endpoint_after
         self.finished = 0
@@ -180,8 +181,10 @@ class FakeSpeechToText:
         endpoint_after=None,
         *,
         start_error: Exception | None = None,
+        doubt: str = "",
     ):
         self.text = text
+        self.doubt = doubt
         self.endpoint_after = endpoint_after
         self.start_error = start_error
         self.started = 0
@@ -197,7 +200,7 @@ class FakeSpeechToText:
             self.entered.set()
             if not self.hold.wait(WAIT_S):
                 raise SpeechToTextError("the fake recognizer was never released")
-        self.transcribers.append(FakeTranscriber(self.text, self.endpoint_after))
+        self.transcribers.append(FakeTranscriber(self.text, self.endpoint_after, self.doubt))
         return self.transcribers[-1]
 
     def warm_up(self) -> None:

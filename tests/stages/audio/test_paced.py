@@ -252,6 +252,19 @@ def test_listen_without_realtime_keeps_the_fast_path(fake_engines, tmp_path, cap
     assert result["timings_ms"]["ttfa"] is not None
 
 
+def test_listen_reports_a_doubtful_transcript(fake_engines, monkeypatch, tmp_path, capsys):
+    wav = question(tmp_path / "q.wav", tone(0.3), quiet(0.3))
+    assert listen(capsys, wav, tmp_path / "sure.wav")["doubt"] == ""
+    # A fake recognizer that doubts its text, as Moonshine does when a guard
+    # failed and no Whisper decoded the audio again: the turn is answered,
+    # and the doubt is in the result.
+    doubting = FakeSpeechToText(doubt="'what' repeated")
+    monkeypatch.setattr(compose.engines, "build_stt", lambda config: doubting)
+    result = listen(capsys, wav, tmp_path / "doubted.wav", "--realtime")
+    assert result["doubt"] == "'what' repeated"
+    assert result["reply"] == "Paris is the capital."
+
+
 def test_listen_realtime_with_a_bad_file_is_one_line(tmp_path, capsys):
     text = tmp_path / "text.wav"
     text.write_text("not audio")
