@@ -92,7 +92,8 @@ class TtsConfig:
     the voice's own."""
     n_threads: int = field(default=0, metadata=_range(0, 64))
     """onnxruntime's threads for one synthesis; 0 picks a default from the
-    core count that leaves the language model its cores."""
+    core count that leaves the language model its cores (the hub,
+    ``assistant serve``: every core)."""
     engine: Literal["piper", "wyoming"] = "piper"
     """``piper``: the local voice. ``wyoming``: a Wyoming ``tts`` service at `uri`."""
     uri: str = field(default="", metadata=_uri("tcp"))

@@ -49,6 +49,17 @@ def tts_threads(n_threads: int = 0) -> int:
     return max(1, cores - default_threads())
 
 
+def hub_tts_threads(n_threads: int = 0) -> int:
+    """onnxruntime's intra-op threads for the hub's piper: ``n_threads``, or
+    when 0, every core. A hub's synthesis is what its client waits for (a
+    satellite's first piece, or Home Assistant's whole text), while its
+    generation runs for other clients in turns; piper's threads do not spin
+    (`stages.tts.piper`), so they give a core back to the LLM between
+    operators. Here: first audio 72 ms on 2 threads against 103 on 1, and
+    `wyoming-piper` (every core, its arena kept) 92 (benchmarks/README.md)."""
+    return n_threads if n_threads > 0 else _cpu_count()
+
+
 def _cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))

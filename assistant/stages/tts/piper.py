@@ -75,6 +75,9 @@ def _load_voice(model_path: Path, voice_config: dict, n_threads: int) -> Any:
     options.enable_mem_pattern = False
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
+    # With more than one thread (the hub), they wait without spinning, so
+    # the LLM generating beside them keeps its core.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session: Any = onnxruntime.InferenceSession(
         str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
     )
