@@ -41,7 +41,7 @@ from assistant.bench.soak_report import format_soak, series, soak_summary, soak_
 from assistant.bench.turns import speak_questions
 from assistant.bench.usage import process_memory
 from assistant.compose import build_engines
-from assistant.compose.hub import build_services
+from assistant.compose.hub import build_services, engines_config
 from assistant.core.config import Config, ServeConfig
 from assistant.core.errors import ConfigError
 
@@ -246,7 +246,7 @@ def collect_hub(
             state = "ok" if row["ok"] else f"LOST ({row['error']})"
             progress(f"turn {row['turn']}/{turns} {state}, rss {row['vm_rss_mb']} MiB")
 
-    with build_engines(config) as engines, tempfile.TemporaryDirectory() as tmp:
+    with build_engines(engines_config(config)) as engines, tempfile.TemporaryDirectory() as tmp:
         wavs = speak_questions(engines.tts, questions, Path(tmp))
         audio = [_audio_events(path) for path in wavs]
         loaded = process_memory()

@@ -9,6 +9,13 @@ from assistant.compose.engines import Engines
 from assistant.compose.turns import build_conversation, build_skills
 from assistant.core.config import Config, ToolsConfig
 from assistant.hub.services import HubServices, Session
+from assistant.stages.llm.threads import hub_tts_threads
+
+
+def engines_config(config: Config) -> Config:
+    """``config`` as the hub builds its engines: piper on `hub_tts_threads`."""
+    tts = dataclasses.replace(config.tts, n_threads=hub_tts_threads(config.tts.n_threads))
+    return dataclasses.replace(config, tts=tts)
 
 
 def build_services(config: Config, engines: Engines) -> HubServices:
@@ -17,12 +24,12 @@ def build_services(config: Config, engines: Engines) -> HubServices:
     belong to the appliance at the speaker, not to every connection), and a
     client's "louder" does not change the shared voice for the others: the
     answer goes back as text, and the satellite sets its own volume."""
-    hub_config = dataclasses.replace(config, tools=ToolsConfig())
-    matcher = build_skills(hub_config, None, None, build_conversation(hub_config))
+    session_config = dataclasses.replace(config, tools=ToolsConfig())
+    matcher = build_skills(session_config, None, None, build_conversation(session_config))
 
     def new_session() -> Session:
-        conversation = build_conversation(hub_config)
-        skills = build_skills(hub_config, engines.llm, None, conversation)
+        conversation = build_conversation(session_config)
+        skills = build_skills(session_config, engines.llm, None, conversation)
         return Session(conversation, skills, skills.timers)
 
     languages = [config.language] + (["en"] if config.language != "en" else [])

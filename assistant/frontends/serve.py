@@ -20,12 +20,11 @@ from collections.abc import Callable
 
 from assistant.appliance.notify import SystemdNotifier, watchdog_interval_s
 from assistant.compose import build_engines
-from assistant.compose.hub import build_services
+from assistant.compose.hub import build_services, engines_config
 from assistant.core.config import Config, ServeConfig
 from assistant.core.errors import AssistantError
 from assistant.hub.address import AllowList, check_bind, parse_uri
 from assistant.hub.services import HubServices
-from assistant.stages.llm.threads import hub_tts_threads
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +35,13 @@ def serve(config: Config, *, uri: str | None = None) -> int:
         config = dataclasses.replace(config, serve=dataclasses.replace(config.serve, uri=uri))
     check_serve_config(config.serve)
     _require_wyoming()
-    with build_engines(hub_config(config)) as engines:
+    with build_engines(engines_config(config)) as engines:
         services = build_services(config, engines)
         try:
             asyncio.run(run_hub(services, config.serve))
         finally:
             services.close()
     return 0
-
-
-def hub_config(config: Config) -> Config:
-    """``config`` as the hub runs it: piper on `hub_tts_threads`."""
-    tts = dataclasses.replace(config.tts, n_threads=hub_tts_threads(config.tts.n_threads))
-    return dataclasses.replace(config, tts=tts)
 
 
 def _require_wyoming() -> None:

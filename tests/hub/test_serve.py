@@ -28,10 +28,10 @@ from wyoming.info import Describe, Info
 from wyoming.intent import Recognize
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from assistant.compose.hub import build_services
+from assistant.compose.hub import build_services, engines_config
 from assistant.core.config import ServeConfig, config_from_dict
 from assistant.core.errors import ConfigError, SpeechToTextError
-from assistant.frontends.serve import check_serve_config, hub_config
+from assistant.frontends.serve import check_serve_config
 from assistant.hub.address import AllowList, parse_uri
 from assistant.hub.lanes import EngineLane
 from assistant.hub.listening import ClientAudio
@@ -393,10 +393,10 @@ def test_zeroconf_is_off_by_default_and_refused_on_loopback():
 def test_the_hub_gives_piper_every_core_unless_told(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert config_from_dict({}).tts.n_threads == 0  # the appliance leaves the LLM its cores
-    assert hub_config(config_from_dict({})).tts.n_threads == 4
+    assert engines_config(config_from_dict({})).tts.n_threads == 4
     pinned = config_from_dict({"tts": {"n_threads": 1}})
-    assert hub_config(pinned).tts.n_threads == 1
-    assert hub_config(pinned).llm == pinned.llm
+    assert engines_config(pinned).tts.n_threads == 1
+    assert engines_config(pinned).llm == pinned.llm
 
 
 def test_a_lan_bind_with_an_allow_list_is_accepted():

@@ -145,7 +145,8 @@ class MoonshineDecoder:
             feeds["use_cache_branch"] = np.array([cached > 0])
             outputs = dict(zip(names, self.decoder.run(None, feeds), strict=True))
             kept = len(pending)
-            for at, logits in enumerate(outputs["logits"][0].astype(np.float64)):
+            for at, row in enumerate(outputs["logits"][0]):
+                logits = row.astype(np.float64)
                 token = int(np.argmax(logits))
                 top = logits[token]
                 total += float(top - (top + np.log(np.sum(np.exp(logits - top)))))

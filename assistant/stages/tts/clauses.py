@@ -28,11 +28,9 @@ is never cut.
 
 from __future__ import annotations
 
-from assistant.stages.tts.words import FUNCTION_WORDS, PHRASE_STARTERS
+from assistant.stages.tts.words import CLOSERS, FUNCTION_WORDS, OPENERS, PHRASE_STARTERS
 
 _CLAUSE_ENDS = ",;:—–"
-_CLOSERS = "\"'”’)]"
-_OPENERS = "\"'“‘(["
 _MIN_WORDS = 2
 """Words a part has unless nothing else fits (`_LONE_WORD`)."""
 
@@ -93,11 +91,11 @@ def _penalty(words: list[str], cut: int) -> int:
     """What a cut before ``words[cut]`` costs (0 for the sentence's start)."""
     if cut == 0:
         return 0
-    before = words[cut - 1].rstrip(_CLOSERS)
-    after = words[cut].lstrip(_OPENERS)
+    before = words[cut - 1].rstrip(CLOSERS)
+    after = words[cut].lstrip(OPENERS)
     if (before and before[-1] in _CLAUSE_ENDS) or before == "-" or after.startswith(("—", "–")):
         return _CLAUSE_CUT
-    first = after.strip(_CLOSERS).lower()
+    first = after.strip(CLOSERS).lower()
     if (
         first in FUNCTION_WORDS or first in PHRASE_STARTERS
     ) and before.lower() not in FUNCTION_WORDS:

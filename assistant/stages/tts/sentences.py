@@ -50,15 +50,15 @@ import sys
 
 from assistant.stages.tts.words import (
     ABBREVIATIONS,
+    CLOSERS,
     FUNCTION_WORDS,
     LINK_WORDS,
+    OPENERS,
     PHRASE_STARTERS,
     has_verb,
 )
 
 _TERMINATORS = ".!?…"
-_CLOSERS = "\"'”’)]"
-_OPENERS = "\"'“‘(["
 _CLAUSE_MARKS = ",;:"
 _DASHES = "—–"
 _FENCES = ("```", "~~~")
@@ -168,7 +168,7 @@ class SentenceSplitter:
                 while run_end < n and buf[run_end] in _TERMINATORS:
                     run_end += 1
                 end = run_end
-                while end < n and buf[end] in _CLOSERS:
+                while end < n and buf[end] in CLOSERS:
                     end += 1
                 if end == n:
                     return self._rest(start, final)
@@ -222,7 +222,7 @@ class SentenceSplitter:
         if run != ".":
             return True
         before = buf[start:i]
-        token = before.rsplit(None, 1)[-1].lstrip(_OPENERS) if before.strip() else ""
+        token = before.rsplit(None, 1)[-1].lstrip(OPENERS) if before.strip() else ""
         if token.lower() in ABBREVIATIONS or _DOTTED.fullmatch(token):
             return False
         if len(token) == 1 and token.isupper():
@@ -233,7 +233,7 @@ class SentenceSplitter:
         """The early first piece ``buf[start:i]`` that ends at the word
         before the space at ``i``, False when it may not end there, or _WAIT."""
         piece = self._buf[start:i]
-        word = piece.rsplit(None, 1)[-1].strip(_OPENERS + _CLOSERS)
+        word = piece.rsplit(None, 1)[-1].strip(OPENERS + CLOSERS)
         bare = word.rstrip(_CLAUSE_MARKS).lower()
         if (
             len(piece.strip()) < self.min_clause_chars
@@ -248,7 +248,7 @@ class SentenceSplitter:
         if follows is _WAIT:
             return _WAIT
         if follows and self.cut_before_phrase:
-            after = self._buf[i:].split(None, 1)[0].strip(_OPENERS + _CLOSERS).lower()
+            after = self._buf[i:].split(None, 1)[0].strip(OPENERS + CLOSERS).lower()
             follows = after in FUNCTION_WORDS or after in PHRASE_STARTERS
         return (piece, i) if follows else False
 
@@ -265,7 +265,7 @@ class SentenceSplitter:
             word_end += 1
         if word_end == n and not final:
             return _WAIT
-        after = buf[word_start:word_end].strip(_OPENERS + _CLOSERS).lower()
+        after = buf[word_start:word_end].strip(OPENERS + CLOSERS).lower()
         if after not in PHRASE_STARTERS and not (after in LINK_WORDS and has_verb(buf[start:i])):
             return False
         return self._word_cut(start, i, final)
@@ -285,7 +285,7 @@ class SentenceSplitter:
             word_end += 1
         if word_end == n:
             return False if final else _WAIT
-        word = buf[word_start:word_end].rstrip(_CLOSERS)
+        word = buf[word_start:word_end].rstrip(CLOSERS)
         return buf[word_end] != "\n" and word[-1:] not in _TERMINATORS and "`" not in word
 
     def _clause_end(self, i: int) -> int | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 
-_PUNCTUATION = "\"'“‘([”’)],;:"
+OPENERS = "\"'“‘(["
+"""Quotes and brackets that may open a word."""
+CLOSERS = "\"'”’)]"
+"""Quotes and brackets that may close a word."""
 
 ABBREVIATIONS = frozenset(
     (  # noqa: SIM905 - a word list reads better as one string
@@ -70,7 +73,7 @@ def has_verb(piece: str) -> bool:
     """Whether ``piece`` holds a verb the splitter can tell: one of
     `AUXILIARIES`, "am", or a pronoun's contracted verb."""
     for word in piece.lower().split():
-        word = word.strip(_PUNCTUATION)
+        word = word.strip(OPENERS + CLOSERS + ",;:")
         if word in AUXILIARIES or word == "am" or _CONTRACTED_VERB.fullmatch(word):
             return True
     return False
