@@ -25,8 +25,8 @@ clock = time.perf_counter
 
 class BareLlama:
     """A bare llama-cpp-python ``Llama`` on the stage's model file, threads
-    and sampling: the raw engine the LLM stage is compared with. The caller
-    closes it."""
+    and sampling (``llm.temperature`` and ``llm.seed`` too): the raw engine
+    the LLM stage is compared with. The caller closes it."""
 
     def __init__(self, llm: Any) -> None:
         import llama_cpp
@@ -39,6 +39,9 @@ class BareLlama:
             n_threads_batch=batch_threads(llm.n_threads),
             verbose=False,
         )
+        if llm.config.seed >= 0:
+            self.llama.set_seed(llm.config.seed)
+        self.temperature = llm.config.temperature
         self.vocab = llama_cpp.llama_model_get_vocab(self.llama.model)
 
     def tokens_per_s(self, prefix: list[int], prompt: list[int], limit: int) -> tuple[float, int]:
@@ -50,7 +53,7 @@ class BareLlama:
         started = clock()
         first = 0.0
         n = 0
-        for token in self.llama.generate(prompt, temp=0.0, **LLAMA_SAMPLING):
+        for token in self.llama.generate(prompt, temp=self.temperature, **LLAMA_SAMPLING):
             n += 1
             if n == 1:
                 first = clock() - started

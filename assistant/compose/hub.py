@@ -13,8 +13,12 @@ from assistant.stages.llm.threads import hub_tts_threads
 
 
 def engines_config(config: Config) -> Config:
-    """``config`` as the hub builds its engines: piper on `hub_tts_threads`."""
-    tts = dataclasses.replace(config.tts, n_threads=hub_tts_threads(config.tts.n_threads))
+    """``config`` as the hub builds its engines: piper on `hub_tts_threads`,
+    its arena emptied after every run unless ``tts.arena`` says "kept"
+    (`stages.tts.arena`)."""
+    arena = "per-run" if config.tts.arena == "auto" else config.tts.arena
+    threads = hub_tts_threads(config.tts.n_threads)
+    tts = dataclasses.replace(config.tts, n_threads=threads, arena=arena)
     return dataclasses.replace(config, tts=tts)
 
 

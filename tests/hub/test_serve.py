@@ -580,3 +580,14 @@ def test_cli_serve_answers_and_stops_cleanly_on_sigterm(models_dir, tmp_path):
         if hub.poll() is None:
             hub.kill()
             hub.wait(timeout=30)
+
+
+def test_the_hub_empties_piper_s_arena_after_every_run_unless_told():
+    # The appliance keeps it (as fast as bare piper); under many clients the
+    # hub's memory stays flatter emptying it (stages/tts/arena.py).
+    assert config_from_dict({}).tts.arena == "auto"
+    assert engines_config(config_from_dict({})).tts.arena == "per-run"
+    kept = config_from_dict({"tts": {"arena": "kept"}})
+    assert engines_config(kept).tts.arena == "kept"
+    with pytest.raises(ConfigError, match="tts.arena = 'always' is not allowed"):
+        config_from_dict({"tts": {"arena": "always"}})

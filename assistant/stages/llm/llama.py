@@ -4,8 +4,8 @@ llama-cpp-python, imported lazily so this module imports without it.
 Threads: llama.cpp lets one thread at a time use a context, so every method
 but `close` and tokenizing (the vocabulary only) holds one lock: a reply to
 its end, but for stepping aside at a sentence while others wait (`turnstile`).
-A cancel is checked between tokens and, through llama.cpp's abort callback,
-during a prompt evaluation too. Prompts: `prompt`; the KV cache: `kvcache`.
+A cancel is checked between tokens and, through llama.cpp's abort callback
+(`abort`), during a prompt evaluation too. Prompts: `prompt`; the KV cache: `kvcache`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from assistant.core.config import LlmConfig
 from assistant.core.errors import LanguageModelError, ModelError
 from assistant.core.messages import Message
 from assistant.stages.llm import kvcache
+from assistant.stages.llm.abort import AbortHook
 from assistant.stages.llm.base import GenerationStats
 from assistant.stages.llm.gguf import FIX_HINT, check_gguf, route_llama_logs
 from assistant.stages.llm.prompt import CHATML_TEMPLATE, ChatTemplate, fit_context
@@ -102,13 +103,9 @@ class LlamaLanguageModel:
         if config.seed >= 0:
             # After construction: the constructor treats seed 0 as "random".
             self._llama.set_seed(config.seed)
-        # llama.cpp polls this during a decode, so a cancel also stops a long
-        # prompt evaluation (a big model, a long history), not just sampling.
-        self._cancel: threading.Event | None = None
-        self._abort_cb = llama_cpp.ggml_abort_callback(
-            lambda _data: self._cancel is not None and self._cancel.is_set()
-        )
-        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_cb, None)
+        # So a cancel also stops a long prompt evaluation (a big model, a
+        # long history), not just sampling.
+        self._abort = AbortHook(llama_cpp, self._llama.ctx)
         self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
         template = self._llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -199,14 +196,11 @@ class LlamaLanguageModel:
         tokens = [token for piece, _ in spans for token in piece]
         if not tokens or len(self.tokenize(messages)) + self.config.max_tokens > self.config.n_ctx:
             return 0
-        with self._lock:
-            self._cancel = cancel
+        with self._lock, self._abort.watching(cancel):
             try:
                 return kvcache.prefill(self._llama, tokens, cancel)
             except RuntimeError as exc:
                 raise LanguageModelError(f"{self.name} failed to prefill ({exc})") from exc
-            finally:
-                self._cancel = None
 
     def fits(self, messages: Sequence[Message]) -> bool:
         """See `LanguageModel.fits`."""
@@ -315,14 +309,14 @@ class LlamaLanguageModel:
         tokens; `last_stats` is set however it ends. With a ``turn`` (the
         caller entered the turnstile and holds the lock once), the reply
         steps aside at a sentence boundary while others wait."""
-        with self._lock:  # held until the generator ends, but while it steps aside
+        # The lock is held until the generator ends, but while it steps aside.
+        with self._lock, self._abort.watching(cancel):
             self._shelf.reuse(self._llama, self._llama_cpp, tokens)
             cached = kvcache.cached_prefix(self._llama, tokens)
             first_token_s = 0.0
             generated = 0
             stop = "error"
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
-            self._cancel = cancel
             stream = self._llama.generate(tokens, **sampling)
             try:
                 while True:
@@ -349,6 +343,7 @@ class LlamaLanguageModel:
                     generated += 1
                     if generated == 1:
                         first_token_s = time.monotonic() - started
+                        self._abort.pause()  # the prompt is read
                     if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
                         stop = "end"
                         break
@@ -367,7 +362,6 @@ class LlamaLanguageModel:
                 if tail:
                     yield tail
             finally:
-                self._cancel = None
                 stream.close()
                 if turn is not None and (self._turns.waiting or self._shelf.saved):
                     self._shelf.shelve(self._llama, self._llama_cpp)  # its client comes back
@@ -383,7 +377,7 @@ class LlamaLanguageModel:
 
     def _step_aside(self, turn: Turn, cancel: threading.Event | None) -> bool:
         """`kvcache.step_aside`; the others' decodes must not see our cancel."""
-        self._cancel = None
+        self._abort.cancel = None
         try:
             return kvcache.step_aside(
                 self._llama, self._llama_cpp, self._lock, self._turns, turn, cancel, self._shelf
@@ -391,7 +385,7 @@ class LlamaLanguageModel:
         except RuntimeError as exc:
             raise LanguageModelError(f"{self.name} lost its context ({exc})") from None
         finally:
-            self._cancel = cancel
+            self._abort.cancel = cancel
 
     def close(self) -> None:
         """Free the model (owner's thread, after the LLM worker stopped); safe to call twice."""

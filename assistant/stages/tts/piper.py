@@ -12,11 +12,8 @@ may come from any thread. The engine holds no device: nothing to close.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import logging
-import os
-import platform
 import threading
 import time
 import weakref
@@ -30,7 +27,7 @@ from assistant.core.config import TtsConfig
 from assistant.core.errors import ModelError, TextToSpeechError
 from assistant.stages.audio.pcm import AudioChunk
 from assistant.stages.llm.threads import tts_threads
-from assistant.stages.tts.arena import ShrinkingSession, shrink_arena
+from assistant.stages.tts import arena
 from assistant.stages.tts.clauses import clause_parts
 from assistant.stages.tts.sentences import split_sentences
 from assistant.stages.tts.text import clean_for_speech
@@ -40,102 +37,10 @@ log = logging.getLogger(__name__)
 _FIX = "run `./setup.sh` or `assistant models fetch`"
 
 
-ARENA = False
-"""The arena makes piper as fast as bare piper (1.01x, emptied once a reply
-is done by `shrink_arena`; 1.22x without it), but left alone it keeps the
-largest buffers any sentence needed (194 -> 421 MiB over 150 sentences),
-and even emptied after each reply it made the hub's RSS swing by 30-45 MB
-from turn to turn under 8 clients (10-20 MB without), more than the load
-test's leak check tells from a leak (tests/hub/test_serve_load.py). Off:
-`SHRINK_EACH_RUN` empties it after every run instead."""
-
-
-SHRINK_EACH_RUN = True
-"""With `ARENA` off, piper still runs on onnxruntime's arena, emptied at
-the end of every run (`ShrinkingSession`): within a run the arena reuses
-the buffers the decoder frees, where the heap took fresh pages, and nothing
-is kept between runs. Bare piper, one 200-character run: 210-217 MiB peak
-above the resident set against 349-418 without the arena, 0.98-1.06 s
-against 1.15-1.29 s; 80 characters: 89-92 MiB against 145-166; RSS after
-the run +1-5 MiB. In the appliance, two long replies beside a generating
-LLM: 84-86 MiB against 146-167, in 0.91x the time (benchmarks/README.md,
-"Peak memory of long replies")."""
-
-
-def _load_voice(model_path: Path, voice_config: dict, n_threads: int) -> Any:
-    """``PiperVoice.load`` with onnxruntime's CPU memory arena kept (`ARENA`)
-    or emptied after every run (`SHRINK_EACH_RUN`), and without memory
-    patterns (planned for one input shape, and every sentence has its own)."""
-    import onnxruntime
-    from piper import PiperVoice
-    from piper.config import PiperConfig
-
-    options = onnxruntime.SessionOptions()
-    options.enable_cpu_mem_arena = ARENA or SHRINK_EACH_RUN
-    options.enable_mem_pattern = False
-    options.intra_op_num_threads = n_threads
-    options.inter_op_num_threads = 1
-    # With more than one thread (the hub), they wait without spinning, so
-    # the LLM generating beside them keeps its core.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session: Any = onnxruntime.InferenceSession(
-        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-    )
-    if SHRINK_EACH_RUN and not ARENA:
-        session = ShrinkingSession(session)
-    return PiperVoice(config=PiperConfig.from_dict(voice_config), session=session)
-
-
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim``, or None on another C library (musl, macOS)."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def _release_free_memory() -> None:
-    """Give the heap's free pages back to the system after a reply: its
-    sentences free tens of MiB of tensors, which glibc would otherwise keep
-    (and fragment) in its per-thread arenas. Milliseconds; a no-op off glibc."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-RETAIN_MB = 0
-"""How far this process's RSS may stay above where the last trim left it
-before piper gives the heap's free pages back (checked after each
-sentence). Kept resident, a sentence's freed tensors serve the next one
-instead of fresh pages: the stage faults in 25-46 thousand pages a reply
-when it trims each sentence, against none for bare piper's arena, and
-that is its 1.2-1.4x. At 64 the faults halved and the ratio read
-1.07-1.09, but the hub load test's RSS then rose from a trimmed start to
-the kept plateau within its window, and its slope check failed 2 runs in
-7 (0 in 4 at 0; benchmarks/README.md). Off (0: every sentence's pages go
-back, as before) until retention reads as steady there."""
-
-_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 0.0
-
-
-def _resident_mb() -> float:
-    """This process's RSS in MiB (/proc/self/statm; 0 where there is none)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_MB
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-REST_AFTER_S = 0.5
-"""Idle time after a `synthesize` call after which the reply is taken as
-done and the arena emptied: pieces of one reply follow each other sooner
-than this (they queue while the LLM generates), and the turn's playback
-outlasts it, so memory is back down before the next turn."""
+REST_AFTER_S = 30.0
+"""Idle time after a `synthesize` call after which a kept arena is emptied
+(`rest`): the replies of a conversation follow each other sooner and keep
+it; an appliance left idle gives it back."""
 _RESTING: weakref.WeakSet[PiperTextToSpeech] = weakref.WeakSet()
 """Engines that may have a rest timer pending, for `cancel_all_rests`."""
 
@@ -156,15 +61,9 @@ run's peak memory grows with its audio (up to 2 MiB a character while the
 LLM generates beside it): one run of a 200-character sentence took up to
 409 MiB above the resident set and carried the appliance's soak to 1248
 MiB; runs of at most 80 characters (about 4 s of speech) peaked at 193 on
-the heap, 86 on the arena (`SHRINK_EACH_RUN`).
+the heap, 86 on the arena (`arena`).
 At 80 most cuts fall on commas; at 60 most fell mid-clause, before a
 phrase (benchmarks/README.md, "Peak memory of long replies")."""
-
-
-WARM_TEXT = "Sure, the answer is this."
-"""A typical first piece (2-5 words): after emptying the arena, its buffers
-are allocated again, so the next reply's first piece finds them warm
-(about 20 % faster than from an empty arena, `benchmarks/README.md`)."""
 
 
 class PiperTextToSpeech:
@@ -193,15 +92,19 @@ class PiperTextToSpeech:
                 f"delete it and {_FIX}"
             ) from None
         try:
-            from piper import SynthesisConfig
+            from piper import PiperVoice, SynthesisConfig
+            from piper.config import PiperConfig
         except ImportError:
             raise TextToSpeechError(
                 "piper-tts is not installed; run `pip install piper-tts` or ./setup.sh"
             ) from None
+        self.keeps_arena = config.arena != "per-run"
+        """``tts.arena``: "auto" is "kept" here (the hub resolves it first)."""
         started = time.monotonic()
         try:
             self.n_threads = tts_threads(config.n_threads)
-            self._voice = _load_voice(model_path, voice_config, self.n_threads)
+            session = arena.load_session(model_path, self.n_threads, self.keeps_arena)
+            self._voice = PiperVoice(config=PiperConfig.from_dict(voice_config), session=session)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(
                 f"piper voice {model_path} failed to load ({type(exc).__name__}); "
@@ -223,8 +126,6 @@ class PiperTextToSpeech:
         self._rest_timer: threading.Timer | None = None
         self._busy = 0
         """`synthesize` calls in progress; the arena is emptied only at 0."""
-        self._trimmed_mb = 0.0
-        """RSS right after the last trim, in MiB (`RETAIN_MB`)."""
         self.name: str = f"piper:{model_path.name.removesuffix('.onnx')}"
         """``piper:<voice>``, for logs and ``assistant doctor``."""
         log.info(
@@ -250,9 +151,9 @@ class PiperTextToSpeech:
         sentence (within one part of a long one); a sentence longer than
         `MAX_RUN_CHARS` is synthesized in parts cut at its commas, and those
         and piper's own espeak sub-splits are joined back into one chunk per
-        sentence. `REST_AFTER_S` after the last call ends (the
-        reply is done), a timer thread empties onnxruntime's arena and the
-        heap, then warms the buffers of a first piece (`rest`).
+        sentence. Once the voice has been idle `REST_AFTER_S`, a timer
+        thread empties onnxruntime's arena and the heap, then warms the
+        buffers of a first piece (`rest`).
         """
         self._hold()
         try:
@@ -277,9 +178,9 @@ class PiperTextToSpeech:
     def _release_later(self) -> None:
         with self._lock:
             self._busy -= 1
-            # Without an arena each sentence gave its pages back already: a
-            # rest would only run the model once more after every reply.
-            if ARENA and self._busy == 0 and self._rest_timer is None:
+            # Emptied after every run, the arena has nothing left to give
+            # back: a rest would only run the model once more.
+            if self.keeps_arena and self._busy == 0 and self._rest_timer is None:
                 self._rest_timer = threading.Timer(REST_AFTER_S, self.rest)
                 self._rest_timer.name = "piper-rest"
                 self._rest_timer.daemon = True
@@ -298,11 +199,11 @@ class PiperTextToSpeech:
 
     def rest(self) -> None:
         """Empty onnxruntime's arena and give the heap's free pages back, so
-        memory does not keep the largest sentence's buffers between replies;
-        then synthesize `WARM_TEXT` so a first piece's buffers are ready.
-        Skipped while a `synthesize` call is in progress; a call that starts
-        meanwhile waits for it (tens to hundreds of ms of one core). Any
-        thread: the rest timer's, or the caller's."""
+        an idle voice does not keep its runs' buffers; then synthesize
+        `arena.WARM_TEXT`, so a first piece's buffers are ready. Skipped while
+        a `synthesize` call is in progress; a call that starts meanwhile
+        waits for it (tens to hundreds of ms of one core). Any thread: the
+        rest timer's, or the caller's."""
         with self._lock:
             if self._rest_timer is not None:
                 self._rest_timer.cancel()
@@ -312,12 +213,11 @@ class PiperTextToSpeech:
         started = time.monotonic()
         with self._run_lock:
             try:
-                if ARENA:  # empty it, then warm the buffers only an arena keeps
-                    shrink_arena(self._voice)
-                    for _ in self._voice.synthesize(WARM_TEXT, syn_config=self._syn_config):
+                if self.keeps_arena:  # empty it, then warm a first piece's buffers
+                    arena.shrink_arena(self._voice)
+                    for _ in self._voice.synthesize(arena.WARM_TEXT, syn_config=self._syn_config):
                         pass
-                _release_free_memory()  # last, so the warm-up's free pages go too
-                self._trimmed_mb = _resident_mb()
+                arena.trim_heap()  # last, so the warm-up's free pages go too
             except Exception as exc:  # only housekeeping: the next reply reports real errors
                 log.warning("piper could not empty its memory arena: %s", exc)
                 return
@@ -354,24 +254,13 @@ class PiperTextToSpeech:
                     chunk.audio_int16_array
                     for chunk in self._voice.synthesize(text, syn_config=self._syn_config)
                 ]
-                if not ARENA:
-                    self._bound_free_memory()
+                if not self.keeps_arena:
+                    arena.trim_heap()
         except Exception as exc:  # espeak and onnxruntime raise untyped errors
             raise TextToSpeechError(
                 f"piper failed on {text[:40]!r} ({type(exc).__name__}: {exc})"
             ) from None
         return audio
-
-    def _bound_free_memory(self) -> None:
-        """Trim the heap once RSS is `RETAIN_MB` above the last trim (at 0,
-        after every sentence); caller holds ``_run_lock``."""
-        if _MALLOC_TRIM is None:
-            return
-        if RETAIN_MB <= 0:
-            _MALLOC_TRIM(0)  # no RSS to read: nothing is kept
-        elif _resident_mb() - self._trimmed_mb > RETAIN_MB:
-            _MALLOC_TRIM(0)
-            self._trimmed_mb = _resident_mb()
 
     def set_volume(self, gain: float) -> None:
         """Gain for the sentences synthesized from now on (1.0 keeps piper's
@@ -379,9 +268,14 @@ class PiperTextToSpeech:
         self._syn_config.volume = gain
 
     def warm_up(self) -> None:
-        """Synthesize one word so onnxruntime's lazy setup is done before the first reply."""
+        """Synthesize a word, so onnxruntime's lazy setup is done before the
+        first reply, then (a kept arena) `arena.FILL_TEXT`, so the first replies find
+        the arena near the size it keeps rather than growing it."""
         started = time.monotonic()
         for _ in self.synthesize("Ready."):
             pass
         self.rest()
+        if self.keeps_arena:
+            for _ in self.synthesize(arena.FILL_TEXT):
+                pass
         log.info("warmed up %s in %.2f s", self.name, time.monotonic() - started)

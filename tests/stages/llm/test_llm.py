@@ -273,6 +273,23 @@ def test_cancel_stops_a_long_prompt_evaluation(model: LlamaLanguageModel) -> Non
 
 
 @pytest.mark.slow
+def test_the_abort_callback_is_polled_while_the_prompt_is_read_not_per_token(
+    model: LlamaLanguageModel,
+) -> None:
+    cancel = CancelDuringPromptEvaluation(polls=10**9)  # never reads as set
+    pieces = model.generate([Message("user", "Tell me a story about a cat.")], cancel)
+    next(pieces)
+    at_first_token = cancel.checks
+    assert at_first_token > 2, "llama.cpp polled the cancel while it read the prompt"
+    rest = list(itertools.islice(pieces, 20))
+    pieces.close()
+    tokens = model.last_stats.generated_tokens
+    assert len(rest) >= 10 and tokens > 10
+    # generate's own check, once a token; the callback would add hundreds.
+    assert cancel.checks - at_first_token <= tokens
+
+
+@pytest.mark.slow
 def test_provides_the_whole_protocol(model: LlamaLanguageModel) -> None:
     declared = set(vars(LanguageModel)) | set(LanguageModel.__annotations__)
     members = {name for name in declared if not name.startswith("_")}

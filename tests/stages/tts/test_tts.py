@@ -192,11 +192,10 @@ def _rss_mib() -> float:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
-def test_the_memory_arena_is_emptied_once_the_reply_is_done(voice_path, monkeypatch) -> None:
-    # With the arena on (`piper.ARENA`, off by default), it keeps the largest
-    # sentence's buffers (tens of MiB for this one) until the rest timer
-    # empties it after the reply.
-    monkeypatch.setattr("assistant.stages.tts.piper.ARENA", True)
+def test_the_memory_arena_is_emptied_once_the_voice_is_idle(voice_path, monkeypatch) -> None:
+    # The arena keeps its runs' buffers (tens of MiB for this sentence)
+    # until the voice has been idle `REST_AFTER_S` (30 s; 0.2 here).
+    monkeypatch.setattr("assistant.stages.tts.piper.REST_AFTER_S", 0.2)
     tts = PiperTextToSpeech.from_config(TtsConfig(voice=VOICE), voice_path.parent)
     text = (
         "Water boils at one hundred degrees at sea level, and at higher altitudes it boils "
@@ -211,28 +210,21 @@ def test_the_memory_arena_is_emptied_once_the_reply_is_done(voice_path, monkeypa
     assert _rss_mib() < grown - 20
 
 
-def test_the_heap_is_trimmed_once_rss_is_retain_mb_above_the_last_trim(tts, monkeypatch) -> None:
-    # A fake RSS and a fake trim: the policy alone, not glibc.
-    from assistant.stages.tts import piper
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_the_kept_arena_stops_growing_once_a_run_was_as_long_as_any(tts) -> None:
+    # Runs are at most `MAX_RUN_CHARS`, so ever longer sentences, kept
+    # between replies (no rest), need no more than the first long one.
+    def say(words: int) -> None:
+        assert list(tts.synthesize(" ".join(["mountain"] * words) + "."))
 
-    fake_rss = [500.0]
-    trims: list[float] = []
-
-    def fake_trim(pad: int) -> None:
-        trims.append(fake_rss[0])
-        fake_rss[0] = 480.0
-
-    monkeypatch.setattr(piper, "_MALLOC_TRIM", fake_trim)
-    monkeypatch.setattr(piper, "_resident_mb", lambda: fake_rss[0])
-    monkeypatch.setattr(piper, "RETAIN_MB", 64)  # off by default: the policy when on
-    monkeypatch.setattr(tts, "_trimmed_mb", 500.0)
-    fake_rss[0] = 500.0 + piper.RETAIN_MB
-    tts._bound_free_memory()
-    assert trims == []  # within the bound: the free pages stay for the next sentence
-    fake_rss[0] = 501.0 + piper.RETAIN_MB
-    tts._bound_free_memory()
-    assert trims == [501.0 + piper.RETAIN_MB]
-    assert tts._trimmed_mb == 480.0  # the bound counts from where the trim left it
+    tts.cancel_rest()
+    say(25)  # runs of 80 characters
+    before = _rss_mib()
+    for words in (40, 55, 80, 120):
+        say(words)
+    grown = _rss_mib() - before
+    assert grown < 15, f"the kept arena grew {grown:.0f} MiB past the first long sentence"
 
 
 LONG_SENTENCE = (
@@ -295,14 +287,19 @@ class _FakeSession:
 
 
 @pytest.mark.slow
-def test_every_run_of_the_voice_ends_by_emptying_its_arena(tts: PiperTextToSpeech) -> None:
-    # Within a run the arena reuses what the decoder frees (a run's peak
-    # about halves); emptied at its end, it keeps nothing between runs.
+def test_a_per_run_arena_is_emptied_at_the_end_of_every_run(voice_path) -> None:
+    # ``tts.arena = "per-run"`` (the hub's): within a run the arena reuses
+    # what the decoder frees (a run's peak about halves); emptied at its
+    # end, it keeps nothing between runs.
     import onnxruntime
 
     from assistant.stages.tts.arena import ShrinkingSession
 
-    assert isinstance(tts._voice.session, ShrinkingSession)  # the default voice's
+    config = TtsConfig(voice=VOICE, arena="per-run")
+    voice = PiperTextToSpeech.from_config(config, voice_path.parent)
+    assert isinstance(voice._voice.session, ShrinkingSession)
+    assert list(voice.synthesize("A short one."))
+    assert voice._rest_timer is None  # nothing kept, so nothing to empty later
     fake = _FakeSession()
     session = ShrinkingSession(fake)
     session.run(None, {})
