@@ -95,11 +95,11 @@ class TtsConfig:
     core count that leaves the language model its cores (the hub,
     ``assistant serve``: every core)."""
     arena: Literal["auto", "kept", "per-run"] = "auto"
-    """onnxruntime's memory arena for piper. ``kept``: kept between runs,
-    as fast as bare piper, about 100 MiB more resident, emptied once the
-    voice has been idle 30 s. ``per-run``: emptied after every run, 5-15 %
-    slower. ``auto``: kept, but per-run in the hub (``assistant serve``),
-    whose memory stays flatter so under many clients."""
+    """onnxruntime's memory arena for piper. ``kept``: kept between the
+    runs of a reply, as fast as bare piper, and emptied once the reply is
+    done. ``per-run``: emptied after every run, 5-15 % slower. ``auto``:
+    kept, but per-run in the hub (``assistant serve``), whose memory stays
+    flatter so under many clients."""
     engine: Literal["piper", "wyoming"] = "piper"
     """``piper``: the local voice. ``wyoming``: a Wyoming ``tts`` service at `uri`."""
     uri: str = field(default="", metadata=_uri("tcp"))

@@ -2,14 +2,11 @@
 
 ``kept``: the arena keeps the buffers of one run for the next, so a run
 finds them instead of fresh pages: the stage is as fast as bare piper
-(1.00-1.02x, against 1.09-1.15x emptied after every run; benchmarks/
-README.md, "Piper's arena, kept"). Its size is bounded because no run is
-longer than `piper.MAX_RUN_CHARS`: the voice levels off about 100 MiB above
-an emptied arena within 25-50 sentences and stays there. `FILL_TEXT` at
-load takes it most of the way, and the voice empties it once idle
-(`piper.REST_AFTER_S`). Before runs were cut at 80 characters, a kept arena
-held the largest sentence's buffers and climbed (194 -> 421 MiB over 150
-sentences).
+(benchmarks/README.md, "The stages against their bare engines"). The voice
+empties it once a reply is done (`piper.REST_AFTER_S`), so memory does not
+keep what replies left: kept from reply to reply it levelled off 100 MiB
+above an emptied arena (the voice alone; 155 MiB in the appliance's soak),
+bounded only because no run is longer than `piper.MAX_RUN_CHARS`.
 
 ``per-run`` (`ShrinkingSession`): emptied at the end of every run, and the
 heap trimmed after it. Within a run the arena still reuses what the decoder
@@ -27,14 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-FILL_TEXT = (
-    "Water boils at one hundred degrees at sea level, and at higher altitudes it boils. "
-    "Because the air pressure up there is lower than it is below, water boils sooner."
-)
-"""Two runs of about `piper.MAX_RUN_CHARS` each, synthesized at load into a
-kept arena: they grow it to 80-90 % of the size it levels off at (0.8 s of
-one core here), so the first replies do not."""
 
 WARM_TEXT = "Sure, the answer is this."
 """A typical first piece (2-5 words): after emptying a kept arena, its
