@@ -254,10 +254,30 @@ def wake_trials(reply: np.ndarray, clips: list[tuple[str, np.ndarray]], trials: 
     return {"heard": tally, "cpu_pct_median": cpu_median}
 
 
+STOP_AFTER_S = 0.25
+"""In the "reply stopped" arms, the reply stops this long after the command
+starts: the user says the command right after "Hey Mycroft", the detector
+fires about as the wake word ends (-61 ms median, `wake/latency.py`), and
+what the sink had queued still plays."""
+
+
+def stopped_at_barge_in(room, mix: rooms.Mix, stop: int) -> rooms.Mix:
+    """``mix`` with the reply stopped at sample ``stop``: the user's words
+    at the level they had over the reply, the echo of the shortened reply
+    (its room's reverberant tail included) and the same noise."""
+    played = mix.reference.copy()
+    played[stop:] = 0
+    echo = rooms.mix(room, played).echo
+    voice = mix.mic.astype(np.int32) - mix.echo
+    mic = np.clip(voice + echo, -32768, 32767).astype(np.int16)
+    return rooms.Mix(mic, played, echo, mix.user, mix.quiet)
+
+
 def command_wer(piper: corpus.Piper, reply: np.ndarray, count: int) -> dict:
-    """Each command over the reply (which goes on playing: the worst case)
-    at 0 dB, cut from 0.3 s before to 0.6 s after it, against the same
-    command alone in the same room."""
+    """Each command at 0 dB over the reply, cut from 0.3 s before to 0.6 s
+    after it, against the same command alone in the same room: the reply
+    goes on playing (the worst case), or stops `STOP_AFTER_S` into the
+    command, as a voice barge-in stops it."""
     # Bare faster-whisper as the stage configures it: the measure is the
     # audio, not the streaming stage around the model.
     whisper = BareWhisper(resolve_models_dir("") / "whisper-base", "en")
@@ -275,6 +295,9 @@ def command_wer(piper: corpus.Piper, reply: np.ndarray, count: int) -> dict:
         versions.update(
             run_arms(mix, cut, ("none", "speex", "webrtc AEC3", "webrtc AEC3, own alignment"))
         )
+        stop = mix.user[0] + round(STOP_AFTER_S * RATE)
+        stopped = run_arms(stopped_at_barge_in(room, mix, stop), cut, ("none", "speex"))
+        versions.update({f"{name}, reply stopped": audio for name, audio in stopped.items()})
         lo, hi = mix.user[0] - cut - int(0.3 * RATE), mix.user[1] - cut + int(0.6 * RATE)
         for name, audio in versions.items():
             said = transcribe(audio[lo:hi])

@@ -37,14 +37,15 @@ log = logging.getLogger(__name__)
 _FIX = "run `./setup.sh` or `assistant models fetch`"
 
 
-REST_AFTER_S = 5.0
+REST_AFTER_S = 1.0
 """Idle time after a `synthesize` call after which a kept arena is emptied
-(`rest`): longer than the wait for a reply's next piece while the LLM
-generates, shorter than most replies take to play, so each reply starts
-from an emptied arena. Kept from reply to reply, it grew with their
-fragments: a 500-turn soak's RSS stood 155 MiB higher at turn 100 (905
-against 749 MiB, benchmarks/README.md); emptied, it gives back all but a
-first piece's buffers."""
+(`rest`): about the end of a reply, as the next turn's first piece comes
+later (the user speaks, the LLM starts). Kept from reply to reply, the
+arena grew with their fragments: a 500-turn soak's RSS stood 155 MiB higher
+(905 MiB at turn 100 against 749 the soak before; benchmarks/README.md),
+and with 5 s here the soak's back-to-back turns never let it rest. A rest
+between two pieces of one slow reply costs the next piece the rest's own
+run (`WARM_TEXT`) and fresh pages."""
 _RESTING: weakref.WeakSet[PiperTextToSpeech] = weakref.WeakSet()
 """Engines that may have a rest timer pending, for `cancel_all_rests`."""
 
