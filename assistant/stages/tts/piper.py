@@ -37,15 +37,16 @@ log = logging.getLogger(__name__)
 _FIX = "run `./setup.sh` or `assistant models fetch`"
 
 
-REST_AFTER_S = 1.0
+REST_AFTER_S = 5.0
 """Idle time after a `synthesize` call after which a kept arena is emptied
-(`rest`): about the end of a reply, as the next turn's first piece comes
-later (the user speaks, the LLM starts). Kept from reply to reply, the
-arena grew with their fragments: a 500-turn soak's RSS stood 155 MiB higher
-(905 MiB at turn 100 against 749 the soak before; benchmarks/README.md),
-and with 5 s here the soak's back-to-back turns never let it rest. A rest
-between two pieces of one slow reply costs the next piece the rest's own
-run (`WARM_TEXT`) and fresh pages."""
+(`rest`): longer than the wait for a reply's next piece while the LLM
+generates, and about as long as a reply takes to play, so a conversation
+at a person's pace rests between turns. Turns back to back (the soak's)
+keep the arena and its fragments: RSS levelled off 155 MiB higher there
+(905-916 MiB against 749-764; peak 916 against 917). At 1 s the soak's
+RSS stood 90 MiB higher, but rests collided with the next piece: the
+bench read the stage at 1.10x bare piper (1.00x at 5 s;
+benchmarks/README.md)."""
 _RESTING: weakref.WeakSet[PiperTextToSpeech] = weakref.WeakSet()
 """Engines that may have a rest timer pending, for `cancel_all_rests`."""
 
@@ -207,7 +208,8 @@ class PiperTextToSpeech:
         an idle voice does not keep its runs' buffers; then synthesize
         `arena.WARM_TEXT`, so a first piece's buffers are ready. Skipped while
         a `synthesize` call is in progress; a call that starts meanwhile
-        waits for it (tens to hundreds of ms of one core). Any thread: the
+        waits for it, but not for the warm-up, which it makes needless (the
+        warm-up is tens to hundreds of ms of one core). Any thread: the
         rest timer's, or the caller's."""
         with self._lock:
             if self._rest_timer is not None:
@@ -220,8 +222,10 @@ class PiperTextToSpeech:
             try:
                 if self.keeps_arena:  # empty it, then warm a first piece's buffers
                     arena.shrink_arena(self._voice)
-                    for _ in self._voice.synthesize(arena.WARM_TEXT, syn_config=self._syn_config):
-                        pass
+                    if not self._busy:  # a piece waiting for the lock warms them itself
+                        warm = self._voice.synthesize(arena.WARM_TEXT, syn_config=self._syn_config)
+                        for _ in warm:
+                            pass
                 arena.trim_heap()  # last, so the warm-up's free pages go too
             except Exception as exc:  # only housekeeping: the next reply reports real errors
                 log.warning("piper could not empty its memory arena: %s", exc)

@@ -194,7 +194,7 @@ def _rss_mib() -> float:
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
 def test_the_memory_arena_is_emptied_once_the_voice_is_idle(voice_path, monkeypatch) -> None:
     # The arena keeps its runs' buffers (tens of MiB for this sentence)
-    # until the voice has been idle `REST_AFTER_S` (1 s; 0.2 here).
+    # until the voice has been idle `REST_AFTER_S` (5 s; 0.2 here).
     monkeypatch.setattr("assistant.stages.tts.piper.REST_AFTER_S", 0.2)
     tts = PiperTextToSpeech.from_config(TtsConfig(voice=VOICE), voice_path.parent)
     text = (
