@@ -17,6 +17,7 @@ import pytest
 
 from assistant.bench.soak_hub import collect_hub
 from assistant.core.config import config_from_dict
+from assistant.stages.tts.piper import cancel_all_rests
 from tests.support.models import require
 
 CLIENTS = 8
@@ -67,6 +68,7 @@ def test_eight_clients_lose_no_turn_and_memory_stays_flat(models_dir):
             "llm": {"max_tokens": 16, "seed": 1},
         }
     )
+    cancel_all_rests()  # no other voice of the session empties its arena meanwhile
     result = collect_hub(config, turns=TURNS, clients=CLIENTS, growth_from=TURNS // 2)
     rows = result["rows"]
     assert len(rows) == TURNS

@@ -8,7 +8,7 @@ callback is what lets a cancel stop it. A sampled token is one short decode
 (milliseconds), and the cancel is checked between tokens anyway; there the
 callback cost 2-3 % of the tokens/s, and in the appliance it contends for
 the GIL with the threads that speak and play the reply
-(benchmarks/README.md, "The LLM stage against bare llama.cpp").
+(benchmarks/README.md, "The stages against their bare engines").
 """
 
 from __future__ import annotations

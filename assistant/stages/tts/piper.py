@@ -43,9 +43,9 @@ REST_AFTER_S = 5.0
 generates, and about as long as a reply takes to play, so a conversation
 at a person's pace rests between turns. Turns back to back (the soak's)
 keep the arena and its fragments: RSS levelled off 155 MiB higher there
-(905-916 MiB against 749-764; peak 916 against 917). At 1 s the soak's
-RSS stood 90 MiB higher, but rests collided with the next piece: the
-bench read the stage at 1.10x bare piper (1.00x at 5 s;
+(905-916 MiB against 749-764; peak 916 against 917). At 1 s it stood
+90 MiB higher than emptied after every run, but rests collided with the
+next piece: the bench read the stage at 1.10x bare piper (1.00x at 5 s;
 benchmarks/README.md)."""
 _RESTING: weakref.WeakSet[PiperTextToSpeech] = weakref.WeakSet()
 """Engines that may have a rest timer pending, for `cancel_all_rests`."""
